@@ -1,0 +1,38 @@
+# Two set-up commands for a fresh machine: `make demo` and `make test`.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DATA    ?= ../shared/data/manifest.csv
+VIDEO   ?=
+BENCH   ?= bench
+
+.PHONY: install demo test test-slow bench fit-fusion clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip<26"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m unmask.demo $(VIDEO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/unmask bench $(DATA) --out $(BENCH)
+	$(BIN)/python -m unmask.benchdoc $(BENCH) docs/benchmarks.md
+
+fit-fusion: $(STAMP)
+	$(BIN)/unmask fit-fusion $(BENCH) --out src/unmask/models/fusion.json
+
+clean:
+	rm -rf $(VENV) $(BENCH) .pytest_cache

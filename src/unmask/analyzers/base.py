@@ -1,0 +1,46 @@
+"""The analyzer interface: one required method, ``analyze``.
+
+An analyzer reads a :class:`~unmask.types.MediaContext` (media facts, every
+frame's cheap stats, face tracks with crops and landmarks) and returns an
+:class:`~unmask.types.AnalyzerResult`: a 0..1 suspicion and fusion features
+per face track, evidence located in time, and an explanation in plain words.
+It never needs training. Heavy models load in :meth:`load`, once, lazily.
+The pipeline marks an analyzer ``skipped`` when its ``needs`` are missing and
+``error`` (with the message) when it raises; fusion uses what ran.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from unmask.types import AnalyzerResult, Evidence, MediaContext, Need, TrackScore
+
+
+class Analyzer(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES})
+    #: one sentence: what the analyzer checks, for reports
+    checks: ClassVar[str] = ""
+
+    def load(self) -> None:
+        """Load heavy models. Called once before the first ``analyze``; default: nothing."""
+
+    @abstractmethod
+    def analyze(self, ctx: MediaContext) -> AnalyzerResult:
+        """Score every face track in ``ctx``."""
+
+    # Helpers so analyzers build results the same way.
+    def ok(
+        self,
+        tracks: list[TrackScore] | tuple[TrackScore, ...],
+        evidence: list[Evidence] | tuple[Evidence, ...],
+        explanation: str,
+        video_features: dict[str, float] | None = None,
+    ) -> AnalyzerResult:
+        ev = tuple(sorted(evidence, key=lambda e: -e.strength))
+        return AnalyzerResult(self.name, self.version, "ok", explanation, tuple(tracks), ev, dict(video_features or {}))
+
+    def skipped(self, reason: str) -> AnalyzerResult:
+        return AnalyzerResult(self.name, self.version, "skipped", f"Not run: {reason}.", reason=reason)

@@ -1,0 +1,75 @@
+"""Every error unmask raises on purpose.
+
+Library code raises these, never prints or exits; the CLI turns them into
+one line naming the file and what is wrong.
+
+    UnmaskError
+    ├── InputError                  the input cannot be scanned
+    │   ├── MissingInput            path does not exist
+    │   ├── NotAFile                a directory or a device, not a media file
+    │   ├── UnreadableInput         permissions or I/O error
+    │   ├── EmptyInput              0 bytes
+    │   ├── UnsupportedMedia        not a container/codec we can decode (text, truncated, ...)
+    │   ├── NoVideoStream           audio only, or no picture at all
+    │   └── MediaTooLarge           frames beyond the configured pixel limit
+    ├── ConfigError                 a bad setting (file, env or flag)
+    ├── ModelError                  shipped weights/coefficients missing or corrupt
+    └── ManifestError               a benchmark manifest that cannot be read
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UnmaskError(Exception):
+    """Base class: catch this to handle anything unmask raises on purpose."""
+
+
+class InputError(UnmaskError):
+    """The input cannot be scanned. Carries the path for one-line messages."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class MissingInput(InputError):
+    pass
+
+
+class NotAFile(InputError):
+    pass
+
+
+class UnreadableInput(InputError):
+    pass
+
+
+class EmptyInput(InputError):
+    pass
+
+
+class UnsupportedMedia(InputError):
+    pass
+
+
+class NoVideoStream(InputError):
+    pass
+
+
+class MediaTooLarge(InputError):
+    pass
+
+
+class ConfigError(UnmaskError):
+    pass
+
+
+class ModelError(UnmaskError):
+    pass
+
+
+class ManifestError(UnmaskError):
+    pass

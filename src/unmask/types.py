@@ -1,0 +1,262 @@
+"""Typed values that cross stage boundaries: media facts, frames, faces, analyzer results.
+
+Every class is frozen and checks its shapes on creation, so a stage that
+hands the next one a malformed value fails where the mistake is made,
+saying what was expected and what it got.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from unmask.config import ScanConfig
+
+MediaKind = Literal["video", "animation", "image"]
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels (display orientation)
+
+N_LANDMARKS = 478  # mediapipe face mesh with refined iris
+
+
+def _check(cond: bool, cls: str, msg: str) -> None:
+    if not cond:
+        raise ValueError(f"{cls}: {msg}")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the container says about the input, before any decoding.
+
+    ``width``/``height`` are the displayed size, after ``rotation`` is applied.
+    """
+
+    path: str
+    sha256: str
+    size_bytes: int
+    container: str
+    kind: MediaKind
+    video_codec: str | None
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    rotation: int = 0
+    has_audio: bool = False
+    audio_codec: str | None = None
+    n_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.width > 0 and self.height > 0, "MediaInfo", f"size must be positive, got {self.width}x{self.height}")
+        _check(self.rotation in (0, 90, 180, 270), "MediaInfo", f"rotation must be 0/90/180/270, got {self.rotation}")
+        _check(self.duration_s >= 0 and math.isfinite(self.duration_s), "MediaInfo", f"bad duration {self.duration_s}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sampled frame, upright (rotation applied), RGB uint8, with its presentation time."""
+
+    index: int  # index among all decoded frames
+    t: float  # seconds from the start, from timestamps (not index/fps)
+    rgb: np.ndarray
+    segment: int = 0  # contiguous decode segment (long videos are read in bursts)
+    scale: float = 1.0  # rgb pixels per original display pixel (<1 when downscaled for analysis)
+
+    def __post_init__(self) -> None:
+        a = self.rgb
+        _check(a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8, "Frame", f"rgb must be HxWx3 uint8, got {a.shape} {a.dtype}")
+
+
+@dataclass(frozen=True)
+class FrameStat:
+    """Cheap facts about every decoded frame (not only sampled ones), for glitch cues."""
+
+    index: int
+    t: float
+    diff: float  # mean |thumbnail(t) - thumbnail(prev)| in 0..255 grey levels; nan for a segment's first frame
+    segment: int = 0
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """A sampled frame's metadata, kept after its pixels are dropped."""
+
+    index: int
+    t: float
+    segment: int
+    n_faces: int
+
+
+@dataclass(frozen=True)
+class FaceObs:
+    """One face in one sampled frame.
+
+    ``landmarks`` are mesh points in frame pixel coordinates of the analysed frame
+    (x, y, z; z on the same scale as x) or ``None`` when the mesh failed.
+    ``crop`` is a square RGB patch covering ``crop_box`` of the frame, resized
+    to ``crop.shape[0]`` pixels, so ``(lm[:, :2] - crop_box[:2]) * crop_scale``
+    maps landmarks into the crop.
+    """
+
+    frame_index: int
+    t: float
+    box: Box
+    score: float
+    crop: np.ndarray
+    crop_box: Box
+    landmarks: np.ndarray | None = None
+    segment: int = 0
+
+    def __post_init__(self) -> None:
+        c = self.crop
+        _check(c.ndim == 3 and c.shape[0] == c.shape[1] and c.shape[2] == 3 and c.dtype == np.uint8,
+               "FaceObs", f"crop must be SxSx3 uint8, got {c.shape} {c.dtype}")
+        x0, y0, x1, y1 = self.box
+        _check(x1 > x0 and y1 > y0, "FaceObs", f"box must have positive size, got {self.box}")
+        if self.landmarks is not None:
+            lm = self.landmarks
+            _check(lm.shape == (N_LANDMARKS, 3), "FaceObs", f"landmarks must be ({N_LANDMARKS}, 3), got {lm.shape}")
+
+    @property
+    def size(self) -> float:
+        """Face size in pixels: the geometric mean of the box sides."""
+        x0, y0, x1, y1 = self.box
+        return float(math.sqrt((x1 - x0) * (y1 - y0)))
+
+    @property
+    def crop_scale(self) -> float:
+        """Crop pixels per frame pixel."""
+        return self.crop.shape[0] / (self.crop_box[2] - self.crop_box[0])
+
+    def landmarks_in_crop(self) -> np.ndarray | None:
+        """Landmarks (x, y) mapped into crop pixel coordinates."""
+        if self.landmarks is None:
+            return None
+        xy = self.landmarks[:, :2] - np.array(self.crop_box[:2], dtype=np.float32)
+        return (xy * self.crop_scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """One face followed over time, with a stable id."""
+
+    id: int
+    observations: tuple[FaceObs, ...]
+
+    def __post_init__(self) -> None:
+        _check(len(self.observations) > 0, "FaceTrack", "needs at least one observation")
+        ts = [o.t for o in self.observations]
+        _check(all(b >= a for a, b in zip(ts, ts[1:])), "FaceTrack", "observations must be in time order")
+
+    @property
+    def start_t(self) -> float:
+        return self.observations[0].t
+
+    @property
+    def end_t(self) -> float:
+        return self.observations[-1].t
+
+    @property
+    def median_size(self) -> float:
+        return float(np.median([o.size for o in self.observations]))
+
+    @property
+    def with_landmarks(self) -> tuple[FaceObs, ...]:
+        return tuple(o for o in self.observations if o.landmarks is not None)
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+
+class Need(str, Enum):
+    """What an analyzer needs from the input; the pipeline skips it (with the reason) when missing."""
+
+    FACES = "faces"  # at least one face track
+    TIME = "time"  # more than one frame (not a still image)
+    LANDMARKS = "landmarks"  # face mesh points
+
+
+@dataclass(frozen=True)
+class MediaContext:
+    """Everything an analyzer may read. Frames' pixels are gone by now; faces keep crops."""
+
+    info: MediaInfo
+    config: "ScanConfig"
+    frame_stats: tuple[FrameStat, ...]
+    sampled: tuple[SampledFrame, ...]
+    tracks: tuple[FaceTrack, ...]
+
+    @property
+    def is_still(self) -> bool:
+        return len(self.sampled) <= 1
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One finding, located in time and space, said in words a journalist can quote."""
+
+    cue: str  # short machine name, e.g. "frozen_frames"
+    detail: str  # plain words
+    strength: float  # 0..1, how suspicious this finding is on its own
+    t_start: float
+    t_end: float
+    track_id: int | None = None
+    frame_start: int | None = None
+    frame_end: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.strength <= 1.0, "Evidence", f"strength must be in [0, 1], got {self.strength}")
+        _check(self.t_end >= self.t_start, "Evidence", f"t_end {self.t_end} before t_start {self.t_start}")
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    """An analyzer's view of one face track.
+
+    ``score`` is the analyzer's own 0..1 suspicion (heuristic, uncalibrated);
+    ``features`` are the numbers fusion learns from (finite floats, named
+    without the analyzer prefix); ``per_frame`` is (t, 0..1 suspicion) pairs.
+    """
+
+    track_id: int
+    score: float
+    features: dict[str, float] = field(default_factory=dict)
+    per_frame: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.score <= 1.0, "TrackScore", f"score must be in [0, 1], got {self.score}")
+        for k, v in self.features.items():
+            _check(isinstance(v, float) and math.isfinite(v), "TrackScore", f"feature {k!r} must be a finite float, got {v!r}")
+
+
+AnalyzerStatus = Literal["ok", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class AnalyzerResult:
+    """What one analyzer found. ``score`` is its most suspicious track's score."""
+
+    name: str
+    version: str
+    status: AnalyzerStatus
+    explanation: str
+    tracks: tuple[TrackScore, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    video_features: dict[str, float] = field(default_factory=dict)  # per-video features (not per track)
+    reason: str | None = None  # why skipped / the error message
+
+    @property
+    def score(self) -> float | None:
+        if self.status != "ok" or not self.tracks:
+            return None
+        return max(t.score for t in self.tracks)
+
+    def for_track(self, track_id: int) -> TrackScore | None:
+        for t in self.tracks:
+            if t.track_id == track_id:
+                return t
+        return None
