@@ -118,6 +118,11 @@ class ScanConfig:
         return cls.from_flat(values)
 
     @classmethod
+    def from_dict(cls, nested: Mapping[str, Any]) -> "ScanConfig":
+        """From the nested form ``to_dict`` returns (or a parsed settings file)."""
+        return cls.from_flat(_flatten(nested))
+
+    @classmethod
     def from_flat(cls, values: Mapping[str, Any]) -> "ScanConfig":
         sections: dict[str, dict[str, Any]] = {"sampling": {}, "faces": {}, "gate": {}}
         top: dict[str, Any] = {}

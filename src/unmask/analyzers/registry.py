@@ -1,0 +1,28 @@
+"""The explicit list of analyzers. No import-time registration: add a line here."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from unmask.analyzers.base import Analyzer
+from unmask.errors import ConfigError
+
+#: name -> (module, class); modules are imported only when the analyzer is used
+ANALYZERS: dict[str, tuple[str, str]] = {
+    "blend_boundary": ("unmask.analyzers.blend_boundary", "BlendBoundaryAnalyzer"),
+    "head_pose": ("unmask.analyzers.head_pose", "HeadPoseAnalyzer"),
+    "temporal": ("unmask.analyzers.temporal", "TemporalAnalyzer"),
+    "glitches": ("unmask.analyzers.glitches", "GlitchAnalyzer"),
+    "blinks": ("unmask.analyzers.blinks", "BlinkAnalyzer"),
+}
+
+
+def build_analyzers(names: tuple[str, ...] | list[str]) -> list[Analyzer]:
+    """Instantiate the named analyzers (not yet loaded), in the order given."""
+    out: list[Analyzer] = []
+    for name in names:
+        if name not in ANALYZERS:
+            raise ConfigError(f"unknown analyzer {name!r}; known: {sorted(ANALYZERS)}")
+        module, cls = ANALYZERS[name]
+        out.append(getattr(import_module(module), cls)())
+    return out

@@ -1,0 +1,285 @@
+"""``unmask bench``: video-level accuracy, speed and memory on a labeled manifest.
+
+Each file's report is written as soon as it is scanned (``DIR/reports/``), so
+an interrupted bench resumes where it stopped. Metrics: ROC AUC, AP, EER and
+the false/true-positive rates at the shipped ``likely_fake`` threshold, over
+videos and animations (the headline) and separately over still images;
+per-origin and per-analyzer AUCs; real-time factor and peak memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from unmask.config import ScanConfig
+from unmask.fusion import FusionModel, rescore_saved
+from unmask.metrics import roc_metrics
+from unmask.errors import ManifestError, UnmaskError
+from unmask.progress import ProgressBar
+from unmask.scan import Scanner
+
+SCORED = ("likely_real", "inconclusive", "likely_fake")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    path: Path
+    label: str  # real | fake
+    kind: str
+    origin: str
+    manipulation: str
+    group: str  # person/source group for grouped cross-validation
+
+
+def read_manifest(manifest: Path) -> list[ManifestRow]:
+    """Labeled rows of a manifest (``path,label`` at least; ``unlabeled`` rows skipped)."""
+    try:
+        with manifest.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise ManifestError(f"{manifest}: cannot read manifest ({e.strerror})") from None
+    except csv.Error as e:
+        raise ManifestError(f"{manifest}: not a CSV manifest ({e})") from None
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise ManifestError(f"{manifest}: needs a header with at least the columns path,label")
+    out = []
+    for i, r in enumerate(rows, start=2):
+        label = (r.get("label") or "").strip().lower()
+        if label == "unlabeled":
+            continue
+        if label not in ("real", "fake"):
+            raise ManifestError(f"{manifest}:{i}: label must be real, fake or unlabeled, got {label!r}")
+        out.append(ManifestRow(
+            path=(manifest.parent / r["path"]).resolve(),
+            label=label,
+            kind=(r.get("kind") or "video").strip() or "video",
+            origin=(r.get("origin") or "").strip() or "unknown",
+            manipulation=(r.get("manipulation") or "").strip() or ("none" if label == "real" else "unknown"),
+            group=_group(r),
+        ))
+    return out
+
+
+def _group(r: dict[str, str]) -> str:
+    """Files from one source repository share people and processing: keep them in one CV fold."""
+    repo = (r.get("source_repo") or "").strip()
+    return repo or str(Path(r["path"]).parent)
+
+
+def _report_name(row: ManifestRow) -> str:
+    return hashlib.sha1(str(row.path).encode()).hexdigest()[:12] + "_" + row.path.stem[:40] + ".json"
+
+
+def _rates(y: Sequence[int], s: Sequence[float], threshold: float) -> tuple[float | None, float | None]:
+    ya, sa = np.asarray(y), np.asarray(s, dtype=float)
+    real, fake = sa[ya == 0], sa[ya == 1]
+    fpr = round(float(np.mean(real >= threshold)), 4) if len(real) else None
+    tpr = round(float(np.mean(fake >= threshold)), 4) if len(fake) else None
+    return fpr, tpr
+
+
+def _metrics_block(records: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    scored = [r for r in records if r["verdict"] in SCORED]
+    y = [1 if r["label"] == "fake" else 0 for r in scored]
+    s = [r["score"] for r in scored]
+    fpr, tpr = _rates(y, s, threshold)
+    out: dict[str, Any] = {
+        "n": len(records),
+        "n_scored": len(scored),
+        "n_real": sum(1 for r in records if r["label"] == "real"),
+        "n_fake": sum(1 for r in records if r["label"] == "fake"),
+        "n_no_face": sum(1 for r in records if r["verdict"] == "no_face"),
+        "n_cannot_assess": sum(1 for r in records if r["verdict"] == "cannot_assess"),
+        "n_error": sum(1 for r in records if r["verdict"] == "error"),
+        **roc_metrics(y, s),
+        "fpr_at_threshold": fpr,
+        "tpr_at_threshold": tpr,
+        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, "no_face", "cannot_assess", "error")},
+        "real_labelled_likely_fake": sorted(Path(r["path"]).name for r in scored if r["label"] == "real" and r["verdict"] == "likely_fake"),
+    }
+    return out
+
+
+def _analyzer_aucs(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each analyzer alone: AUC of its score on the verdict's face (max over faces when none was chosen)."""
+    names = sorted({k for r in records for k in r["analyzers"]})
+    out = {}
+    for name in names:
+        rows = [(1 if r["label"] == "fake" else 0, r["analyzers"][name]) for r in records
+                if r["verdict"] in SCORED and r["analyzers"].get(name) is not None]
+        m = roc_metrics([a for a, _ in rows], [b for _, b in rows])
+        out[name] = {"n": len(rows), "auc": m["auc"]}
+    return out
+
+
+def _by_group(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Per origin/manipulation: n, mean score, and AUC of that group's fakes against all real files."""
+    reals = [r for r in records if r["label"] == "real" and r["verdict"] in SCORED]
+    out: dict[str, Any] = {}
+    for value in sorted({r[key] for r in records}):
+        grp = [r for r in records if r[key] == value]
+        sc = [r["score"] for r in grp if r["verdict"] in SCORED]
+        entry: dict[str, Any] = {
+            "n": len(grp),
+            "label": grp[0]["label"] if len({g["label"] for g in grp}) == 1 else "mixed",
+            "n_scored": len(sc),
+            "mean_score": round(float(np.mean(sc)), 4) if sc else None,
+        }
+        fakes = [r for r in grp if r["label"] == "fake" and r["verdict"] in SCORED]
+        if fakes and reals:
+            entry["auc_vs_real"] = roc_metrics([0] * len(reals) + [1] * len(fakes), [r["score"] for r in reals + fakes])["auc"]
+        out[value] = entry
+    return out
+
+
+def _record(row: ManifestRow, report: dict[str, Any] | None, error: str | None, wall: float) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "path": str(row.path), "label": row.label, "kind": row.kind, "origin": row.origin,
+        "manipulation": row.manipulation, "group": row.group, "wall_s": round(wall, 3),
+        "verdict": "error", "score": None, "duration_s": 0.0, "frames_analyzed": 0, "analyzers": {}, "error": error,
+    }
+    if report is not None:
+        v = report["verdict"]
+        tid = v["track_id"]
+        face_scores: dict[str, float | None] = {}
+        for a in report["analyzers"]:
+            ts = [t["score"] for t in a["tracks"] if tid is None or t["track_id"] == tid]
+            face_scores[a["name"]] = max(ts) if ts and a["status"] == "ok" else None
+        rec.update(verdict=v["label"], score=v["score"], duration_s=report["input"]["duration_s"],
+                   frames_analyzed=report["sampling"]["frames_analyzed"], analyzers=face_scores,
+                   wall_s=report["timings"]["total_s"])
+    return rec
+
+
+def _plot_roc(records: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    for kinds, name in ((("video", "gif", "animation"), "videos"), (("image",), "images")):
+        sel = [r for r in records if r["kind"] in kinds and r["verdict"] in SCORED]
+        y = [1 if r["label"] == "fake" else 0 for r in sel]
+        if len(set(y)) == 2:
+            fpr, tpr, _ = roc_curve(y, [r["score"] for r in sel])
+            auc = roc_metrics(y, [r["score"] for r in sel])["auc"]
+            ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f}, n={len(sel)})")
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
+    ax.set_xlabel("false-positive rate (real called fake)")
+    ax.set_ylabel("true-positive rate (fake caught)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def speed_check(seconds: float, size: tuple[int, int], config: ScanConfig) -> dict[str, Any]:
+    """Scan a synthetic clip in a child process: wall time, decode-only time, real-time factor, peak RSS."""
+    cmd = [sys.executable, "-m", "unmask.speedcheck", "--seconds", str(seconds), "--size", f"{size[0]}x{size[1]}",
+           "--config-json", json.dumps(config.to_dict())]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None = None, speed: bool = True,
+              fresh: bool = False, quiet: bool = False) -> dict[str, Any]:
+    rows = read_manifest(manifest)[:limit]
+    if not rows:
+        raise ManifestError(f"{manifest}: no labeled rows")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reports").mkdir(exist_ok=True)
+    scanner = Scanner(config)
+    digest = config.digest()
+    records: list[dict[str, Any]] = []
+    t_bench = time.perf_counter()
+    with ProgressBar(f"bench {len(rows)} files", disable=quiet) as bar:
+        for i, row in enumerate(rows):
+            bar.update(row.path.name, i / len(rows))
+            rpath = out / "reports" / _report_name(row)
+            report: dict[str, Any] | None = None
+            error = None
+            t0 = time.perf_counter()
+            if rpath.exists() and not fresh:
+                cached = json.loads(rpath.read_text())
+                if cached.get("config_digest") == digest:
+                    report = cached
+                    if cached.get("model", {}).get("fusion_sha256") != scanner.fusion.sha256:
+                        report = rescore_saved(cached, scanner.fusion)  # same features, new fusion: no rescan
+            if report is None:
+                try:
+                    report = dict(scanner.scan(row.path).data)
+                    _write(rpath, json.dumps(report, indent=1))
+                except UnmaskError as e:
+                    error = str(e)
+            records.append(_record(row, report, error, time.perf_counter() - t0))
+    wall_total = time.perf_counter() - t_bench
+    threshold = scanner.fusion.likely_fake
+    videos = [r for r in records if r["kind"] != "image"]
+    images = [r for r in records if r["kind"] == "image"]
+    analysis_s = sum(r["wall_s"] for r in videos)
+    video_s = sum(r["duration_s"] for r in videos)
+    frames = sum(r["frames_analyzed"] for r in records)
+    summary: dict[str, Any] = {
+        "manifest": str(manifest.resolve()),
+        "config_digest": digest,
+        "fusion_version": scanner.fusion.version,
+        "thresholds": {"likely_real": scanner.fusion.likely_real, "likely_fake": threshold},
+        **_metrics_block(videos, threshold),
+        "images": _metrics_block(images, threshold),
+        "by_origin": _by_group(records, "origin"),
+        "by_manipulation": _by_group(records, "manipulation"),
+        "analyzers": _analyzer_aucs(videos),
+        "analyzers_images": _analyzer_aucs(images),
+        "frames_per_s": round(frames / max(sum(r["wall_s"] for r in records), 1e-9), 2),
+        "real_time_factor": round(video_s / max(analysis_s, 1e-9), 3),
+        "video_seconds": round(video_s, 1),
+        "analysis_seconds": round(analysis_s, 1),
+        "bench_wall_s": round(wall_total, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if speed:
+        summary["speed"] = {
+            "1080p_10s": speed_check(10, (1920, 1080), config),
+            "1080p_60s": speed_check(60, (1920, 1080), config),
+        }
+    _write_scores(out / "scores.csv", records)
+    _write(out / "summary.json", json.dumps(summary, indent=2))
+    _plot_roc(records, out / "roc.png", f"unmask {summary['fusion_version']} on {manifest.parent.name}")
+    return summary
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_scores(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    records = list(records)
+    names = sorted({k for r in records for k in r["analyzers"]})
+    cols = ["path", "label", "kind", "origin", "manipulation", "group", "verdict", "score", "duration_s", "wall_s", "frames_analyzed", "error"]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols + [f"{n}_score" for n in names])
+        for r in records:
+            w.writerow([r[c] if r[c] is not None else "" for c in cols] +
+                       ["" if r["analyzers"].get(n) is None else r["analyzers"][n] for n in names])
+    tmp.replace(path)
+

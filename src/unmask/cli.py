@@ -1,0 +1,161 @@
+"""Command line: ``unmask scan``, ``unmask bench``, ``unmask fit-fusion``.
+
+Thin on purpose: it parses, calls the library, prints. Bad input never shows a
+traceback: each failing file gets one line naming it and what is wrong, the
+other files are still scanned, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from unmask import __version__
+from unmask.config import ScanConfig
+from unmask.errors import UnmaskError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="unmask", description="Tell whether a face in a video was swapped or re-animated by AI, and show why.")
+    p.add_argument("--version", action="version", version=f"unmask {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", metavar="FILE", help="TOML or JSON settings file (see docs/architecture.md)")
+        sp.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting, e.g. --set sampling.fps=4")
+        sp.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+
+    s = sub.add_parser("scan", help="scan videos or images and print a verdict with its evidence")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
+    s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
+    common(s)
+
+    b = sub.add_parser("bench", help="score every labeled file of a manifest and write accuracy/speed metrics")
+    b.add_argument("manifest", metavar="MANIFEST", help="CSV with columns path,label (paths relative to the manifest)")
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
+    b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
+    b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
+    common(b)
+
+    f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
+    f.add_argument("bench_dir", metavar="BENCH_DIR")
+    f.add_argument("--out", required=True, metavar="FILE")
+    f.add_argument("--manifest", default=None, help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
+    common(f)
+    return p
+
+
+def _config(args: argparse.Namespace) -> ScanConfig:
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UnmaskError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return ScanConfig.load(args.config, overrides=overrides)
+
+
+def _err(msg: str) -> None:
+    print(f"unmask: error: {msg}", file=sys.stderr)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from unmask.progress import ProgressBar
+    from unmask.scan import Scanner
+    from unmask.textreport import format_report
+
+    config = _config(args)
+    scanner = Scanner(config)
+    several = len(args.paths) > 1
+    json_dir: Path | None = None
+    if args.json and args.json != "-" and (several or Path(args.json).is_dir()):
+        json_dir = Path(args.json)
+        if json_dir.exists() and not json_dir.is_dir():
+            raise UnmaskError(f"--json {args.json}: scanning several files needs a directory, and this is a file")
+    failed = 0
+    used_names: set[str] = set()
+    for path in args.paths:
+        try:
+            with ProgressBar(Path(path).name, disable=args.quiet) as bar:
+                report = scanner.scan(path, progress=bar.update)
+        except UnmaskError as e:
+            failed += 1
+            _err(str(e))
+            continue
+        except Exception as e:  # never a traceback for one bad file; the others still run
+            failed += 1
+            _err(f"{path}: internal error ({type(e).__name__}: {e}); please report it")
+            if args.debug:
+                traceback.print_exc()
+            continue
+        if args.json == "-":
+            print(report.to_json(indent=None))
+        else:
+            print(format_report(report, n_evidence=args.evidence))
+            if args.json:
+                if json_dir is not None:
+                    name = Path(path).stem
+                    while name in used_names:
+                        name += "_"
+                    used_names.add(name)
+                    write_atomic(json_dir / f"{name}.json", report.to_json())
+                else:
+                    write_atomic(Path(args.json), report.to_json())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from unmask.bench import run_bench
+
+    summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
+                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet)
+    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
+    print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
+    print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
+    return EXIT_OK
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from unmask.fusion_fit import fit_fusion
+
+    result = fit_fusion(Path(args.bench_dir), Path(args.out), manifest=Path(args.manifest) if args.manifest else None)
+    print(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "scan":
+            return _cmd_scan(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
+        return _cmd_fit(args)
+    except UnmaskError as e:
+        _err(str(e))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Fusion and verdict: a calibrated model over the analyzers' features, behind a quality gate.
+
+Each assessable face track gets a probability that it is manipulated from a
+logistic model over the analyzers' per-track features (coefficients in
+``models/fusion.json``, refit by ``unmask fit-fusion``). The video's score is
+its most suspicious track's. Tracks too small or too short to support a
+judgement are not scored; when no track is assessable the verdict is
+``cannot_assess`` (or ``no_face`` when there was no face at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+from unmask.errors import ModelError
+from unmask.types import AnalyzerResult, FaceTrack, MediaContext
+
+Label = Literal["likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess"]
+LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess")
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    """Standardise, then logistic regression. Missing features are imputed with the training mean."""
+
+    version: str
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    likely_real: float  # score below this -> likely_real
+    likely_fake: float  # score at or above this -> likely_fake
+    sha256: str = ""
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not (len(self.mean) == len(self.scale) == len(self.coef) == n):
+            raise ModelError(f"fusion model {self.version}: {n} features but {len(self.mean)}/{len(self.scale)}/{len(self.coef)} mean/scale/coef")
+        if not 0.0 <= self.likely_real <= self.likely_fake <= 1.0:
+            raise ModelError(f"fusion model {self.version}: thresholds must satisfy 0 <= likely_real <= likely_fake <= 1")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "FusionModel":
+        """Load the shipped model (or one at ``path``)."""
+        try:
+            if path is None:
+                raw = resources.files("unmask.models").joinpath("fusion.json").read_bytes()
+            else:
+                raw = Path(path).read_bytes()
+            d = json.loads(raw)
+            return cls(
+                version=str(d["version"]),
+                features=tuple(d["features"]),
+                mean=tuple(float(x) for x in d["mean"]),
+                scale=tuple(float(x) for x in d["scale"]),
+                coef=tuple(float(x) for x in d["coef"]),
+                intercept=float(d["intercept"]),
+                likely_real=float(d["thresholds"]["likely_real"]),
+                likely_fake=float(d["thresholds"]["likely_fake"]),
+                sha256=hashlib.sha256(raw).hexdigest(),
+                meta={k: v for k, v in d.items() if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds")},
+            )
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"cannot load fusion model {path or 'unmask/models/fusion.json'}: {e}") from None
+
+    def predict(self, features: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+        """Probability of manipulation and each feature's contribution to the logit."""
+        if not self.features:  # the uncalibrated placeholder shipped before the first fit
+            return 0.5, {}
+        contrib: dict[str, float] = {}
+        z = self.intercept
+        for name, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef):
+            x = features.get(name)
+            v = 0.0 if x is None or not math.isfinite(x) else (x - mu) / (sd or 1.0)
+            v = float(np.clip(v, -6.0, 6.0))  # one wild feature must not decide alone
+            contrib[name] = w * v
+            z += w * v
+        return 1.0 / (1.0 + math.exp(-z)), contrib
+
+
+def track_features(results: Sequence[AnalyzerResult], track_id: int) -> dict[str, float]:
+    """Every analyzer feature for one track, named ``analyzer.feature``; per-video features included."""
+    out: dict[str, float] = {}
+    for r in results:
+        if r.status != "ok":
+            continue
+        ts = r.for_track(track_id)
+        if ts is not None:
+            out.update({f"{r.name}.{k}": v for k, v in ts.features.items()})
+        out.update({f"{r.name}.{k}": v for k, v in r.video_features.items()})
+    return out
+
+
+def gate_reason(track: FaceTrack, ctx: MediaContext) -> str | None:
+    """Why a track cannot be assessed, or None when it can."""
+    g = ctx.config.gate
+    if track.median_size < g.min_face_px:
+        return f"face too small ({track.median_size:.0f} px; needs {g.min_face_px:.0f})"
+    if not track.with_landmarks:
+        return "no face landmarks could be found"
+    if not ctx.is_still:
+        if len(track) < g.min_track_frames:
+            return f"seen in too few frames ({len(track)}; needs {g.min_track_frames})"
+        if track.end_t - track.start_t < g.min_track_s:
+            return f"on screen too briefly ({track.end_t - track.start_t:.1f} s; needs {g.min_track_s:.1f})"
+    return None
+
+
+@dataclass(frozen=True)
+class TrackVerdict:
+    track_id: int
+    assessable: bool
+    gate_reason: str | None
+    score: float | None
+    contributions: dict[str, float]  # per analyzer, summed logit contributions
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: Label
+    score: float | None
+    likely_real: float
+    likely_fake: float
+    track_id: int | None  # the most suspicious assessable track
+    reasons: tuple[str, ...]
+    tracks: tuple[TrackVerdict, ...]
+    contributions: dict[str, float]  # the chosen track's, per analyzer
+
+
+def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionModel) -> Verdict:
+    """Gate, score every assessable track, and label the video by its most suspicious track."""
+    th = (model.likely_real, model.likely_fake)
+    if not ctx.tracks:
+        return Verdict("no_face", None, *th, None, ("no face was found in the analysed frames",), (), {})
+    tvs: list[TrackVerdict] = []
+    for tr in ctx.tracks:
+        why = gate_reason(tr, ctx)
+        if why is not None:
+            tvs.append(TrackVerdict(tr.id, False, why, None, {}))
+            continue
+        p, contrib = model.predict(track_features(results, tr.id))
+        per_analyzer: dict[str, float] = {}
+        for name, c in contrib.items():
+            a = name.split(".", 1)[0]
+            per_analyzer[a] = per_analyzer.get(a, 0.0) + c
+        tvs.append(TrackVerdict(tr.id, True, None, p, per_analyzer))
+    scored = [t for t in tvs if t.score is not None]
+    if not scored:
+        reasons = tuple(f"face {t.track_id}: {t.gate_reason}" for t in tvs)
+        return Verdict("cannot_assess", None, *th, None, reasons, tuple(tvs), {})
+    top = max(scored, key=lambda t: (t.score, -t.track_id))
+    assert top.score is not None
+    if top.score >= model.likely_fake:
+        label: Label = "likely_fake"
+    elif top.score < model.likely_real:
+        label = "likely_real"
+    else:
+        label = "inconclusive"
+    reasons = tuple(f"face {t.track_id} not assessed: {t.gate_reason}" for t in tvs if not t.assessable)
+    return Verdict(label, top.score, *th, top.track_id, reasons, tuple(tvs), top.contributions)
+
+
+def report_track_features(report: Mapping[str, Any]) -> dict[int, dict[str, float]]:
+    """``analyzer.feature`` -> value for every face in a saved report (per-video features included)."""
+    out: dict[int, dict[str, float]] = {f["id"]: {} for f in report["faces"]}
+    for a in report["analyzers"]:
+        if a["status"] != "ok":
+            continue
+        vf = {f"{a['name']}.{k}": v for k, v in a["video_features"].items() if v is not None}
+        for tid in out:
+            out[tid].update(vf)
+        for t in a["tracks"]:
+            if t["track_id"] in out:
+                out[t["track_id"]].update({f"{a['name']}.{k}": v for k, v in t["features"].items() if v is not None})
+    return out
+
+
+def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, Any]:
+    """A saved report's verdict label and score under another fusion model (the features are unchanged).
+
+    Used by the benchmark after a refit, so scores need no rescan. Only
+    ``verdict.label``, ``verdict.score``, ``verdict.track_id`` and the faces'
+    scores are updated; the report's prose keeps the original model's words.
+    """
+    if report["verdict"]["label"] in ("no_face", "cannot_assess"):
+        return dict(report)
+    feats = report_track_features(report)
+    scores = {f["id"]: model.predict(feats[f["id"]])[0] for f in report["faces"] if f["assessable"]}
+    if not scores:
+        return dict(report)
+    tid = max(scores, key=lambda k: (scores[k], -k))
+    s = scores[tid]
+    label = "likely_fake" if s >= model.likely_fake else "likely_real" if s < model.likely_real else "inconclusive"
+    new = dict(report)
+    new["verdict"] = {**report["verdict"], "label": label, "score": round(s, 4), "track_id": tid,
+                      "thresholds": {"likely_real": model.likely_real, "likely_fake": model.likely_fake}}
+    new["faces"] = [{**f, "score": round(scores[f["id"]], 4) if f["id"] in scores else None} for f in report["faces"]]
+    new["model"] = {"fusion_version": model.version, "fusion_sha256": model.sha256}
+    return new

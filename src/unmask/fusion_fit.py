@@ -1,0 +1,142 @@
+"""``unmask fit-fusion``: refit the fusion model from a bench directory's reports.
+
+Training rows: one per labeled video or animation (stills excluded: they lack
+the temporal cues, and ~150 photos would swamp ~90 videos), using the longest
+assessable face track's features. Cross-validation is grouped by source
+repository (people and processing are shared within one), never by frame.
+The verdict thresholds come from the out-of-fold scores: ``likely_fake`` is
+the lowest score at which at most ``TARGET_FPR`` of real videos are flagged
+(and never below 0.5); ``likely_real`` the highest score below which at most
+``TARGET_MISS`` of fakes fall.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from unmask.fusion import report_track_features
+from unmask.metrics import roc_metrics
+from unmask.errors import ManifestError, UnmaskError
+
+REG_C = 0.1  # strong L2: ~90 training videos, a few dozen features
+TARGET_FPR = 0.05
+TARGET_MISS = 0.10
+MIN_PRESENT = 0.5  # drop features missing in more than half the rows
+VERSION_PREFIX = "1"
+
+
+def main_track(report: Mapping[str, Any]) -> int | None:
+    """The longest assessable face track: the clip's main subject."""
+    faces = [f for f in report["faces"] if f["assessable"]]
+    if not faces:
+        return None
+    return max(faces, key=lambda f: (f["n_observations"], f["median_size_px"], -f["id"]))["id"]
+
+
+def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
+    scores = bench_dir / "scores.csv"
+    if not scores.exists():
+        raise ManifestError(f"{bench_dir}: no scores.csv; run `unmask bench` first")
+    from unmask.bench import ManifestRow, _report_name
+
+    rows = []
+    with scores.open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["kind"] == "image":
+                continue
+            mrow = ManifestRow(Path(r["path"]), r["label"], r["kind"], r["origin"], r["manipulation"], r["group"])
+            rp = bench_dir / "reports" / _report_name(mrow)
+            if not rp.exists():
+                continue
+            rep = json.loads(rp.read_text())
+            tid = main_track(rep)
+            if tid is None:
+                continue
+            rows.append({"label": 1 if r["label"] == "fake" else 0, "group": r["group"], "path": r["path"],
+                         "origin": r["origin"], "features": report_track_features(rep)[tid]})
+    return rows
+
+
+def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    rows = _load_rows(bench_dir)
+    y = np.array([r["label"] for r in rows])
+    if len(rows) < 10 or len(set(y.tolist())) < 2:
+        raise UnmaskError(f"{bench_dir}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
+    names = sorted({k for r in rows for k in r["features"]})
+    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)]
+    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
+    groups = np.array([r["group"] for r in rows])
+
+    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        mu = np.nanmean(Xtr, axis=0)
+        Xi = np.where(np.isnan(Xtr), mu, Xtr)
+        sd = Xi.std(axis=0)
+        sd[sd < 1e-9] = 1.0
+        Z = np.clip((Xi - mu) / sd, -6, 6)
+        clf = LogisticRegression(C=REG_C, class_weight="balanced", max_iter=2000).fit(Z, ytr)
+        return mu, sd, clf
+
+    def predict(model: tuple[np.ndarray, np.ndarray, Any], Xte: np.ndarray) -> np.ndarray:
+        mu, sd, clf = model
+        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -6, 6)
+        return clf.predict_proba(Z)[:, 1]
+
+    n_splits = min(5, len(set(groups.tolist())))
+    oof = np.full(len(rows), np.nan)
+    for tr, te in GroupKFold(n_splits=n_splits).split(X, y, groups):
+        if len(set(y[tr].tolist())) < 2:
+            oof[te] = 0.5
+            continue
+        oof[te] = predict(fit(X[tr], y[tr]), X[te])
+    cv = roc_metrics(y.tolist(), oof.tolist())
+    real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
+    k = int(np.floor(TARGET_FPR * len(real_oof)))
+    likely_fake = float(max(0.5, real_oof[len(real_oof) - 1 - k] + 1e-3)) if len(real_oof) else 0.5
+    likely_fake = min(likely_fake, 0.99)
+    m = int(np.floor(TARGET_MISS * len(fake_oof)))
+    likely_real = float(min(0.5, fake_oof[m] if len(fake_oof) else 0.5, likely_fake))
+    cv_fpr = float(np.mean(real_oof >= likely_fake))
+    cv_tpr = float(np.mean(fake_oof >= likely_fake))
+
+    mu, sd, clf = fit(X, y)
+    single = {}
+    for j, n in enumerate(names):
+        col = np.where(np.isnan(X[:, j]), np.nanmean(X[:, j]), X[:, j])
+        single[n] = roc_metrics(y.tolist(), col.tolist())["auc"]
+    today = _dt.date.today().isoformat()
+    model = {
+        "version": f"{VERSION_PREFIX}.{today}",
+        "features": names,
+        "mean": [round(float(v), 8) for v in mu],
+        "scale": [round(float(v), 8) for v in sd],
+        "coef": [round(float(v), 8) for v in clf.coef_[0]],
+        "intercept": round(float(clf.intercept_[0]), 8),
+        "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        "fitted_on": {
+            "bench_dir": bench_dir.name,
+            "manifest": str(manifest) if manifest else "../shared/data/manifest.csv",
+            "n_videos": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
+            "n_groups": int(len(set(groups.tolist()))),
+        },
+        "cross_validation": {
+            "scheme": f"GroupKFold({n_splits}) by source repository",
+            **cv,
+            "fpr_at_likely_fake": round(cv_fpr, 4),
+            "tpr_at_likely_fake": round(cv_tpr, 4),
+        },
+        "single_feature_auc": single,
+        "regularisation_C": REG_C,
+        "command": "make bench && make fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; unmask fit-fusion bench --out src/unmask/models/fusion.json)",
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(model, indent=2) + "\n")
+    return {"out": str(out), "features": len(names), **model["fitted_on"], "cross_validation": model["cross_validation"], "thresholds": model["thresholds"]}

@@ -1,0 +1,208 @@
+"""Build the versioned JSON report (documented in docs/report-schema.md, validated by schema.json).
+
+Same input and config give the same report apart from ``timings``: floats are
+rounded, lists are sorted by stable keys, and nothing depends on the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Sequence
+
+from unmask import __version__
+from unmask.analyzers.base import Analyzer
+from unmask.fusion import FusionModel, Verdict
+from unmask.types import AnalyzerResult, Evidence, MediaContext
+
+SCHEMA_VERSION = "1.0"
+TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
+TIMELINE_BIN_S = 1.0
+
+LABEL_WORDS = {
+    "likely_real": "Likely real",
+    "inconclusive": "Inconclusive",
+    "likely_fake": "Likely manipulated",
+    "no_face": "No face found",
+    "cannot_assess": "Cannot assess",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished scan. ``data`` is the JSON document; the properties are shortcuts."""
+
+    data: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return str(self.data["verdict"]["label"])
+
+    @property
+    def score(self) -> float | None:
+        s = self.data["verdict"]["score"]
+        return None if s is None else float(s)
+
+    @property
+    def summary(self) -> str:
+        return str(self.data["verdict"]["summary"])
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.data, indent=indent, sort_keys=False, allow_nan=False)
+
+
+def load_schema() -> dict[str, Any]:
+    """The report's JSON Schema (draft 2020-12)."""
+    return json.loads(resources.files("unmask.report").joinpath("schema.json").read_text())
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), nd)
+
+
+def _evidence(e: Evidence, analyzer: str) -> dict[str, Any]:
+    return {
+        "analyzer": analyzer,
+        "cue": e.cue,
+        "detail": e.detail,
+        "strength": _r(e.strength),
+        "t_start": _r(e.t_start, 3),
+        "t_end": _r(e.t_end, 3),
+        "track_id": e.track_id,
+        "frame_start": e.frame_start,
+        "frame_end": e.frame_end,
+    }
+
+
+def _timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: int | None) -> list[dict[str, float]]:
+    """Per-second suspicion of the chosen face: the mean of the analyzers' per-frame scores (uncalibrated)."""
+    if track_id is None:
+        return []
+    bins: dict[int, list[float]] = {}
+    for r in results:
+        ts = r.for_track(track_id) if r.status == "ok" else None
+        if ts is None:
+            continue
+        for t, s in ts.per_frame:
+            if math.isfinite(s):
+                bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
+    return [{"t": _r(k * TIMELINE_BIN_S, 3), "score": _r(sum(v) / len(v))} for k, v in sorted(bins.items())]
+
+
+def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]]) -> str:
+    words = LABEL_WORDS[verdict.label]
+    if verdict.label == "no_face":
+        return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
+    if verdict.label == "cannot_assess":
+        return f"{words}: the faces found cannot support a judgement ({'; '.join(verdict.reasons)})."
+    assert verdict.score is not None and verdict.track_id is not None
+    tr = next(t for t in ctx.tracks if t.id == verdict.track_id)
+    where = f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)" if not ctx.is_still else f"face {tr.id}"
+    s = f"{words} (score {verdict.score:.2f}; likely manipulated at ≥ {verdict.likely_fake:.2f}, likely real below {verdict.likely_real:.2f}). The most suspicious face is {where}."
+    pushing = sorted(((a, c) for a, c in verdict.contributions.items() if c > 0.1), key=lambda x: -x[1])
+    if pushing and verdict.label != "likely_real":
+        s += " Cues pointing to manipulation: " + ", ".join(a.replace("_", " ") for a, _ in pushing[:3]) + "."
+    if top and verdict.label != "likely_real":
+        s += f" Strongest finding: {top[0]['detail']}"
+    return s
+
+
+def build_report(
+    ctx: MediaContext,
+    results: Sequence[AnalyzerResult],
+    verdict: Verdict,
+    fusion: FusionModel,
+    analyzers: Sequence[Analyzer],
+    timings: Mapping[str, float],
+    warnings: Sequence[str],
+) -> Report:
+    info = ctx.info
+    checks = {a.name: a.checks for a in analyzers}
+    tv = {t.track_id: t for t in verdict.tracks}
+    faces = []
+    for tr in ctx.tracks:
+        v = tv.get(tr.id)
+        faces.append({
+            "id": tr.id,
+            "t_start": _r(tr.start_t, 3),
+            "t_end": _r(tr.end_t, 3),
+            "frame_start": tr.observations[0].frame_index,
+            "frame_end": tr.observations[-1].frame_index,
+            "n_observations": len(tr),
+            "median_size_px": _r(tr.median_size, 1),
+            "assessable": bool(v and v.assessable),
+            "gate_reason": v.gate_reason if v else None,
+            "score": _r(v.score) if v else None,
+            "analyzer_scores": {r.name: _r(ts.score) for r in results if r.status == "ok" and (ts := r.for_track(tr.id))},
+            "contributions": {k: _r(c) for k, c in sorted((v.contributions if v else {}).items())},
+        })
+    analyzer_docs = []
+    all_evidence: list[tuple[float, dict[str, Any]]] = []
+    for r in results:
+        ev = [_evidence(e, r.name) for e in r.evidence]
+        weight = 1.0 if verdict.contributions.get(r.name, 0.0) >= 0 else 0.5
+        all_evidence += [(e["strength"] * weight, e) for e in ev]
+        analyzer_docs.append({
+            "name": r.name,
+            "version": r.version,
+            "checks": checks.get(r.name, ""),
+            "status": r.status,
+            "score": _r(r.score),
+            "reason": r.reason,
+            "explanation": r.explanation,
+            "evidence": ev,
+            "tracks": [
+                {"track_id": t.track_id, "score": _r(t.score), "features": {k: _r(v, 6) for k, v in sorted(t.features.items())}}
+                for t in r.tracks
+            ],
+            "video_features": {k: _r(v, 6) for k, v in sorted(r.video_features.items())},
+        })
+    all_evidence.sort(key=lambda x: (-x[0], x[1]["t_start"] or 0.0, x[1]["analyzer"]))
+    top = [e for _, e in all_evidence[:TOP_EVIDENCE]]
+    segments = sorted({s.segment for s in ctx.sampled})
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "unmask_version": __version__,
+        "input": {
+            "path": info.path,
+            "sha256": info.sha256,
+            "size_bytes": info.size_bytes,
+            "container": info.container,
+            "kind": info.kind,
+            "video_codec": info.video_codec,
+            "duration_s": _r(info.duration_s, 3),
+            "fps": _r(info.fps, 3),
+            "width": info.width,
+            "height": info.height,
+            "rotation": info.rotation,
+            "has_audio": info.has_audio,
+            "audio_codec": info.audio_codec,
+        },
+        "verdict": {
+            "label": verdict.label,
+            "score": _r(verdict.score),
+            "thresholds": {"likely_real": verdict.likely_real, "likely_fake": verdict.likely_fake},
+            "track_id": verdict.track_id,
+            "summary": _summary(verdict, ctx, top),
+            "reasons": list(verdict.reasons),
+            "contributions": {k: _r(c) for k, c in sorted(verdict.contributions.items())},
+        },
+        "evidence": top,
+        "faces": faces,
+        "analyzers": analyzer_docs,
+        "timeline": _timeline(ctx, results, verdict.track_id),
+        "sampling": {
+            "frames_decoded": len(ctx.frame_stats),
+            "frames_analyzed": len(ctx.sampled),
+            "segments": len(segments),
+            "warnings": list(warnings),
+        },
+        "model": {"fusion_version": fusion.version, "fusion_sha256": fusion.sha256},
+        "config_digest": ctx.config.digest(),
+        "timings": {k.replace("analyzer.", "analyzer_") + "_s": _r(v, 4) for k, v in timings.items()},
+    }
+    return Report(data)

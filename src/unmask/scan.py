@@ -1,0 +1,135 @@
+"""The scan pipeline: probe → decode (streaming) → faces → analyzers → fusion → report.
+
+Frames are read once and dropped after the face stage; every analyzer sees the
+same sampled frames and tracks. A :class:`Scanner` keeps its models loaded, so
+scanning many files (batch, bench, service) pays the model start-up once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from unmask.analyzers.base import Analyzer
+from unmask.analyzers.registry import build_analyzers
+from unmask.config import ScanConfig
+from unmask.faces.finder import FaceFinder
+from unmask.fusion import FusionModel, decide
+from unmask.media.decode import FrameReader
+from unmask.media.probe import probe
+from unmask.report.build import Report, build_report
+from unmask.types import AnalyzerResult, MediaContext, Need, SampledFrame
+
+#: progress(stage, fraction_done) — fraction in [0, 1] over the whole scan
+Progress = Callable[[str, float], None]
+
+DECODE_SHARE = 0.85  # share of the progress bar spent on decode + faces
+
+
+@dataclass
+class StageTimer:
+    """Wall seconds per stage, in the order they ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+
+
+class Scanner:
+    """Scans media files with one configuration; models load on first use and are reused."""
+
+    def __init__(self, config: ScanConfig | None = None, fusion: FusionModel | None = None) -> None:
+        self.config = (config or ScanConfig()).validate()
+        self._fusion = fusion
+        self._analyzers: list[Analyzer] | None = None
+        self._finder: FaceFinder | None = None
+
+    @property
+    def fusion(self) -> FusionModel:
+        if self._fusion is None:
+            self._fusion = FusionModel.load()
+        return self._fusion
+
+    def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
+        if self._finder is None:
+            self._finder = FaceFinder(self.config.faces)
+            self._finder.load()
+        if self._analyzers is None:
+            analyzers = build_analyzers(self.config.analyzers)
+            for a in analyzers:
+                a.load()
+            self._analyzers = analyzers
+        return self._finder, self._analyzers
+
+    def scan(self, path: str | Path, progress: Progress | None = None) -> Report:
+        """Scan one file. Raises :class:`~unmask.errors.InputError` for input that cannot be read."""
+        report_progress: Progress = progress or (lambda stage, done: None)
+        timer = StageTimer()
+        t_start = time.perf_counter()
+
+        t0 = time.perf_counter()
+        info = probe(path, self.config.sampling)
+        timer.add("probe", time.perf_counter() - t0)
+
+        finder, analyzers = self._load()
+        finder.reset()
+        reader = FrameReader(info, self.config.sampling)
+        sampled: list[SampledFrame] = []
+        frames = iter(reader)
+        duration = max(info.duration_s, 1e-6)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            timer.add("decode", time.perf_counter() - t0)
+            if frame is None:
+                break
+            t0 = time.perf_counter()
+            faces = finder.process(frame)
+            timer.add("faces", time.perf_counter() - t0)
+            sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
+            report_progress("faces", DECODE_SHARE * min(1.0, reader.progress if hasattr(reader, "progress") else frame.t / duration))
+            del frame
+        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), finder.tracks())
+
+        results: list[AnalyzerResult] = []
+        for i, analyzer in enumerate(analyzers):
+            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+            t0 = time.perf_counter()
+            results.append(run_analyzer(analyzer, ctx))
+            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        verdict = decide(ctx, results, self.fusion)
+        timer.add("fusion", time.perf_counter() - t0)
+        timer.add("total", time.perf_counter() - t_start)
+        report_progress("done", 1.0)
+        return build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, list(reader.warnings))
+
+
+def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:
+    """Run one analyzer: ``skipped`` when its needs are missing, ``error`` when it raises."""
+    missing = _missing_need(analyzer, ctx)
+    if missing:
+        return analyzer.skipped(missing)
+    try:
+        return analyzer.analyze(ctx)
+    except Exception as e:  # an analyzer bug must not lose the whole scan; the report says what failed
+        return AnalyzerResult(analyzer.name, analyzer.version, "error", f"Failed: {type(e).__name__}: {e}", reason=f"{type(e).__name__}: {e}")
+
+
+def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:
+    if Need.TIME in analyzer.needs and ctx.is_still:
+        return "a still image has no motion to check"
+    if Need.FACES in analyzer.needs and not ctx.tracks:
+        return "no face was found"
+    if Need.LANDMARKS in analyzer.needs and not any(t.with_landmarks for t in ctx.tracks):
+        return "no face landmarks could be found"
+    return None
+
+
+def scan(path: str | Path, config: ScanConfig | None = None, progress: Progress | None = None) -> Report:
+    """Scan one file with a fresh :class:`Scanner` (use a Scanner to scan many)."""
+    return Scanner(config).scan(path, progress)

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+
+from unmask.config import ScanConfig
+from unmask.errors import ModelError
+from unmask.fusion import FusionModel, decide, gate_reason, rescore_saved, track_features
+from unmask.types import AnalyzerResult, FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame, TrackScore
+
+
+def _info(kind="video"):
+    return MediaInfo("x.mp4", "0" * 64, 10, "mp4", kind, "h264", 4.0, 25.0, 640, 480)
+
+
+def _track(tid, n=10, size=120, dt=0.2, landmarks=True):
+    obs = []
+    for i in range(n):
+        x0 = 100.0 + tid * 300
+        obs.append(FaceObs(i, i * dt, (x0, 100.0, x0 + size, 100.0 + size), 0.9, np.zeros((64, 64, 3), np.uint8),
+                           (x0 - 20, 80.0, x0 + size + 20, 120.0 + size),
+                           np.zeros((478, 3), np.float32) if landmarks else None))
+    return FaceTrack(tid, tuple(obs))
+
+
+def _ctx(tracks, n_frames=10):
+    return MediaContext(_info(), ScanConfig(), (), tuple(SampledFrame(i, i * 0.2, 0, 1) for i in range(n_frames)), tuple(tracks))
+
+
+MODEL = FusionModel("t", ("a.x", "b.y"), (0.0, 0.0), (1.0, 1.0), (2.0, -1.0), 0.0, likely_real=0.3, likely_fake=0.8)
+
+
+def _results(xa, yb):
+    return [
+        AnalyzerResult("a", "1", "ok", "", tracks=tuple(TrackScore(t, 0.5, {"x": float(v)}) for t, v in xa.items())),
+        AnalyzerResult("b", "1", "ok", "", tracks=tuple(TrackScore(t, 0.5, {"y": float(v)}) for t, v in yb.items())),
+    ]
+
+
+def test_no_tracks_is_no_face():
+    assert decide(_ctx([]), [], MODEL).label == "no_face"
+
+
+@pytest.mark.parametrize(
+    "track, needle",
+    [(_track(0, size=30), "too small"), (_track(0, n=3), "too few frames"), (_track(0, n=8, dt=0.05), "too briefly"),
+     (_track(0, landmarks=False), "landmarks")],
+    ids=["tiny", "few-frames", "brief", "no-landmarks"],
+)
+def test_gate_refuses_weak_tracks(track, needle):
+    ctx = _ctx([track])
+    assert needle in gate_reason(track, ctx)
+    v = decide(ctx, _results({0: 3.0}, {0: 0.0}), MODEL)
+    assert v.label == "cannot_assess" and v.score is None and needle in v.reasons[0]
+
+
+def test_video_follows_most_suspicious_track_and_labels_by_thresholds():
+    ctx = _ctx([_track(0), _track(1)])
+    v = decide(ctx, _results({0: -1.0, 1: 2.0}, {0: 0.0, 1: 0.0}), MODEL)
+    assert v.track_id == 1 and v.label == "likely_fake" and v.score == pytest.approx(1 / (1 + np.exp(-4)))
+    assert v.contributions["a"] == pytest.approx(4.0)
+    low = decide(ctx, _results({0: -2.0, 1: -2.0}, {0: 0.0, 1: 0.0}), MODEL)
+    assert low.label == "likely_real"
+    mid = decide(ctx, _results({0: 0.0, 1: 0.0}, {0: 0.0, 1: 0.0}), MODEL)
+    assert mid.label == "inconclusive"
+
+
+def test_missing_features_are_imputed_and_extremes_clipped():
+    p_missing, _ = MODEL.predict({})
+    assert p_missing == pytest.approx(0.5)
+    p_wild, c = MODEL.predict({"a.x": 1e9, "b.y": float("nan")})
+    assert c["a.x"] == pytest.approx(12.0) and c["b.y"] == 0.0
+
+
+def test_track_features_prefix_and_video_features():
+    r = AnalyzerResult("glitches", "1", "ok", "", tracks=(TrackScore(0, 0.1, {"f": 1.0}),), video_features={"v": 2.0})
+    skipped = AnalyzerResult("blinks", "1", "skipped", "", reason="short")
+    assert track_features([r, skipped], 0) == {"glitches.f": 1.0, "glitches.v": 2.0}
+
+
+def test_bad_model_files_raise_model_error(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text("{not json")
+    with pytest.raises(ModelError):
+        FusionModel.load(p)
+    p.write_text(json.dumps({"version": "x", "features": ["a"], "mean": [], "scale": [], "coef": [], "intercept": 0,
+                             "thresholds": {"likely_real": 0.2, "likely_fake": 0.8}}))
+    with pytest.raises(ModelError, match="1 features"):
+        FusionModel.load(p)
+
+
+def test_shipped_model_loads():
+    m = FusionModel.load()
+    assert 0 <= m.likely_real <= m.likely_fake <= 1 and len(m.sha256) == 64
+
+
+def test_rescore_saved_matches_decide():
+    ctx = _ctx([_track(0), _track(1)])
+    res = _results({0: 0.5, 1: 1.5}, {0: 1.0, 1: 0.0})
+    v = decide(ctx, res, MODEL)
+    saved = {
+        "verdict": {"label": "inconclusive", "score": 0.5, "track_id": 0, "thresholds": {}},
+        "faces": [{"id": 0, "assessable": True}, {"id": 1, "assessable": True}],
+        "analyzers": [
+            {"name": r.name, "status": r.status, "video_features": {},
+             "tracks": [{"track_id": t.track_id, "score": t.score, "features": t.features} for t in r.tracks]}
+            for r in res
+        ],
+    }
+    new = rescore_saved(saved, MODEL)
+    assert new["verdict"]["track_id"] == v.track_id and new["verdict"]["label"] == v.label
+    assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4)
