@@ -39,6 +39,6 @@ def face_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def scanner():
     """One Scanner for the session: models load once."""
-    from unmask.scan import Scanner
+    from unmask.pipeline import Scanner
 
     return Scanner(ScanConfig())

@@ -27,7 +27,7 @@ from unmask.fusion import FusionModel, rescore_saved
 from unmask.metrics import roc_metrics
 from unmask.errors import ManifestError, UnmaskError
 from unmask.progress import ProgressBar
-from unmask.scan import Scanner
+from unmask.pipeline import Scanner
 
 SCORED = ("likely_real", "inconclusive", "likely_fake")
 

@@ -79,7 +79,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     from unmask.progress import ProgressBar
-    from unmask.scan import Scanner
+    from unmask.pipeline import Scanner
     from unmask.textreport import format_report
 
     config = _config(args)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from unmask.config import ScanConfig
 from unmask.media.decode import decode_only_seconds
-from unmask.scan import Scanner
+from unmask.pipeline import Scanner
 from unmask.synth import write_face_clip
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from PIL import Image
 
 
 def astronaut() -> np.ndarray:
@@ -54,15 +55,34 @@ def write_video(
     rotation: int = 0,
     pts_s: list[float] | None = None,
     audio_hz: float | None = None,
+    pix_fmt: str | None = None,
+    faststart: bool = False,
+    gop: int | None = None,
 ) -> Path:
-    """Encode RGB frames with PyAV. ``pts_s`` gives variable timestamps; ``rotation`` sets display-matrix metadata."""
+    """Encode RGB frames with PyAV. ``pts_s`` gives variable timestamps.
+
+    ``rotation`` (clockwise degrees a player turns the stored picture, like a
+    phone's portrait video) is written as a display matrix: PyAV 18 ignores
+    ``metadata["rotate"]`` but ``VideoStream.set_display_rotation`` (counter-clockwise
+    degrees) works for MP4/MOV. ``faststart`` puts the index first (MP4/MOV),
+    so a cut-off copy still opens; ``gop`` sets the keyframe interval.
+    Sizes are cropped to even numbers for 4:2:0 pixel formats.
+    """
     path = Path(path)
     h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
+    fmt = pix_fmt or ("rgb8" if codec == "gif" else "yuv420p")
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
         rate = Fraction(fps).limit_denominator(1000)
-        st = out.add_stream(codec, rate=rate)
-        st.width, st.height = w - w % 2, h - h % 2
-        st.pix_fmt = "yuv420p" if codec not in ("gif",) else "rgb8"
+        # VFR: no B-frames, so decode order = display order and MP4 sample durations follow the timestamps
+        st = out.add_stream(codec, rate=rate, options={"bf": "0"} if pts_s is not None else None)
+        even = fmt.startswith(("yuv420", "yuvj420", "nv12"))
+        st.width, st.height = (w - w % 2, h - h % 2) if even else (w, h)
+        st.pix_fmt = fmt
+        if gop is not None:
+            st.gop_size = gop
+        if rotation % 360:
+            st.set_display_rotation(-(rotation % 360))
         tb = Fraction(1, 1000) if pts_s is not None else None
         if tb is not None:
             st.time_base = tb
@@ -81,35 +101,73 @@ def write_video(
         for pkt in st.encode():
             out.mux(pkt)
         if a_st is not None:
-            n = int(16000 * len(frames) / fps)
-            tt = np.arange(n) / 16000
-            samples = (0.2 * np.sin(2 * np.pi * audio_hz * tt)).astype(np.float32)[None, :]
-            for start in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="flt", layout="mono")
-                af.sample_rate = 16000
-                af.pts = start
-                for pkt in a_st.encode(af):
-                    out.mux(pkt)
-            for pkt in a_st.encode():
-                out.mux(pkt)
-    if rotation:
-        _set_rotation(path, rotation)
+            _encode_tone(out, a_st, len(frames) / fps, audio_hz)
     return path
 
 
-def _set_rotation(path: Path, rotation: int) -> None:
-    """Rewrite the file with a display-matrix rotation (how phones store portrait video)."""
-    tmp = path.with_suffix(".rot" + path.suffix)
-    with av.open(str(path)) as src, av.open(str(tmp), "w") as dst:
-        ist = src.streams.video[0]
-        ost = dst.add_stream_from_template(ist)
-        ost.metadata["rotate"] = str(rotation)
-        for pkt in src.demux(ist):
-            if pkt.dts is None:
-                continue
-            pkt.stream = ost
-            dst.mux(pkt)
-    tmp.replace(path)
+def _encode_tone(out: av.container.OutputContainer, a_st: av.audio.stream.AudioStream, seconds: float, hz: float) -> None:
+    n = int(16000 * seconds)
+    tt = np.arange(n) / 16000
+    samples = (0.2 * np.sin(2 * np.pi * hz * tt)).astype(np.float32)[None, :]
+    for start in range(0, n, 1024):
+        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="flt", layout="mono")
+        af.sample_rate = 16000
+        af.pts = start
+        for pkt in a_st.encode(af):
+            out.mux(pkt)
+    for pkt in a_st.encode():
+        out.mux(pkt)
+
+
+def write_audio(path: str | Path, seconds: float = 2.0, hz: float = 440.0, codec: str = "aac") -> Path:
+    """An audio-only file (e.g. ``.m4a``): a sine tone, no picture."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        a_st = out.add_stream(codec, rate=16000)
+        a_st.layout = "mono"
+        _encode_tone(out, a_st, seconds, hz)
+    return path
+
+
+def write_animation(
+    path: str | Path,
+    frames: list[np.ndarray],
+    durations_ms: list[int] | int = 100,
+    format: str | None = None,
+) -> Path:
+    """An animated GIF or WebP with Pillow (PyAV cannot write animated WebP).
+
+    ``format`` ("GIF"/"WEBP") overrides the file suffix, e.g. to write a GIF named ``.webp``.
+    """
+    path = Path(path)
+    imgs = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
+    fmt = (format or path.suffix.lstrip(".")).upper()
+    extra = {"lossless": False, "quality": 80} if fmt == "WEBP" else {}
+    imgs[0].save(path, format=fmt, save_all=True, append_images=imgs[1:], duration=durations_ms, loop=0, **extra)
+    return path
+
+
+def write_gif(path: str | Path, frames: list[np.ndarray], durations_ms: list[int] | int = 100) -> Path:
+    """An animated GIF (whatever the suffix)."""
+    return write_animation(path, frames, durations_ms, format="GIF")
+
+
+def write_webp(path: str | Path, frames: list[np.ndarray], durations_ms: list[int] | int = 100) -> Path:
+    """An animated WebP (whatever the suffix)."""
+    return write_animation(path, frames, durations_ms, format="WEBP")
+
+
+def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, exif_orientation: int | None = None) -> Path:
+    """A still image (format from the suffix unless given); ``exif_orientation`` 1..8 tags JPEG/WebP/PNG."""
+    path = Path(path)
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    kwargs = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = int(exif_orientation)
+        kwargs["exif"] = exif.tobytes()
+    img.save(path, format=format, **kwargs)
+    return path
 
 
 def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:

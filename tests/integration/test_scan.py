@@ -1,0 +1,132 @@
+"""The whole pipeline on synthesized inputs: schema, determinism, stills, the CLI and the bench."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from unmask.cli import main
+from unmask.report.build import load_schema
+
+SCHEMA = load_schema()
+
+
+def _strip_timings(d):
+    d = json.loads(json.dumps(d))
+    d.pop("timings")
+    return d
+
+
+@pytest.fixture(scope="module")
+def clip_report(scanner, face_clip):
+    return scanner.scan(face_clip)
+
+
+def test_report_validates_against_schema(clip_report):
+    jsonschema.validate(clip_report.data, SCHEMA)
+    d = clip_report.data
+    assert d["input"]["sha256"] and d["input"]["container"] == "mp4" and d["input"]["width"] == 640
+    assert d["verdict"]["label"] in ("likely_real", "inconclusive", "likely_fake")
+    assert len(d["faces"]) == 1 and d["faces"][0]["assessable"]
+    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks"}
+    assert all(a["status"] != "error" for a in d["analyzers"]), [a["reason"] for a in d["analyzers"]]
+    assert d["timings"]["total_s"] > 0 and d["timeline"]
+
+
+def test_same_input_same_report(scanner, face_clip, clip_report):
+    again = scanner.scan(face_clip)
+    assert _strip_timings(again.data) == _strip_timings(clip_report.data)
+
+
+def test_still_image_skips_time_cues(scanner, face_image):
+    r = scanner.scan(face_image)
+    jsonschema.validate(r.data, SCHEMA)
+    status = {a["name"]: a["status"] for a in r.data["analyzers"]}
+    assert r.data["input"]["kind"] == "image"
+    assert status["blend_boundary"] == "ok" and status["head_pose"] == "ok"
+    assert status["temporal"] == status["glitches"] == status["blinks"] == "skipped"
+    assert "still image" in next(a["reason"] for a in r.data["analyzers"] if a["name"] == "temporal")
+
+
+def test_no_face_video(scanner, tmp_path):
+    import numpy as np
+
+    from unmask.synth import write_video
+
+    rng = np.random.default_rng(1)
+    frames = [np.full((120, 160, 3), 90, np.uint8) + rng.integers(0, 20, (120, 160, 3), dtype=np.uint8) for _ in range(20)]
+    r = scanner.scan(write_video(tmp_path / "empty.mp4", frames, fps=10))
+    jsonschema.validate(r.data, SCHEMA)
+    assert r.label == "no_face" and r.score is None
+
+
+def test_cli_scans_good_files_past_bad_ones(face_clip, tmp_path, capsys):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "reports"
+    code = main(["scan", str(bad), str(face_clip), str(tmp_path / "missing.mov"), "--json", str(out), "-q"])
+    cap = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in cap.err.splitlines() if line.startswith("unmask: error:")]
+    assert len(errors) == 2 and "notes.mp4" in errors[0] and "missing.mov" in errors[1]
+    assert "Traceback" not in cap.err
+    assert "face.mp4:" in cap.out
+    written = json.loads((out / "face.json").read_text())
+    jsonschema.validate(written, SCHEMA)
+
+
+def test_cli_json_to_stdout(face_image, capsys):
+    assert main(["scan", str(face_image), "--json", "-", "-q"]) == 0
+    d = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert d["schema_version"] == "1.0"
+
+
+def test_cli_bad_setting_is_one_line(face_clip, capsys):
+    assert main(["scan", str(face_clip), "--set", "sampling.fps=-1", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fps must be positive" in err[0]
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    res = subprocess.run([sys.executable, "-m", "unmask.cli", "scan", str(empty), str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 1
+    lines = [line for line in res.stderr.splitlines() if line.startswith("unmask: error:")]
+    assert len(lines) == 2 and "Traceback" not in res.stderr
+
+
+def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
+    import shutil
+
+    media = tmp_path / "m"
+    media.mkdir()
+    shutil.copy(face_clip, media / "a.mp4")
+    shutil.copy(face_image, media / "b.jpg")
+    manifest = tmp_path / "manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "kind", "origin", "manipulation"])
+        w.writerow(["m/a.mp4", "real", "video", "synthetic", "none"])
+        w.writerow(["m/b.jpg", "fake", "image", "synthetic-still", "face_swap"])
+        w.writerow(["m/c.mp4", "unlabeled", "video", "?", "unknown"])
+    out = tmp_path / "bench"
+    assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("n", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "by_origin", "frames_per_s",
+                "real_time_factor", "peak_rss_mb", "analyzers", "images"):
+        assert key in s
+    assert s["n"] == 1 and s["images"]["n"] == 1  # the unlabeled row is skipped
+    assert (out / "roc.png").stat().st_size > 0
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    assert len(rows) == 2
+    from unmask.benchdoc import render
+
+    assert "## Each analyzer alone" in render(s)
+    # a second run reuses the saved reports
+    assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
