@@ -141,8 +141,27 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def silence_native_logs() -> None:
+    """Send native libraries' log lines (TFLite, mediapipe's absl) to /dev/null, keep Python's stderr.
+
+    mediapipe's C++ code writes warnings straight to file descriptor 2; users
+    should see our one-line errors and progress, not those.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(saved, "w", buffering=1, encoding="utf-8", errors="replace")
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. under a test runner's capture)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.debug and argv is None:
+        silence_native_logs()
     try:
         if args.command == "scan":
             return _cmd_scan(args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from unmask.cli import silence_native_logs
 from unmask.cli import main as cli_main
 from unmask.synth import write_face_clip
 
@@ -18,6 +19,7 @@ DEMO_DIR = Path("out")
 
 
 def main(argv: list[str]) -> int:
+    silence_native_logs()
     DEMO_DIR.mkdir(exist_ok=True)
     if argv:
         video = argv[0]
