@@ -52,7 +52,7 @@ def test_single_speaker_one_track(rel: str) -> None:
     frames = _video(rel)
     tracks = find_tracks(frames)
     main = max(tracks, key=len)
-    assert main.id == 0
+    assert main.id == 1
     assert len(main) >= 0.9 * len(frames)
     assert len(main.with_landmarks) >= 0.9 * len(main)
     assert sum(len(t) for t in tracks if t is not main) <= 2  # at most a stray detection
@@ -71,7 +71,7 @@ def test_group_photo_many_faces(rel: str, n_min: int) -> None:
     obs = finder.process(_image(rel))
     assert len(obs) >= n_min
     tracks = finder.tracks()
-    assert [t.id for t in tracks] == list(range(len(obs)))
+    assert [t.id for t in tracks] == list(range(1, len(obs) + 1))
     assert sum(o.landmarks is not None for o in obs) >= n_min - 1
     # no two boxes on the same face
     centres = np.array([((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2) for o in obs])

@@ -31,7 +31,7 @@ def astro_tracks(astro: list[np.ndarray]):
 def test_one_track_with_mesh(astro_tracks) -> None:
     assert len(astro_tracks) == 1
     tr = astro_tracks[0]
-    assert tr.id == 0 and len(tr) == 12
+    assert tr.id == 1 and len(tr) == 12
     assert len(tr.with_landmarks) == 12
     for o in tr.observations:
         assert o.landmarks is not None and o.landmarks.shape == (478, 3) and o.landmarks.dtype == np.float32
@@ -87,7 +87,7 @@ def test_two_faces_two_tracks(astro: list[np.ndarray]) -> None:
         assert len(obs) == 2
         assert all(o.landmarks is not None for o in obs)
     tracks = finder.tracks()
-    assert [t.id for t in tracks] == [0, 1]
+    assert [t.id for t in tracks] == [1, 2]
     assert all(len(t) == 6 for t in tracks)
     # ids in order of first appearance, left to right
     assert tracks[0].observations[0].box[0] < 640 <= tracks[1].observations[0].box[0]
@@ -103,7 +103,7 @@ def test_face_leaves_and_returns_gets_new_id(astro: list[np.ndarray]) -> None:
     gap_frames = int(FaceConfig().track_max_gap_s * FPS) + 4
     rgbs = astro[:4] + [noise] * gap_frames + astro[4:8]
     tracks = find_tracks(_frames(rgbs))
-    assert [t.id for t in tracks] == [0, 1]
+    assert [t.id for t in tracks] == [1, 2]
     assert tracks[0].end_t < tracks[1].start_t
 
 
@@ -156,23 +156,23 @@ def test_deterministic(astro: list[np.ndarray], astro_tracks) -> None:
 def test_tracker_hungarian_and_gap() -> None:
     tr = FaceTracker(FaceConfig(track_iou=0.3, track_max_gap_s=1.0))
     a, b = (0.0, 0.0, 10.0, 10.0), (50.0, 0.0, 60.0, 10.0)
-    assert tr.update(0.0, [b, a]) == [1, 0]  # new ids left to right
-    assert tr.update(0.1, [(1.0, 0.0, 11.0, 10.0), (51.0, 0.0, 61.0, 10.0)]) == [0, 1]
-    assert tr.update(0.5, [(51.0, 0.0, 61.0, 10.0)]) == [1]
-    assert tr.update(1.05, [(1.0, 0.0, 11.0, 10.0)]) == [0]  # 0.95 s gap: same track
-    assert tr.update(2.2, [(1.0, 0.0, 11.0, 10.0)]) == [2]  # 1.15 s gap: new track
-    assert tr.update(2.3, [(1.0, 0.0, 11.0, 10.0)], segment=1) == [3]  # new segment
+    assert tr.update(0.0, [b, a]) == [2, 1]  # new ids left to right
+    assert tr.update(0.1, [(1.0, 0.0, 11.0, 10.0), (51.0, 0.0, 61.0, 10.0)]) == [1, 2]
+    assert tr.update(0.5, [(51.0, 0.0, 61.0, 10.0)]) == [2]
+    assert tr.update(1.05, [(1.0, 0.0, 11.0, 10.0)]) == [1]  # 0.95 s gap: same track
+    assert tr.update(2.2, [(1.0, 0.0, 11.0, 10.0)]) == [3]  # 1.15 s gap: new track
+    assert tr.update(2.3, [(1.0, 0.0, 11.0, 10.0)], segment=1) == [4]  # new segment
 
 
 def test_tracker_links_fast_motion_but_not_strangers() -> None:
     tr = FaceTracker(FaceConfig())
-    assert tr.update(0.0, [(100.0, 100.0, 200.0, 200.0)]) == [0]
-    assert tr.update(0.125, [(140.0, 100.0, 240.0, 200.0)]) == [0]  # IoU 0.43: plain match
-    assert tr.update(0.25, [(215.0, 95.0, 325.0, 205.0)]) == [0]  # IoU 0.13, centre 0.76 sizes away: fallback
+    assert tr.update(0.0, [(100.0, 100.0, 200.0, 200.0)]) == [1]
+    assert tr.update(0.125, [(140.0, 100.0, 240.0, 200.0)]) == [1]  # IoU 0.43: plain match
+    assert tr.update(0.25, [(215.0, 95.0, 325.0, 205.0)]) == [1]  # IoU 0.13, centre 0.76 sizes away: fallback
     # a same-size face two face-widths away is somebody else
-    assert tr.update(0.375, [(215.0, 95.0, 325.0, 205.0), (440.0, 95.0, 550.0, 205.0)]) == [0, 1]
+    assert tr.update(0.375, [(215.0, 95.0, 325.0, 205.0), (440.0, 95.0, 550.0, 205.0)]) == [1, 2]
     # with both candidates near, the overlapping one wins over the fallback one
-    assert tr.update(0.5, [(300.0, 95.0, 410.0, 205.0), (220.0, 95.0, 330.0, 205.0)]) == [2, 0]
+    assert tr.update(0.5, [(300.0, 95.0, 410.0, 205.0), (220.0, 95.0, 330.0, 205.0)]) == [3, 1]
 
 
 def test_tracker_refuses_link_between_different_looks(astro: list[np.ndarray]) -> None:
@@ -188,10 +188,10 @@ def test_tracker_refuses_link_between_different_looks(astro: list[np.ndarray]) -
     look_other = appearance(other, box)
     assert not looks_alike(look0, look_other)
     tr = FaceTracker(FaceConfig())
-    assert tr.update(0.0, [box], looks=[look0]) == [0]
-    assert tr.update(0.125, [box], looks=[look1]) == [0]
-    assert tr.update(0.25, [box], looks=[look_other]) == [1]
-    assert tr.update(0.375, [box], looks=[look_other]) == [1]  # the new face keeps its own track
+    assert tr.update(0.0, [box], looks=[look0]) == [1]
+    assert tr.update(0.125, [box], looks=[look1]) == [1]
+    assert tr.update(0.25, [box], looks=[look_other]) == [2]
+    assert tr.update(0.375, [box], looks=[look_other]) == [2]  # the new face keeps its own track
     finder.close()
 
 

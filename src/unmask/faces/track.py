@@ -122,13 +122,13 @@ class FaceTracker:
     def __init__(self, config: FaceConfig | None = None) -> None:
         self.config = config or FaceConfig()
         self._open: list[_Open] = []
-        self._next_id = 0
+        self._next_id = 1  # people count faces from 1
         self._segment: int | None = None
 
     def reset(self) -> None:
         """Forget everything: ids start from 0 again."""
         self._open = []
-        self._next_id = 0
+        self._next_id = 1  # people count faces from 1
         self._segment = None
 
     @property
