@@ -15,6 +15,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,7 @@ def _analyzer_aucs(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _by_group(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    """Per origin/manipulation: n, mean score, and AUC of that group's fakes against all real files."""
-    reals = [r for r in records if r["label"] == "real" and r["verdict"] in SCORED]
+    """Per origin/manipulation: n, mean score, and AUC of that group's fakes against all real files in ``records``."""
     out: dict[str, Any] = {}
     for value in sorted({r[key] for r in records}):
         grp = [r for r in records if r[key] == value]
@@ -137,6 +137,7 @@ def _by_group(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
             "mean_score": round(float(np.mean(sc)), 4) if sc else None,
         }
         fakes = [r for r in grp if r["label"] == "fake" and r["verdict"] in SCORED]
+        reals = [r for r in records if r["label"] == "real" and r["verdict"] in SCORED]
         if fakes and reals:
             entry["auc_vs_real"] = roc_metrics([0] * len(reals) + [1] * len(fakes), [r["score"] for r in reals + fakes])["auc"]
         out[value] = entry
@@ -188,10 +189,13 @@ def _plot_roc(records: list[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def speed_check(seconds: float, size: tuple[int, int], config: ScanConfig) -> dict[str, Any]:
-    """Scan a synthetic clip in a child process: wall time, decode-only time, real-time factor, peak RSS."""
-    cmd = [sys.executable, "-m", "unmask.speedcheck", "--seconds", str(seconds), "--size", f"{size[0]}x{size[1]}",
-           "--config-json", json.dumps(config.to_dict())]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    """Scan a synthetic 30 fps clip in a child process: wall time, decode-only time, real-time factor, peak RSS."""
+    from unmask.synth import write_face_clip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_face_clip(Path(tmp) / "speed.mp4", seconds=seconds, fps=30.0, size=size)
+        cmd = [sys.executable, "-m", "unmask.speedcheck", str(clip), "--config-json", json.dumps(config.to_dict())]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if res.returncode != 0:
         return {"error": (res.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -242,8 +246,9 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
         "thresholds": {"likely_real": scanner.fusion.likely_real, "likely_fake": threshold},
         **_metrics_block(videos, threshold),
         "images": _metrics_block(images, threshold),
-        "by_origin": _by_group(records, "origin"),
-        "by_manipulation": _by_group(records, "manipulation"),
+        # groups within each kind: video fakes against real videos, stills against real stills
+        "by_origin": {"videos": _by_group(videos, "origin"), "images": _by_group(images, "origin")},
+        "by_manipulation": {"videos": _by_group(videos, "manipulation"), "images": _by_group(images, "manipulation")},
         "analyzers": _analyzer_aucs(videos),
         "analyzers_images": _analyzer_aucs(images),
         "frames_per_s": round(frames / max(sum(r["wall_s"] for r in records), 1e-9), 2),

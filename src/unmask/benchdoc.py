@@ -84,12 +84,13 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
                   "| feature | coefficient | AUC alone |", "|---|---|---|"]
         for n, c in sorted(zip(fusion_meta["features"], fusion_meta["coef"]), key=lambda x: -abs(x[1])):
             lines.append(f"| {n} | {c:+.3f} | {_f(fusion_meta['single_feature_auc'].get(n))} |")
-    lines += ["", "## By manipulation", "", "| manipulation | label | n | scored | mean score | AUC vs all real |", "|---|---|---|---|---|---|"]
-    for k, v in s["by_manipulation"].items():
-        lines.append(f"| {k} | {v['label']} | {v['n']} | {v['n_scored']} | {_f(v['mean_score'])} | {_f(v.get('auc_vs_real'))} |")
-    lines += ["", "## By origin", "", "| origin | label | n | scored | mean score | AUC vs all real |", "|---|---|---|---|---|---|"]
-    for k, v in s["by_origin"].items():
-        lines.append(f"| {k} | {v['label']} | {v['n']} | {v['n_scored']} | {_f(v['mean_score'])} | {_f(v.get('auc_vs_real'))} |")
+    for title, key in (("By manipulation", "by_manipulation"), ("By origin", "by_origin")):
+        lines += ["", f"## {title}", "",
+                  "AUC of each group's fakes against the real files of the same kind (videos vs real videos, stills vs real stills).", "",
+                  f"| kind | {key[3:]} | label | n | scored | mean score | AUC vs real |", "|---|---|---|---|---|---|---|"]
+        for kind in ("videos", "images"):
+            for k, v in s[key][kind].items():
+                lines.append(f"| {kind} | {k} | {v['label']} | {v['n']} | {v['n_scored']} | {_f(v['mean_score'])} | {_f(v.get('auc_vs_real'))} |")
     lines += [
         "",
         "## Speed and memory",

@@ -41,6 +41,8 @@ class FusionModel:
     likely_fake: float  # score at or above this -> likely_fake
     sha256: str = ""
     meta: Mapping[str, object] = field(default_factory=dict)
+    #: media kinds the model was validated on; other kinds get ``cannot_assess`` rather than an untested score
+    kinds: tuple[str, ...] = ("video", "animation")
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -69,6 +71,7 @@ class FusionModel:
                 likely_fake=float(d["thresholds"]["likely_fake"]),
                 sha256=hashlib.sha256(raw).hexdigest(),
                 meta={k: v for k, v in d.items() if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds")},
+                kinds=tuple(d.get("kinds", ("video", "animation"))),
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelError(f"cannot load fusion model {path or 'unmask/models/fusion.json'}: {e}") from None
@@ -137,11 +140,20 @@ class Verdict:
     contributions: dict[str, float]  # the chosen track's, per analyzer
 
 
+def unvalidated_kind_reason(kind: str) -> str:
+    what = "still images" if kind == "image" else f"{kind} files"
+    return (f"this version has no validated model for {what}: the individual cues are reported below, "
+            "but they are not turned into a verdict")
+
+
 def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionModel) -> Verdict:
     """Gate, score every assessable track, and label the video by its most suspicious track."""
     th = (model.likely_real, model.likely_fake)
     if not ctx.tracks:
         return Verdict("no_face", None, *th, None, ("no face was found in the analysed frames",), (), {})
+    if ctx.info.kind not in model.kinds:
+        return Verdict("cannot_assess", None, *th, None, (unvalidated_kind_reason(ctx.info.kind),),
+                       tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks), {})
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
         why = gate_reason(tr, ctx)
@@ -192,7 +204,15 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     ``verdict.label``, ``verdict.score``, ``verdict.track_id`` and the faces'
     scores are updated; the report's prose keeps the original model's words.
     """
-    if report["verdict"]["label"] in ("no_face", "cannot_assess"):
+    if report["verdict"]["label"] == "no_face":
+        return dict(report)
+    if report["input"]["kind"] not in model.kinds:
+        new = dict(report)
+        new["verdict"] = {**report["verdict"], "label": "cannot_assess", "score": None, "track_id": None,
+                          "reasons": [unvalidated_kind_reason(report["input"]["kind"])]}
+        new["faces"] = [{**f, "score": None} for f in report["faces"]]
+        return new
+    if report["verdict"]["label"] == "cannot_assess" and not any(f["assessable"] for f in report["faces"]):
         return dict(report)
     feats = report_track_features(report)
     scores = {f["id"]: model.predict(feats[f["id"]])[0] for f in report["faces"] if f["assessable"]}

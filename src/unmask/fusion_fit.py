@@ -28,6 +28,12 @@ REG_C = 0.1  # strong L2: ~90 training videos, a few dozen features
 TARGET_FPR = 0.05
 TARGET_MISS = 0.10
 MIN_PRESENT = 0.5  # drop features missing in more than half the rows
+#: Features that describe the footage (how long a face was seen, how much moved, whether the forehead
+#: showed), not the face's integrity. They stay in reports as context but never enter the fusion:
+#: on the development set they let the model learn clip lengths (cross-validated AUC 0.70 with them,
+#: 0.67 without), which would not carry over to other footage.
+CONTEXT_FEATURES = ("n_landmark_frames", "track_s", "assessed", "n_blinks", "forehead_frac", "static_scene",
+                    "median_diff", "step_spread")
 VERSION_PREFIX = "1"
 
 
@@ -72,7 +78,8 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
     if len(rows) < 10 or len(set(y.tolist())) < 2:
         raise UnmaskError(f"{bench_dir}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
     names = sorted({k for r in rows for k in r["features"]})
-    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)]
+    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
+             and n.split(".", 1)[1] not in CONTEXT_FEATURES]
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
 
@@ -121,6 +128,7 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
         "coef": [round(float(v), 8) for v in clf.coef_[0]],
         "intercept": round(float(clf.intercept_[0]), 8),
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        "kinds": ["video", "animation"],
         "fitted_on": {
             "bench_dir": bench_dir.name,
             "manifest": str(manifest) if manifest else "../shared/data/manifest.csv",
@@ -135,6 +143,7 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
         },
         "single_feature_auc": single,
         "regularisation_C": REG_C,
+        "excluded_context_features": list(CONTEXT_FEATURES),
         "command": "make bench && make fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; unmask fit-fusion bench --out src/unmask/models/fusion.json)",
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,11 @@ class Scanner:
             self._fusion = FusionModel.load()
         return self._fusion
 
+    def load(self) -> None:
+        """Load every model now (otherwise the first scan does)."""
+        self._load()
+        _ = self.fusion
+
     def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
         if self._finder is None:
             self._finder = FaceFinder(self.config.faces)

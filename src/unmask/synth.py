@@ -7,8 +7,10 @@ fresh machine has a clip with a face to scan.
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import av
 import cv2
@@ -30,11 +32,20 @@ def face_frames(
     face: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """``n`` RGB frames of a portrait drifting slowly with a little sensor noise."""
+    return list(iter_face_frames(n, size, seed, face))
+
+
+def iter_face_frames(
+    n: int,
+    size: tuple[int, int] = (640, 480),
+    seed: int = 0,
+    face: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
+    """The frames of :func:`face_frames` one at a time, so long clips need one frame of memory."""
     w, h = size
     src = astronaut() if face is None else face
     rng = np.random.default_rng(seed)
     scale = 0.9 * min(w, h) / src.shape[0]
-    frames = []
     for i in range(n):
         phase = 2 * np.pi * i / max(n, 30)
         dx = 0.04 * w * np.sin(phase)
@@ -43,13 +54,12 @@ def face_frames(
         m = np.array([[s, 0, (w - s * src.shape[1]) / 2 + dx], [0, s, (h - s * src.shape[0]) / 2 + dy]], np.float32)
         img = cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         noise = rng.normal(0, 2.0, img.shape)
-        frames.append(np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8))
-    return frames
+        yield np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
 
 def write_video(
     path: str | Path,
-    frames: list[np.ndarray],
+    frames: Iterable[np.ndarray],
     fps: float = 25.0,
     codec: str = "libx264",
     rotation: int = 0,
@@ -69,7 +79,11 @@ def write_video(
     Sizes are cropped to even numbers for 4:2:0 pixel formats.
     """
     path = Path(path)
-    h, w = frames[0].shape[:2]
+    frames = iter(frames)
+    first = next(frames)
+    frames = itertools.chain([first], frames)
+    h, w = first.shape[:2]
+    n_frames = 0
     fmt = pix_fmt or ("rgb8" if codec == "gif" else "yuv420p")
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", options=options) as out:
@@ -92,6 +106,7 @@ def write_video(
             a_st = out.add_stream("aac", rate=16000)
             a_st.layout = "mono"
         for i, rgb in enumerate(frames):
+            n_frames += 1
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: st.height, : st.width]), format="rgb24")
             if pts_s is not None:
                 vf.pts = int(round(pts_s[i] * 1000))
@@ -101,7 +116,7 @@ def write_video(
         for pkt in st.encode():
             out.mux(pkt)
         if a_st is not None:
-            _encode_tone(out, a_st, len(frames) / fps, audio_hz)
+            _encode_tone(out, a_st, n_frames / fps, audio_hz)
     return path
 
 
@@ -172,5 +187,4 @@ def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, ex
 
 def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:
     """A clip of the astronaut portrait drifting in frame: the demo's default input."""
-    frames = face_frames(int(round(seconds * fps)), size=size, seed=seed)
-    return write_video(path, frames, fps=fps)
+    return write_video(path, iter_face_frames(int(round(seconds * fps)), size=size, seed=seed), fps=fps)

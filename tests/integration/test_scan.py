@@ -48,6 +48,7 @@ def test_still_image_skips_time_cues(scanner, face_image):
     jsonschema.validate(r.data, SCHEMA)
     status = {a["name"]: a["status"] for a in r.data["analyzers"]}
     assert r.data["input"]["kind"] == "image"
+    assert r.label == "cannot_assess" and "still images" in r.data["verdict"]["reasons"][0]  # no validated still model yet
     assert status["blend_boundary"] == "ok" and status["head_pose"] == "ok"
     assert status["temporal"] == status["glitches"] == status["blinks"] == "skipped"
     assert "still image" in next(a["reason"] for a in r.data["analyzers"] if a["name"] == "temporal")

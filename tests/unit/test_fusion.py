@@ -99,6 +99,7 @@ def test_rescore_saved_matches_decide():
     res = _results({0: 0.5, 1: 1.5}, {0: 1.0, 1: 0.0})
     v = decide(ctx, res, MODEL)
     saved = {
+        "input": {"kind": "video"},
         "verdict": {"label": "inconclusive", "score": 0.5, "track_id": 0, "thresholds": {}},
         "faces": [{"id": 0, "assessable": True}, {"id": 1, "assessable": True}],
         "analyzers": [
@@ -110,3 +111,12 @@ def test_rescore_saved_matches_decide():
     new = rescore_saved(saved, MODEL)
     assert new["verdict"]["track_id"] == v.track_id and new["verdict"]["label"] == v.label
     assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4)
+
+
+def test_kinds_the_model_was_not_validated_on_are_not_scored():
+    ctx = MediaContext(_info("image"), ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), (_track(0, n=1),))
+    v = decide(ctx, _results({0: 3.0}, {0: 0.0}), MODEL)
+    assert v.label == "cannot_assess" and v.score is None and "still images" in v.reasons[0]
+    assert v.tracks[0].assessable  # the face itself passed the quality gate
+    stills = FusionModel("t", ("a.x",), (0.0,), (1.0,), (1.0,), 0.0, 0.3, 0.8, kinds=("video", "animation", "image"))
+    assert decide(ctx, _results({0: 3.0}, {0: 0.0}), stills).label == "likely_fake"

@@ -12,9 +12,29 @@ The pipeline marks an analyzer ``skipped`` when its ``needs`` are missing and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Callable, ClassVar, Sequence, TypeVar
 
 from unmask.types import AnalyzerResult, Evidence, MediaContext, Need, TrackScore
+
+
+T = TypeVar("T")
+
+
+def flagged_spans(rows: Sequence[T], time_of: Callable[[T], float], score_of: Callable[[T], float],
+                  level: float, max_gap_s: float) -> list[list[T]]:
+    """Group time-ordered rows scoring at least ``level`` into spans; a gap over ``max_gap_s`` starts a new span.
+
+    Evidence is reported per span ("3.2–4.8 s"), not per frame, so a reader sees where to look.
+    """
+    spans: list[list[T]] = []
+    for r in rows:
+        if score_of(r) < level:
+            continue
+        if spans and time_of(r) - time_of(spans[-1][-1]) <= max_gap_s:
+            spans[-1].append(r)
+        else:
+            spans.append([r])
+    return spans
 
 
 class Analyzer(ABC):

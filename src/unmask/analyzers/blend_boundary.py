@@ -23,7 +23,7 @@ import math
 import cv2
 import numpy as np
 
-from unmask.analyzers.base import Analyzer
+from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.analyzers.face_regions import (
     analysed_size,
     band_mask,
@@ -295,14 +295,7 @@ class BlendBoundaryAnalyzer(Analyzer):
         return ts, self._evidence(track.id, rows)
 
     def _evidence(self, track_id: int, rows: list[tuple[FaceObs, dict[str, float], float]]) -> list[Evidence]:
-        spans: list[list[tuple[FaceObs, dict[str, float], float]]] = []
-        for r in rows:
-            if r[2] < EVIDENCE_LEVEL:
-                continue
-            if spans and r[0].t - spans[-1][-1][0].t <= SPAN_GAP_S:
-                spans[-1].append(r)
-            else:
-                spans.append([r])
+        spans = flagged_spans(rows, lambda r: r[0].t, lambda r: r[2], EVIDENCE_LEVEL, SPAN_GAP_S)
         out: list[Evidence] = []
         for span in sorted(spans, key=lambda s: -max(r[2] for r in s))[:MAX_EVIDENCE_PER_TRACK]:
             keys = set.intersection(*(set(r[1]) for r in span))

@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from unmask.analyzers.base import Analyzer
+from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.analyzers.face_regions import CENTRAL, FACE_OVAL, analysed_size, load_canonical_face
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
 
@@ -204,14 +204,7 @@ class HeadPoseAnalyzer(Analyzer):
 
     def _evidence(self, track_id: int, rows: list[tuple[FaceObs, dict[str, float], float]],
                   centre: float | None) -> list[Evidence]:
-        spans: list[list[tuple[FaceObs, dict[str, float], float]]] = []
-        for r in rows:
-            if r[2] < EVIDENCE_LEVEL:
-                continue
-            if spans and r[0].t - spans[-1][-1][0].t <= SPAN_GAP_S:
-                spans[-1].append(r)
-            else:
-                spans.append([r])
+        spans = flagged_spans(rows, lambda r: r[0].t, lambda r: r[2], EVIDENCE_LEVEL, SPAN_GAP_S)
         out: list[Evidence] = []
         for span in sorted(spans, key=lambda s: -max(r[2] for r in s))[:MAX_EVIDENCE_PER_TRACK]:
             t0, t1 = span[0][0].t, span[-1][0].t
