@@ -31,6 +31,9 @@ def main(argv: list[str]) -> int:
     code = cli_main(["scan", video, "--json", str(report)])
     if code == 0:
         print(f"full report: {report}")
+        if not argv:
+            print("note: the demo clip is a still photograph moved by software, like the talking-head fakes made "
+                  "from one photo, so being flagged is the expected answer. Try `make demo VIDEO=your_clip.mp4`.")
     return code
 
 

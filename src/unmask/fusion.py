@@ -43,6 +43,8 @@ class FusionModel:
     meta: Mapping[str, object] = field(default_factory=dict)
     #: media kinds the model was validated on; other kinds get ``cannot_assess`` rather than an untested score
     kinds: tuple[str, ...] = ("video", "animation")
+    #: each feature's median on the real training videos (for explanations); empty when unknown
+    real_median: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -70,11 +72,18 @@ class FusionModel:
                 likely_real=float(d["thresholds"]["likely_real"]),
                 likely_fake=float(d["thresholds"]["likely_fake"]),
                 sha256=hashlib.sha256(raw).hexdigest(),
-                meta={k: v for k, v in d.items() if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds")},
+                meta={k: v for k, v in d.items() if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds", "real_median")},
                 kinds=tuple(d.get("kinds", ("video", "animation"))),
+                real_median=tuple(float(x) for x in d.get("real_median", ())),
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelError(f"cannot load fusion model {path or 'unmask/models/fusion.json'}: {e}") from None
+
+    def typical_real(self, feature: str) -> float | None:
+        """The feature's median on real training videos, if the model recorded it."""
+        if len(self.real_median) != len(self.features) or feature not in self.features:
+            return None
+        return self.real_median[self.features.index(feature)]
 
     def predict(self, features: Mapping[str, float]) -> tuple[float, dict[str, float]]:
         """Probability of manipulation and each feature's contribution to the logit."""
@@ -126,6 +135,8 @@ class TrackVerdict:
     gate_reason: str | None
     score: float | None
     contributions: dict[str, float]  # per analyzer, summed logit contributions
+    features: dict[str, float] = field(default_factory=dict)  # the fusion's inputs, ``analyzer.feature``
+    feature_contributions: dict[str, float] = field(default_factory=dict)  # per feature, logit contribution
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,10 @@ class Verdict:
     reasons: tuple[str, ...]
     tracks: tuple[TrackVerdict, ...]
     contributions: dict[str, float]  # the chosen track's, per analyzer
+
+    @property
+    def top_track(self) -> TrackVerdict | None:
+        return next((t for t in self.tracks if t.track_id == self.track_id), None)
 
 
 def unvalidated_kind_reason(kind: str) -> str:
@@ -160,12 +175,13 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
         if why is not None:
             tvs.append(TrackVerdict(tr.id, False, why, None, {}))
             continue
-        p, contrib = model.predict(track_features(results, tr.id))
+        feats = track_features(results, tr.id)
+        p, contrib = model.predict(feats)
         per_analyzer: dict[str, float] = {}
         for name, c in contrib.items():
             a = name.split(".", 1)[0]
             per_analyzer[a] = per_analyzer.get(a, 0.0) + c
-        tvs.append(TrackVerdict(tr.id, True, None, p, per_analyzer))
+        tvs.append(TrackVerdict(tr.id, True, None, p, per_analyzer, feats, contrib))
     scored = [t for t in tvs if t.score is not None]
     if not scored:
         reasons = tuple(f"face {t.track_id}: {t.gate_reason}" for t in tvs)

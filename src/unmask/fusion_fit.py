@@ -127,6 +127,8 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
         "scale": [round(float(v), 8) for v in sd],
         "coef": [round(float(v), 8) for v in clf.coef_[0]],
         "intercept": round(float(clf.intercept_[0]), 8),
+        # what real development videos typically show, so a verdict can say "x here, about y in real videos"
+        "real_median": [round(float(np.nanmedian(X[y == 0, j])), 6) for j in range(len(names))],
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
         "kinds": ["video", "animation"],
         "fitted_on": {

@@ -14,6 +14,12 @@ def format_report(report: Report, n_evidence: int = 3) -> str:
     score = "" if v["score"] is None else f"  score {v['score']:.2f}"
     lines = [f"{name}: {LABEL_WORDS[v['label']].upper()}{score}", f"  {v['summary']}"]
     if v["label"] in ("likely_fake", "inconclusive", "likely_real"):
+        drivers = [dr for dr in v["drivers"] if dr["detail"] not in v["summary"]]  # the summary may quote one
+        if drivers:
+            lines.append("  what else weighed:" if len(drivers) < len(v["drivers"]) else "  what weighed most:")
+            lines += [f"  - {dr['detail']}" for dr in drivers]
+        if d["evidence"][:n_evidence]:
+            lines.append("  findings:")
         for e in d["evidence"][:n_evidence]:
             lines.append(f"  - [{e['analyzer'].replace('_', ' ')}] {e['detail']}")
     skipped = [a["name"] for a in d["analyzers"] if a["status"] != "ok"]

@@ -36,6 +36,10 @@ def test_report_validates_against_schema(clip_report):
     assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks"}
     assert all(a["status"] != "error" for a in d["analyzers"]), [a["reason"] for a in d["analyzers"]]
     assert d["timings"]["total_s"] > 0 and d["timeline"]
+    # every score comes with the evidence behind it: findings, or the measurements that moved the score
+    assert d["verdict"]["drivers"] or d["evidence"]
+    for dr in d["verdict"]["drivers"]:
+        assert dr["detail"].startswith(dr["analyzer"].replace("_", " ").capitalize())
 
 
 def test_same_input_same_report(scanner, face_clip, clip_report):

@@ -43,6 +43,21 @@ class Analyzer(ABC):
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES})
     #: one sentence: what the analyzer checks, for reports
     checks: ClassVar[str] = ""
+    #: plain words for each feature (base name, without the ``_med``/``_p90``/``_p10`` suffix), so the
+    #: verdict can say which measurement pushed the score, e.g. "left/right eye openness correlation"
+    feature_words: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def describe_feature(cls, feature: str) -> tuple[str, str]:
+        """Plain words for one feature and how it was aggregated over frames.
+
+        ``sharp_ratio_p10`` → ("sharpness inside the face relative to ...", "at its lowest").
+        """
+        for sfx, how in (("_med", ""), ("_p90", "at its highest"), ("_p10", "at its lowest")):
+            if feature.endswith(sfx):
+                base = feature[: -len(sfx)]
+                return cls.feature_words.get(base, base.replace("_", " ")), how
+        return cls.feature_words.get(feature, feature.replace("_", " ")), ""
 
     def load(self) -> None:
         """Load heavy models. Called once before the first ``analyze``; default: nothing."""

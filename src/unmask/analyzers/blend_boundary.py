@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 
 import cv2
+from typing import ClassVar
+
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
@@ -243,6 +245,17 @@ class BlendBoundaryAnalyzer(Analyzer):
     version = "1.0"
     needs = frozenset({Need.FACES, Need.LANDMARKS})
     checks = "whether the inner face differs in noise, sharpness or colour from the skin around it, or shows a pasting seam"
+    feature_words: ClassVar[dict[str, str]] = {
+        "noise_ratio": "noise inside the face relative to the skin around its edge",
+        "sharp_ratio": "sharpness inside the face relative to the skin around its edge",
+        "color_dist": "colour difference between the inner face and the skin around its edge",
+        "seam": "strength of a brightness step along the face outline",
+        "fh_noise_ratio": "noise inside the face relative to the forehead",
+        "fh_sharp_ratio": "sharpness inside the face relative to the forehead",
+        "fh_color_dist": "colour difference between the inner face and the forehead",
+        "frame_score": "per-frame blend-boundary suspicion",
+        "frac_frames_flagged": "share of frames with a suspicious blend boundary",
+    }
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         scores: list[TrackScore] = []

@@ -139,6 +139,13 @@ class BlinkAnalyzer(Analyzer):
     version: ClassVar[str] = "1.0"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.TIME, Need.LANDMARKS})
     checks: ClassVar[str] = "whether the person blinks at a human rate, for a human length of time, with both eyes"
+    feature_words: ClassVar[dict[str, str]] = {
+        "blink_rate_per_min": "blinks per minute",
+        "mean_blink_s": "average blink length",
+        "ear_std": "how much the eyes open and close overall",
+        "left_right_corr": "how closely the left and right eyes open and close together",
+        "one_eyed_frac": "share of blinks made with one eye only",
+    }
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if ctx.is_still or ctx.info.kind == "image":

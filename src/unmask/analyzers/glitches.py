@@ -246,6 +246,13 @@ class GlitchAnalyzer(Analyzer):
     version: ClassVar[str] = "1.0"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.TIME})
     checks: ClassVar[str] = "whether the picture freezes, repeats or stutters, or the face vanishes for a moment"
+    feature_words: ClassVar[dict[str, str]] = {
+        "freeze_runs_per_min": "frozen-picture episodes per minute",
+        "max_freeze_s": "longest frozen-picture episode",
+        "dup_frac": "share of frames that repeat the previous one",
+        "stagger_frac": "share of frames with irregular timing",
+        "dropout_frac": "share of frames where the face vanished mid-track",
+    }
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if ctx.is_still or ctx.info.kind == "image" or len(ctx.frame_stats) < 3:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 
 import cv2
+from typing import ClassVar
+
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
@@ -141,6 +143,16 @@ class HeadPoseAnalyzer(Analyzer):
     version = "1.0"
     needs = frozenset({Need.FACES, Need.LANDMARKS})
     checks = "whether the head pose given by the eyes, nose and mouth agrees with the one given by the face outline"
+    feature_words: ClassVar[dict[str, str]] = {
+        "angle": "angle between the head pose of the inner face and that of the face outline",
+        "yaw": "left-right turn difference between inner-face and outline poses",
+        "pitch": "up-down tilt difference between inner-face and outline poses",
+        "roll": "sideways tilt difference between inner-face and outline poses",
+        "direction": "angle between where the inner face and the outline point",
+        "shift": "offset between the head positions given by the inner face and the outline",
+        "outline_err": "misfit of the face outline under the inner face's pose",
+        "angle_dev": "frame-to-frame wobble of the inner-face/outline pose disagreement",
+    }
 
     def __init__(self) -> None:
         self._solver: PoseSolver | None = None

@@ -43,6 +43,9 @@ ALIGN_POINTS = np.arange(468)
 MAX_GAP_STEPS = 2.5
 MIN_TRIPLETS = 6  # second differences needed before jitter/flicker are reported
 MIN_EMBEDDINGS = 3  # embeddings needed before identity drift is reported
+#: dlib embeddings cost ~80 ms each: a video gets at most this many tracks' worth (longest tracks first),
+#: so a long video read in 16 bursts (16+ tracks) does not spend seconds on identity alone
+IDENTITY_TRACKS_PER_VIDEO = 4
 
 # flicker regions, as scale factors of the face outline about its centroid
 INNER_REGION_SCALE = 0.75
@@ -223,6 +226,16 @@ class TemporalAnalyzer(Analyzer):
     checks: ClassVar[str] = (
         "whether the inner face wobbles, flickers or changes identity over time while the rest of the head stays steady"
     )
+    feature_words: ClassVar[dict[str, str]] = {
+        "jitter_inner": "frame-to-frame wobble of the eyes, nose and mouth",
+        "jitter_outer": "frame-to-frame wobble of the face outline",
+        "jitter_ratio": "wobble of the inner face relative to the face outline",
+        "flicker_inner": "frame-to-frame flicker of brightness and colour inside the face",
+        "flicker_ring": "frame-to-frame flicker of brightness and colour around the face",
+        "flicker_ratio": "flicker inside the face relative to around it",
+        "id_drift_max": "largest identity change along the track",
+        "id_drift_mean": "average identity change along the track",
+    }
 
     def __init__(self, embedder: FaceEmbedder | None = None) -> None:
         self._embedder = embedder or FaceEmbedder()
@@ -238,8 +251,10 @@ class TemporalAnalyzer(Analyzer):
         scores: list[TrackScore] = []
         evidence: list[Evidence] = []
         notes: list[str] = []
+        longest = sorted(ctx.tracks, key=lambda t: (-len(t.with_landmarks), t.id))[:IDENTITY_TRACKS_PER_VIDEO]
+        budgeted = {t.id for t in longest}
         for track in ctx.tracks:
-            ts, ev, note = self._track(track, ctx.config.identity_frames)
+            ts, ev, note = self._track(track, ctx.config.identity_frames if track.id in budgeted else 0)
             scores.append(ts)
             evidence.extend(ev)
             if note:

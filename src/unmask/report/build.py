@@ -19,6 +19,8 @@ from unmask.types import AnalyzerResult, Evidence, MediaContext
 
 SCHEMA_VERSION = "1.0"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
+TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
+MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
 TIMELINE_BIN_S = 1.0
 
 LABEL_WORDS = {
@@ -93,7 +95,40 @@ def _timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: in
     return [{"t": _r(k * TIMELINE_BIN_S, 3), "score": _r(sum(v) / len(v))} for k, v in sorted(bins.items())]
 
 
-def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]]) -> str:
+def _fmt(x: float) -> str:
+    return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer]) -> list[dict[str, Any]]:
+    """The fusion inputs that moved the verdict's score most, in the verdict's direction, in plain words."""
+    top = verdict.top_track
+    if top is None or verdict.score is None:
+        return []
+    toward_fake = verdict.label != "likely_real"
+    by_name = {a.name: a for a in analyzers}
+    items = sorted(top.feature_contributions.items(), key=lambda kv: (-kv[1] if toward_fake else kv[1], kv[0]))
+    out = []
+    for name, c in items[:TOP_DRIVERS]:
+        if (c if toward_fake else -c) < MIN_DRIVER_LOGIT:
+            break
+        analyzer, feature = name.split(".", 1)
+        value = top.features.get(name)
+        typical = fusion.typical_real(name)
+        cls = by_name.get(analyzer)
+        words, how = cls.describe_feature(feature) if cls else (feature.replace("_", " "), "")
+        if value is None:
+            detail = f"{analyzer.replace('_', ' ').capitalize()}: {words} could not be measured."
+        else:
+            detail = f"{analyzer.replace('_', ' ').capitalize()}: {words}{', ' + how + ',' if how else ''} is {_fmt(value)} here"
+            if typical is not None:
+                detail += f", against about {_fmt(typical)} in the real videos unmask was calibrated on"
+            detail += "; this points to manipulation." if c > 0 else "; this points to a real recording."
+        out.append({"analyzer": analyzer, "feature": feature, "value": _r(value, 6), "typical_real": _r(typical, 6),
+                    "contribution": _r(c), "detail": detail})
+    return out
+
+
+def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]]) -> str:
     words = LABEL_WORDS[verdict.label]
     if verdict.label == "no_face":
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
@@ -103,11 +138,10 @@ def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]]) -> 
     tr = next(t for t in ctx.tracks if t.id == verdict.track_id)
     where = f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)" if not ctx.is_still else f"face {tr.id}"
     s = f"{words} (score {verdict.score:.2f}; likely manipulated at ≥ {verdict.likely_fake:.2f}, likely real below {verdict.likely_real:.2f}). The most suspicious face is {where}."
-    pushing = sorted(((a, c) for a, c in verdict.contributions.items() if c > 0.1), key=lambda x: -x[1])
-    if pushing and verdict.label != "likely_real":
-        s += " Cues pointing to manipulation: " + ", ".join(a.replace("_", " ") for a, _ in pushing[:3]) + "."
     if top and verdict.label != "likely_real":
         s += f" Strongest finding: {top[0]['detail']}"
+    elif drivers:
+        s += f" What weighed most: {drivers[0]['detail']}"
     return s
 
 
@@ -163,6 +197,7 @@ def build_report(
         })
     all_evidence.sort(key=lambda x: (-x[0], x[1]["t_start"] or 0.0, x[1]["analyzer"]))
     top = [e for _, e in all_evidence[:TOP_EVIDENCE]]
+    drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -187,7 +222,8 @@ def build_report(
             "score": _r(verdict.score),
             "thresholds": {"likely_real": verdict.likely_real, "likely_fake": verdict.likely_fake},
             "track_id": verdict.track_id,
-            "summary": _summary(verdict, ctx, top),
+            "summary": _summary(verdict, ctx, top, drivers),
+            "drivers": drivers,
             "reasons": list(verdict.reasons),
             "contributions": {k: _r(c) for k, c in sorted(verdict.contributions.items())},
         },
