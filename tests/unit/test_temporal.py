@@ -198,3 +198,23 @@ def test_dlib_embedding_of_the_same_crop_does_not_drift(base_obs: FaceObs) -> No
     d = distances_to_median(np.stack(vecs))  # type: ignore[arg-type]
     assert d.max() < 1e-4
     assert time.perf_counter() - t0 < 10
+
+
+def test_identity_embeddings_are_budgeted_per_video(base_obs: FaceObs) -> None:
+    """A long video read in bursts has many tracks; only the longest few pay for dlib embeddings."""
+    from unmask.analyzers.temporal import IDENTITY_TRACKS_PER_VIDEO
+
+    rng = np.random.default_rng(5)
+    tracks = []
+    for i in range(IDENTITY_TRACKS_PER_VIDEO + 2):
+        n = 20 + i  # later tracks are longer, so the first two fall outside the budget
+        obs = tuple(_moved(base_obs, k, t + 10 * i, rng) for k, t in enumerate(_times(n)))
+        tracks.append(FaceTrack(i + 1, obs))
+    embedder = _StubEmbedder()
+    calls: list[int] = []
+    original = embedder.embed
+    embedder.embed = lambda o: calls.append(o.frame_index) or original(o)  # type: ignore[method-assign]
+    r = TemporalAnalyzer(embedder).analyze(_ctx(tuple(tracks), identity_frames=6))
+    assert len(calls) == 6 * IDENTITY_TRACKS_PER_VIDEO
+    assert "identity drift measured only on the 4 longest face tracks" in r.explanation
+    assert r.for_track(1).features["id_drift_max"] == r.for_track(2).features["id_drift_max"]  # neutral values

@@ -254,14 +254,15 @@ class TemporalAnalyzer(Analyzer):
         longest = sorted(ctx.tracks, key=lambda t: (-len(t.with_landmarks), t.id))[:IDENTITY_TRACKS_PER_VIDEO]
         budgeted = {t.id for t in longest}
         for track in ctx.tracks:
-            ts, ev, note = self._track(track, ctx.config.identity_frames if track.id in budgeted else 0)
+            ts, ev, note = self._track(track, ctx.config.identity_frames, in_identity_budget=track.id in budgeted)
             scores.append(ts)
             evidence.extend(ev)
             if note:
                 notes.append(note)
         return self.ok(scores, evidence, self._explain(scores, evidence, notes))
 
-    def _track(self, track: FaceTrack, identity_frames: int) -> tuple[TrackScore, list[Evidence], str]:
+    def _track(self, track: FaceTrack, identity_frames: int,
+               in_identity_budget: bool = True) -> tuple[TrackScore, list[Evidence], str]:
         tid = track.id
         obs = list(track.with_landmarks)
         feats: dict[str, float] = {}
@@ -319,7 +320,8 @@ class TemporalAnalyzer(Analyzer):
 
         # (c) identity drift along the track
         s_id = 0.0
-        embs = self._embedder.embed_many(evenly_spaced(track.observations, identity_frames)) if identity_frames > 0 else []
+        n_embed = identity_frames if in_identity_budget else 0
+        embs = self._embedder.embed_many(evenly_spaced(track.observations, n_embed)) if n_embed > 0 else []
         if len(embs) < MIN_EMBEDDINGS:
             feats.update(NEUTRAL_IDENTITY)
             missing.append("identity drift")
@@ -338,7 +340,13 @@ class TemporalAnalyzer(Analyzer):
 
         feats["n_landmark_frames"] = float(len(obs))
         score = max(s_jit, s_fl, s_id) if len(missing) < 3 else 0.5
-        note = f"face {tid}: too short or small to measure {', '.join(missing)}" if missing else ""
+        notes = []
+        if not in_identity_budget and "identity drift" in missing:
+            missing.remove("identity drift")
+            notes.append(f"face {tid}: identity drift measured only on the {IDENTITY_TRACKS_PER_VIDEO} longest face tracks")
+        if missing:
+            notes.append(f"face {tid}: too short or small to measure {', '.join(missing)}")
+        note = "; ".join(notes)
         return TrackScore(tid, _clip01(score), feats, per_frame), ev, note
 
     @staticmethod
