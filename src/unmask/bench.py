@@ -211,6 +211,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     scanner = Scanner(config)
     digest = config.digest()
     records: list[dict[str, Any]] = []
+    n_scanned = 0
     t_bench = time.perf_counter()
     with ProgressBar(f"bench {len(rows)} files", disable=quiet) as bar:
         for i, row in enumerate(rows):
@@ -227,6 +228,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
                         report = rescore_saved(cached, scanner.fusion)  # same features, new fusion: no rescan
             if report is None:
                 try:
+                    n_scanned += 1
                     report = dict(scanner.scan(row.path).data)
                     _write(rpath, json.dumps(report, indent=1))
                 except UnmaskError as e:
@@ -257,6 +259,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
         "analysis_seconds": round(analysis_s, 1),
         "bench_wall_s": round(wall_total, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "n_scanned_this_run": n_scanned,  # the rest reused saved reports (same config), so peak RSS covers these
     }
     if speed:
         summary["speed"] = {

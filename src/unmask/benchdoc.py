@@ -97,7 +97,9 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         "",
         f"Development set: {s['video_seconds']} s of video analysed in {s['analysis_seconds']} s "
         f"→ real-time factor **{_f(s['real_time_factor'], 2)}** (video seconds per wall second); "
-        f"{_f(s['frames_per_s'], 1)} analysed frames/s; peak RSS of the bench process {s['peak_rss_mb']} MB.",
+        f"{_f(s['frames_per_s'], 1)} analysed frames/s; peak RSS of the bench process {s['peak_rss_mb']} MB "
+        f"({s.get('n_scanned_this_run', '?')} of {s['n'] + s['images']['n']} files scanned in that run, the rest reused from saved reports; "
+        "per-scan memory is in the table below).",
         "",
     ]
     sp = s.get("speed") or {}
