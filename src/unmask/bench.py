@@ -113,12 +113,13 @@ def _metrics_block(records: list[dict[str, Any]], threshold: float) -> dict[str,
 
 
 def _analyzer_aucs(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each analyzer alone: AUC of its score on the verdict's face (max over faces when none was chosen)."""
+    """Each analyzer alone: AUC of its own score on the verdict's face (max over faces when none was chosen),
+    on every file where it produced one — also files the fusion does not score (e.g. stills)."""
     names = sorted({k for r in records for k in r["analyzers"]})
     out = {}
     for name in names:
         rows = [(1 if r["label"] == "fake" else 0, r["analyzers"][name]) for r in records
-                if r["verdict"] in SCORED and r["analyzers"].get(name) is not None]
+                if r["analyzers"].get(name) is not None]
         m = roc_metrics([a for a, _ in rows], [b for _, b in rows])
         out[name] = {"n": len(rows), "auc": m["auc"]}
     return out

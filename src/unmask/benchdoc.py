@@ -70,7 +70,7 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         f"| {im['n']} | {im['n_scored']} | {im['n_real']} | {im['n_fake']} | {im['n_no_face']} | {im['n_cannot_assess']} "
         f"| {_f(im['auc'])} | {_f(im['ap'])} | {_f(im['fpr_at_threshold'])} | {_f(im['tpr_at_threshold'])} |",
         "",
-        "## Each analyzer alone (AUC of its own score on the verdict's face)",
+        "## Each analyzer alone (AUC of its own 0–1 score, on every file where it produced one)",
         "",
         "| analyzer | videos: n | videos: AUC | images: n | images: AUC |",
         "|---|---|---|---|---|",
