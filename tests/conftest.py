@@ -42,3 +42,31 @@ def scanner():
     from unmask.pipeline import Scanner
 
     return Scanner(ScanConfig())
+
+
+@pytest.fixture(scope="session")
+def astronaut_obs():
+    """The astronaut photo's face as the face stage sees it: a real 478-point mesh, open eyes, a 256 px crop."""
+    from unmask.faces.finder import FaceFinder
+    from unmask.synth import astronaut
+    from unmask.types import Frame
+
+    with FaceFinder() as finder:
+        obs = finder.process(Frame(0, 0.0, astronaut()))
+    assert obs and obs[0].landmarks is not None
+    return obs[0]
+
+
+def assert_well_formed(result) -> None:
+    """The analyzer contract: status ok, scores in [0, 1], finite features, evidence located in time."""
+    import math
+
+    assert result.status == "ok", result.reason
+    assert result.explanation
+    for ts in result.tracks:
+        assert 0.0 <= ts.score <= 1.0
+        assert ts.features and all(isinstance(v, float) and math.isfinite(v) for v in ts.features.values())
+        assert all(0.0 <= s <= 1.0 for _, s in ts.per_frame)
+    for ev in result.evidence:
+        assert ev.cue and ev.detail and 0.0 <= ev.strength <= 1.0 and ev.t_end >= ev.t_start
+        assert ev.track_id is not None and ev.frame_start is not None and ev.frame_end is not None

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from unmask.config import ScanConfig
-from unmask.fusion import FusionModel, rescore_saved
+from unmask.fusion import rescore_saved
 from unmask.metrics import roc_metrics
 from unmask.errors import ManifestError, UnmaskError
 from unmask.progress import ProgressBar

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import assert_well_formed
 from unmask.analyzers.blend_boundary import BlendBoundaryAnalyzer, frame_features
 from unmask.analyzers.face_regions import in_frame_mask, oval_polygon, polygon_mask, scale_polygon
 from unmask.config import ScanConfig
@@ -49,21 +50,9 @@ def pasted(obs: FaceObs) -> FaceObs:
     return replace(obs, crop=crop)
 
 
-def _check_result(res) -> None:
-    assert res.status == "ok", res.reason
-    assert res.explanation
-    for ts in res.tracks:
-        assert 0.0 <= ts.score <= 1.0
-        assert ts.features and all(isinstance(v, float) and math.isfinite(v) for v in ts.features.values())
-        assert all(0.0 <= s <= 1.0 for _, s in ts.per_frame)
-    for ev in res.evidence:
-        assert ev.cue and ev.detail and 0.0 <= ev.strength <= 1.0 and ev.t_end >= ev.t_start
-        assert ev.track_id is not None and ev.frame_start is not None and ev.frame_end is not None
-
-
 def test_real_face_is_ok_with_finite_features(face: FaceObs) -> None:
     res = BlendBoundaryAnalyzer().analyze(_ctx(_track(face)))
-    _check_result(res)
+    assert_well_formed(res)
     ts = res.for_track(1)
     assert ts is not None and len(ts.per_frame) == N_FRAMES
     for key in ("noise_ratio_med", "sharp_ratio_med", "color_dist_med", "seam_med", "seam_p90"):
@@ -72,7 +61,7 @@ def test_real_face_is_ok_with_finite_features(face: FaceObs) -> None:
 
 def test_still_image_single_frame(face: FaceObs) -> None:
     res = BlendBoundaryAnalyzer().analyze(_ctx(_track(face, n=1)))
-    _check_result(res)
+    assert_well_formed(res)
     assert len(res.tracks) == 1
 
 
@@ -83,7 +72,7 @@ def test_pasted_face_scores_clearly_higher(face: FaceObs) -> None:
     assert fake_f["sharp_ratio"] < real_f["sharp_ratio"] - 0.5  # inner face blurrier
     assert fake_f["color_dist"] > real_f["color_dist"] + 0.5  # inner face off-colour
     res = BlendBoundaryAnalyzer().analyze(_ctx(_track(face, 1), _track(fake, 2)))
-    _check_result(res)
+    assert_well_formed(res)
     real_s, fake_s = res.for_track(1), res.for_track(2)
     assert real_s is not None and fake_s is not None
     assert fake_s.score > real_s.score + 0.25

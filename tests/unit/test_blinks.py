@@ -14,19 +14,6 @@ from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFra
 FPS = 8.0
 
 
-@pytest.fixture(scope="module")
-def base_obs() -> FaceObs:
-    """The astronaut's face: a real 478-point mesh with open eyes."""
-    from unmask.faces.finder import FaceFinder
-    from unmask.synth import astronaut
-    from unmask.types import Frame
-
-    with FaceFinder() as finder:
-        obs = finder.process(Frame(0, 0.0, astronaut()))
-    assert obs and obs[0].landmarks is not None
-    return obs[0]
-
-
 def _close(lm: np.ndarray, eye: tuple[int, ...], closure: float) -> None:
     """Move the lids of one eye toward each other: closure 0 = as is, 1 = shut."""
     p1, p2, p3, p4, p5, p6 = eye
@@ -134,3 +121,9 @@ def test_still_image_is_skipped(base_obs: FaceObs) -> None:
     ctx = MediaContext(info, ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), (FaceTrack(0, (base_obs,)),))
     r = BlinkAnalyzer().analyze(ctx)
     assert r.status == "skipped" and "still image" in (r.reason or "")
+
+
+@pytest.fixture(scope="module")
+def base_obs(astronaut_obs):
+    """The astronaut's face: a real 478-point mesh with open eyes."""
+    return astronaut_obs

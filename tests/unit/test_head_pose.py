@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from conftest import assert_well_formed
 from unmask.analyzers.face_regions import CENTRAL, load_canonical_face
 from unmask.analyzers.head_pose import HeadPoseAnalyzer, PoseSolver
 from unmask.config import ScanConfig
@@ -45,18 +45,6 @@ def shifted_centre(obs: FaceObs, dx: float) -> FaceObs:
     return replace(obs, landmarks=lm)
 
 
-def _check_result(res) -> None:
-    assert res.status == "ok", res.reason
-    assert res.explanation
-    for ts in res.tracks:
-        assert 0.0 <= ts.score <= 1.0
-        assert ts.features and all(isinstance(v, float) and math.isfinite(v) for v in ts.features.values())
-        assert all(0.0 <= s <= 1.0 for _, s in ts.per_frame)
-    for ev in res.evidence:
-        assert ev.cue and ev.detail and 0.0 <= ev.strength <= 1.0 and ev.t_end >= ev.t_start
-        assert ev.track_id is not None and ev.frame_start is not None
-
-
 def test_canonical_model_is_shipped() -> None:
     pts = load_canonical_face()
     assert pts.shape == (468, 3)
@@ -82,7 +70,7 @@ def test_canonical_model_matches_mesh_order(face: FaceObs) -> None:
 
 def test_real_face_ok_and_poses_agree(face: FaceObs) -> None:
     res = HeadPoseAnalyzer().analyze(_ctx(_track(face)))
-    _check_result(res)
+    assert_well_formed(res)
     ts = res.for_track(1)
     assert ts is not None and len(ts.per_frame) == N_FRAMES
     for key in ("angle_med", "angle_p90", "yaw_med", "roll_med", "shift_med", "outline_err_med"):
@@ -93,7 +81,7 @@ def test_real_face_ok_and_poses_agree(face: FaceObs) -> None:
 
 def test_still_image_single_frame(face: FaceObs) -> None:
     res = HeadPoseAnalyzer().analyze(_ctx(_track(face, n=1)))
-    _check_result(res)
+    assert_well_formed(res)
     assert res.tracks[0].features["angle_dev_p90"] == 0.0
 
 
@@ -106,7 +94,7 @@ def test_moving_central_landmarks_raises_disagreement(face: FaceObs) -> None:
     assert moved["yaw"] > base["yaw"] + 2.0
     assert moved["outline_err"] > base["outline_err"]
     res = HeadPoseAnalyzer().analyze(_ctx(_track(face, 1), _track(shifted_centre(face, 12.0), 2)))
-    _check_result(res)
+    assert_well_formed(res)
     real_s, fake_s = res.for_track(1), res.for_track(2)
     assert real_s is not None and fake_s is not None
     assert fake_s.features["angle_med"] > real_s.features["angle_med"]
@@ -133,7 +121,7 @@ def test_evidence_points_at_the_frames_that_disagree(face: FaceObs) -> None:
     # 10 frames at 8 fps; frames 6 and 7 (0.75-0.875 s) have the central face moved off the outline
     obs = [replace(shifted_centre(face, 12.0) if i in (6, 7) else face, frame_index=i, t=i / 8.0) for i in range(10)]
     res = HeadPoseAnalyzer().analyze(_ctx(FaceTrack(1, tuple(obs))))
-    _check_result(res)
+    assert_well_formed(res)
     per = dict(res.tracks[0].per_frame)
     assert per[0.75] > per[0.0] + 0.25
     assert res.evidence and res.evidence[0].t_start == 0.75 and res.evidence[0].t_end == 0.875

@@ -23,19 +23,6 @@ from unmask.config import ScanConfig
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
 
-@pytest.fixture(scope="module")
-def base_obs() -> FaceObs:
-    """The astronaut's face: a real 478-point mesh, box and crop."""
-    from unmask.faces.finder import FaceFinder
-    from unmask.synth import astronaut
-    from unmask.types import Frame
-
-    with FaceFinder() as finder:
-        obs = finder.process(Frame(0, 0.0, astronaut()))
-    assert obs and obs[0].landmarks is not None
-    return obs[0]
-
-
 def _moved(base: FaceObs, k: int, t: float, rng: np.random.Generator, noise: float = 0.3,
            inner_noise: float = 0.0, crop: np.ndarray | None = None) -> FaceObs:
     """``base`` moved by a smooth similarity motion (head moving) plus per-point noise in pixels."""
@@ -218,3 +205,9 @@ def test_identity_embeddings_are_budgeted_per_video(base_obs: FaceObs) -> None:
     assert len(calls) == 6 * IDENTITY_TRACKS_PER_VIDEO
     assert "identity drift measured only on the 4 longest face tracks" in r.explanation
     assert r.for_track(1).features["id_drift_max"] == r.for_track(2).features["id_drift_max"]  # neutral values
+
+
+@pytest.fixture(scope="module")
+def base_obs(astronaut_obs):
+    """The astronaut's face: a real 478-point mesh with open eyes."""
+    return astronaut_obs
