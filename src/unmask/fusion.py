@@ -23,6 +23,10 @@ import numpy as np
 from unmask.errors import ModelError
 from unmask.types import AnalyzerResult, FaceTrack, MediaContext
 
+#: standardised features are clipped to ±Z_CLIP: one measurement far outside what the model saw (new
+#: footage, an odd camera) must not decide a verdict alone. ±3 cross-validated no worse than ±6 (0.68 vs 0.67).
+Z_CLIP = 3.0
+
 Label = Literal["likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess"]
 LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess")
 
@@ -94,7 +98,7 @@ class FusionModel:
         for name, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef):
             x = features.get(name)
             v = 0.0 if x is None or not math.isfinite(x) else (x - mu) / (sd or 1.0)
-            v = float(np.clip(v, -6.0, 6.0))  # one wild feature must not decide alone
+            v = float(np.clip(v, -Z_CLIP, Z_CLIP))
             contrib[name] = w * v
             z += w * v
         return 1.0 / (1.0 + math.exp(-z)), contrib

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from unmask.fusion import report_track_features
+from unmask.fusion import Z_CLIP, report_track_features
 from unmask.metrics import roc_metrics
 from unmask.errors import ManifestError, UnmaskError
 
@@ -88,13 +88,13 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
         Xi = np.where(np.isnan(Xtr), mu, Xtr)
         sd = Xi.std(axis=0)
         sd[sd < 1e-9] = 1.0
-        Z = np.clip((Xi - mu) / sd, -6, 6)
+        Z = np.clip((Xi - mu) / sd, -Z_CLIP, Z_CLIP)
         clf = LogisticRegression(C=REG_C, class_weight="balanced", max_iter=2000).fit(Z, ytr)
         return mu, sd, clf
 
     def predict(model: tuple[np.ndarray, np.ndarray, Any], Xte: np.ndarray) -> np.ndarray:
         mu, sd, clf = model
-        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -6, 6)
+        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
         return clf.predict_proba(Z)[:, 1]
 
     n_splits = min(5, len(set(groups.tolist())))

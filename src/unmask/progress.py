@@ -13,7 +13,7 @@ class ProgressBar:
     def __init__(self, title: str, disable: bool = False) -> None:
         self._bar = tqdm(total=100, desc=title[:40], unit="%", leave=False,
                          disable=True if disable else None,  # None: off when stderr is not a terminal
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}")
         self._done = 0
 
     def update(self, stage: str, fraction: float) -> None:

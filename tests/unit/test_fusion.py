@@ -69,7 +69,7 @@ def test_missing_features_are_imputed_and_extremes_clipped():
     p_missing, _ = MODEL.predict({})
     assert p_missing == pytest.approx(0.5)
     p_wild, c = MODEL.predict({"a.x": 1e9, "b.y": float("nan")})
-    assert c["a.x"] == pytest.approx(12.0) and c["b.y"] == 0.0
+    assert c["a.x"] == pytest.approx(2.0 * 3.0) and c["b.y"] == 0.0  # clipped at Z_CLIP = 3 sigma
 
 
 def test_track_features_prefix_and_video_features():
