@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench fit-fusion clean
+.PHONY: install demo test test-slow bench fit-fusion train clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -33,6 +33,13 @@ bench: $(STAMP)
 
 fit-fusion: $(STAMP)
 	$(BIN)/unmask fit-fusion $(BENCH) --out src/unmask/models/fusion.json
+
+$(VENV)/.train-installed: $(STAMP)
+	$(BIN)/pip install -q -e ".[test,train]"
+	touch $@
+
+train: $(VENV)/.train-installed
+	$(BIN)/unmask train $(DATA) --out train-runs/latest
 
 clean:
 	rm -rf $(VENV) $(BENCH) .pytest_cache
