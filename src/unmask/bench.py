@@ -78,8 +78,9 @@ def _group(r: dict[str, str]) -> str:
     return repo or str(Path(r["path"]).parent)
 
 
-def _report_name(row: ManifestRow) -> str:
-    return hashlib.sha1(str(row.path).encode()).hexdigest()[:12] + "_" + row.path.stem[:40] + ".json"
+def _report_name(row: ManifestRow, perturb: str | None = None) -> str:
+    suffix = f".{perturb}" if perturb else ""
+    return hashlib.sha1(str(row.path).encode()).hexdigest()[:12] + "_" + row.path.stem[:40] + suffix + ".json"
 
 
 def _rates(y: Sequence[int], s: Sequence[float], threshold: float) -> tuple[float | None, float | None]:
@@ -203,8 +204,14 @@ def speed_check(seconds: float, size: tuple[int, int], config: ScanConfig) -> di
 
 
 def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None = None, speed: bool = True,
-              fresh: bool = False, quiet: bool = False) -> dict[str, Any]:
+              fresh: bool = False, quiet: bool = False, perturb: str | None = None) -> dict[str, Any]:
+    """Scan every labeled row (``perturb``: scan degraded copies of the videos instead, see unmask.perturb)."""
     rows = read_manifest(manifest)[:limit]
+    if perturb is not None:
+        from unmask.perturb import parse_perturbation
+
+        parse_perturbation(perturb)  # refuse an unknown perturbation before any work
+        rows = [r for r in rows if r.kind != "image"]
     if not rows:
         raise ManifestError(f"{manifest}: no labeled rows")
     out.mkdir(parents=True, exist_ok=True)
@@ -217,7 +224,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     with ProgressBar(f"bench {len(rows)} files", disable=quiet) as bar:
         for i, row in enumerate(rows):
             bar.update(row.path.name, i / len(rows))
-            rpath = out / "reports" / _report_name(row)
+            rpath = out / "reports" / _report_name(row, perturb)
             report: dict[str, Any] | None = None
             error = None
             t0 = time.perf_counter()
@@ -230,7 +237,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
             if report is None:
                 try:
                     n_scanned += 1
-                    report = dict(scanner.scan(row.path).data)
+                    report = dict(_scan(scanner, row.path, perturb).data)
                     _write(rpath, json.dumps(report, indent=1))
                 except UnmaskError as e:
                     error = str(e)
@@ -244,6 +251,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     frames = sum(r["frames_analyzed"] for r in records)
     summary: dict[str, Any] = {
         "manifest": str(manifest.resolve()),
+        "perturbation": perturb,
         "config_digest": digest,
         "fusion_version": scanner.fusion.version,
         "thresholds": {"likely_real": scanner.fusion.likely_real, "likely_fake": threshold},
@@ -271,6 +279,15 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     _write(out / "summary.json", json.dumps(summary, indent=2))
     _plot_roc(records, out / "roc.png", f"unmask {summary['fusion_version']} on {manifest.parent.name}")
     return summary
+
+
+def _scan(scanner: Scanner, path: Path, perturb: str | None) -> Any:
+    if perturb is None:
+        return scanner.scan(path)
+    from unmask.perturb import perturb_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return scanner.scan(perturb_video(path, perturb, Path(tmp)))
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask bench``, ``unmask fit-fusion``.
+"""Command line: ``unmask scan``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -45,7 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
     b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
     b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
+    b.add_argument("--perturb", metavar="KIND", default=None,
+                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip")
     common(b)
+
+    t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)")
+    t.add_argument("manifest", metavar="MANIFEST", help="manifest whose real files give the training faces")
+    t.add_argument("--out", required=True, metavar="DIR", help="run directory: weights, manifest, metrics, loss curve")
+    t.add_argument("--minutes", type=float, default=25.0, help="wall-time budget for training (default 25)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--size", type=int, default=128, help="network input size in pixels (default 128)")
+    t.add_argument("--quiet", "-q", action="store_true")
 
     f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
     f.add_argument("bench_dir", metavar="BENCH_DIR")
@@ -126,11 +136,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from unmask.bench import run_bench
 
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
-                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet)
+                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet, perturb=args.perturb)
     keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
     print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
     return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from unmask.learned.train import main as train_main
+    except ImportError as e:
+        raise UnmaskError(f"training needs the train extra (torch): run `make train` or pip install -e '.[train]' ({e})") from None
+    argv = [args.manifest, "--out", args.out, "--minutes", str(args.minutes), "--epochs", str(args.epochs), "--size", str(args.size)]
+    return int(train_main(argv) or 0)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -167,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_scan(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "train":
+            return _cmd_train(args)
         return _cmd_fit(args)
     except UnmaskError as e:
         _err(str(e))

@@ -135,3 +135,7 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
     assert "## Each analyzer alone" in render(s)
     # a second run reuses the saved reports
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
+    # robustness: degraded copies of the videos
+    assert main(["bench", str(manifest), "--out", str(tmp_path / "flip"), "--no-speed", "-q", "--perturb", "flip"]) == 0
+    flipped = json.loads((tmp_path / "flip" / "summary.json").read_text())
+    assert flipped["perturbation"] == "flip" and flipped["n"] == 1 and flipped["images"]["n"] == 0

@@ -1,0 +1,33 @@
+import av
+import numpy as np
+import pytest
+
+from unmask.errors import ConfigError
+from unmask.perturb import perturb_video
+from unmask.synth import face_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("p") / "c.mp4", face_frames(12, size=(640, 480)), fps=12)
+
+
+def _first(path):
+    with av.open(str(path)) as c:
+        return next(c.decode(c.streams.video[0])).to_ndarray(format="rgb24"), c.streams.video[0].frames
+
+
+def test_360p_and_flip_and_crf(clip, tmp_path):
+    small, n = _first(perturb_video(clip, "360p", tmp_path))
+    assert small.shape[0] == 360 and n == 12
+    orig, _ = _first(clip)
+    flipped, _ = _first(perturb_video(clip, "flip", tmp_path))
+    assert np.abs(flipped.astype(int) - orig[:, ::-1].astype(int)).mean() < 6  # mirrored, near-lossless
+    heavy = perturb_video(clip, "crf35", tmp_path)
+    light = perturb_video(clip, "crf23", tmp_path)
+    assert heavy.stat().st_size < light.stat().st_size
+
+
+def test_unknown_perturbation(clip, tmp_path):
+    with pytest.raises(ConfigError, match="unknown perturbation"):
+        perturb_video(clip, "sepia", tmp_path)
