@@ -1,0 +1,1 @@
+"""Learned detectors trained on self-blended real faces (data generation and face extraction)."""
