@@ -65,7 +65,9 @@ class GateConfig:
         _positive(self, "min_face_px", "min_track_frames")
 
 
-ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks")
+ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn")
+#: run by default; blend_cnn joins once its shipped weights measurably help the fusion (docs/benchmark-notes.md)
+DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class ScanConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     faces: FaceConfig = field(default_factory=FaceConfig)
     gate: GateConfig = field(default_factory=GateConfig)
-    analyzers: tuple[str, ...] = ALL_ANALYZERS
+    analyzers: tuple[str, ...] = DEFAULT_ANALYZERS
     identity_frames: int = 6  # dlib embeddings per track (they cost ~80 ms each)
 
     def validate(self) -> "ScanConfig":

@@ -14,6 +14,7 @@ ANALYZERS: dict[str, tuple[str, str]] = {
     "temporal": ("unmask.analyzers.temporal", "TemporalAnalyzer"),
     "glitches": ("unmask.analyzers.glitches", "GlitchAnalyzer"),
     "blinks": ("unmask.analyzers.blinks", "BlinkAnalyzer"),
+    "blend_cnn": ("unmask.analyzers.blend_cnn", "BlendCNNAnalyzer"),
 }
 
 

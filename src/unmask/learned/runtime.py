@@ -1,0 +1,128 @@
+"""Run the shipped blend CNN with onnxruntime only, so scanning never needs torch.
+
+The weights are checked against the manifest's sha256 before first use: a
+truncated download or a swapped file must fail loudly, not score quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unmask.errors import ModelError
+
+ONNX_NAME = "blend_cnn.onnx"
+MANIFEST_NAME = "blend_cnn.json"
+BATCH = 32
+THREADS = 2
+
+
+def _shipped(name: str) -> Path:
+    return Path(str(resources.files("unmask.models").joinpath(name)))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
+
+
+class BlendModel:
+    """Lazy onnxruntime wrapper around blend_cnn.onnx and its manifest."""
+
+    def __init__(self, onnx_path: Path | None = None, manifest_path: Path | None = None) -> None:
+        self.onnx_path = Path(onnx_path) if onnx_path is not None else _shipped(ONNX_NAME)
+        if manifest_path is not None:
+            self.manifest_path = Path(manifest_path)
+        elif onnx_path is not None:
+            self.manifest_path = self.onnx_path.with_suffix(".json")
+        else:
+            self.manifest_path = _shipped(MANIFEST_NAME)
+        self._session: Any = None
+        self._manifest: dict[str, Any] | None = None
+
+    @property
+    def available(self) -> bool:
+        """Both the weights and their manifest are present (not yet verified)."""
+        return self.onnx_path.is_file() and self.manifest_path.is_file()
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        self.load()
+        assert self._manifest is not None
+        return self._manifest
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["input"]["size"])
+
+    def load(self) -> None:
+        """Verify and open the model once; raises ModelError with what is wrong."""
+        if self._session is not None:
+            return
+        for p, what in ((self.onnx_path, "weights"), (self.manifest_path, "manifest")):
+            if not p.is_file():
+                raise ModelError(f"blend CNN {what} not found at {p} (train with `unmask train` or reinstall)")
+        try:
+            manifest = json.loads(self.manifest_path.read_text())
+            expected = str(manifest["sha256"])
+            int(manifest["input"]["size"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"blend CNN manifest {self.manifest_path} is unreadable: {e}") from e
+        actual = file_sha256(self.onnx_path)
+        if actual != expected:
+            raise ModelError(
+                f"blend CNN weights {self.onnx_path} do not match their manifest "
+                f"(sha256 {actual[:12]}..., expected {expected[:12]}...): the file is corrupt or replaced"
+            )
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = THREADS
+        opts.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"blend CNN weights {self.onnx_path} cannot be loaded: {e}") from e
+        self._manifest = manifest
+        self._session = session
+
+    def predict(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, boundary maps N×h×w), all in [0,1]."""
+        self.load()
+        faces = np.asarray(faces)
+        if faces.ndim == 3:
+            faces = faces[None]
+        if faces.ndim != 4 or faces.shape[-1] != 3:
+            raise ModelError(f"blend CNN expects N×S×S×3 RGB faces, got shape {faces.shape}")
+        size = self.size
+        if len(faces) == 0:
+            return np.zeros(0, np.float32), np.zeros((0, size // 4, size // 4), np.float32)
+        probs: list[np.ndarray] = []
+        maps: list[np.ndarray] = []
+        for start in range(0, len(faces), BATCH):
+            x = self._prepare(faces[start : start + BATCH], size)
+            logit, boundary = self._session.run(["logit", "boundary"], {"image": x})
+            probs.append(_sigmoid(np.asarray(logit).reshape(-1)))
+            maps.append(_sigmoid(np.asarray(boundary)[:, 0]))
+        return np.concatenate(probs), np.concatenate(maps)
+
+    @staticmethod
+    def _prepare(batch: np.ndarray, size: int) -> np.ndarray:
+        import cv2
+
+        if batch.shape[1:3] != (size, size):
+            interp = cv2.INTER_AREA if batch.shape[1] > size else cv2.INTER_LINEAR
+            batch = np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in batch])
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -1,0 +1,479 @@
+"""Train BlendNet on self-blended real faces and export it as ONNX with a manifest.
+
+Only real faces are trained on: the fakes are made on the fly (SBI / Face
+X-ray), so the detector learns blend artifacts rather than one generator's
+fingerprint. Real deepfakes, when given, are used for validation only.
+Social-media degradations hit both classes alike so compression or blur is
+never a shortcut to the label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import datetime as _dt
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from unmask.errors import ModelError, UnmaskError
+
+if TYPE_CHECKING:
+    from unmask.learned.dataset import FaceSet
+    from unmask.learned.sbi import PseudoFake
+
+SampleFn = Callable[[np.ndarray, np.ndarray, np.random.Generator, float], "PseudoFake"]
+
+ONNX_NAME = "blend_cnn.onnx"
+MANIFEST_NAME = "blend_cnn.json"
+VAL_FAKE_LIMIT = 4000  # cap on real-deepfake validation faces, to keep epochs cheap
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    size: int = 128
+    batch: int = 32
+    epochs: int = 30
+    max_minutes: float = 25.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    val_fraction: float = 0.25
+    boundary_weight: float = 1.0
+    p_fake: float = 0.5
+
+
+# --- augmentation ----------------------------------------------------------------------------------
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Social-media style damage at the face's native size: colour, rescale, blur, noise, JPEG."""
+    import cv2
+
+    out = img
+    if rng.random() < 0.5:  # small colour jitter: contrast, brightness, saturation
+        f = out.astype(np.float32)
+        f = (f - 128.0) * rng.uniform(0.85, 1.15) + 128.0 + rng.uniform(-15, 15)
+        grey = f.mean(axis=2, keepdims=True)
+        f = grey + (f - grey) * rng.uniform(0.8, 1.2)
+        out = np.clip(f, 0, 255).astype(np.uint8)
+    h, w = out.shape[:2]
+    if rng.random() < 0.3:  # down-then-up scale
+        s = rng.uniform(0.5, 1.0)
+        small = cv2.resize(out, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.2:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.2:
+        noise = rng.normal(0.0, rng.uniform(1.0, 6.0), out.shape)
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.7:
+        q = int(rng.integers(30, 96))
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
+        if ok:
+            out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(out)
+
+
+def crop_resize(
+    img: np.ndarray, boundary: np.ndarray, size: int, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random-resized-crop jitter plus flip (both maps alike), then the network size; rng None = centre."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if rng is not None:
+        side = rng.uniform(0.85, 1.0) * min(h, w)
+        x0 = rng.uniform(0, w - side)
+        y0 = rng.uniform(0, h - side)
+        x, y, s = int(round(x0)), int(round(y0)), max(8, int(round(side)))
+        img, boundary = img[y : y + s, x : x + s], boundary[y : y + s, x : x + s]
+        if rng.random() < 0.5:
+            img, boundary = img[:, ::-1], boundary[:, ::-1]
+    interp = cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
+    img = cv2.resize(np.ascontiguousarray(img), (size, size), interpolation=interp)
+    q = max(1, size // 4)
+    bmap = cv2.resize(np.ascontiguousarray(boundary, dtype=np.float32), (q, q), interpolation=cv2.INTER_AREA)
+    return img, np.clip(bmap, 0.0, 1.0)
+
+
+def _default_sampler() -> SampleFn:
+    from unmask.learned.sbi import make_sample
+
+    return make_sample
+
+
+def make_batch(
+    faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx]."""
+    imgs, labels, maps = [], [], []
+    for i in idx:
+        s = sample(faces.images[i], faces.landmarks[i], rng, p_fake)
+        img = degrade(s.image, rng) if augment else s.image
+        img, bmap = crop_resize(img, s.boundary, size, rng if augment else None)
+        imgs.append(img)
+        labels.append(float(s.label))
+        maps.append(bmap)
+    return np.stack(imgs), np.array(labels, np.float32), np.stack(maps)
+
+
+def _resize_all(images: np.ndarray, size: int) -> np.ndarray:
+    zeros = np.zeros(images.shape[1:3], np.float32)
+    return np.stack([crop_resize(im, zeros, size, None)[0] for im in images]) if len(images) else images
+
+
+# --- metrics -----------------------------------------------------------------------------------------
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    if len(np.unique(y)) < 2:
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def _predict(model: Any, images: np.ndarray, batch: int = 64) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(images), batch):
+            x = torch.from_numpy(images[k : k + batch].transpose(0, 3, 1, 2).astype(np.float32))
+            out.append(model(x)[0].numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+def _lr_factor(frac: float, warmup: float = 0.03) -> float:
+    """Linear warm-up then cosine to zero over the run's progress fraction."""
+    if frac < warmup:
+        return max(frac / warmup, 0.01)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (frac - warmup) / (1.0 - warmup))))
+
+
+def _data_list(faces: FaceSet, idx: np.ndarray) -> list[dict[str, Any]]:
+    pairs: dict[tuple[str, str], int] = {}
+    for i in idx:
+        key = (str(faces.sources[i]), str(faces.groups[i]))
+        pairs[key] = pairs.get(key, 0) + 1
+    return [{"source": s, "group": g, "faces": n} for (s, g), n in sorted(pairs.items())]
+
+
+def _group_counts(faces: FaceSet, idx: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(np.asarray(faces.groups)[idx].astype(str), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}
+
+
+def train(
+    real: FaceSet,
+    fake_val: FaceSet | None,
+    config: TrainConfig,
+    out_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    *,
+    sample_fn: SampleFn | None = None,
+    command: str | None = None,
+) -> dict:
+    """Train, keep the best epoch by held-out pseudo-fake AUC, write ONNX + manifest + logs; returns metrics.
+
+    Deterministic given ``config.seed`` when ``max_minutes`` fits all epochs.
+    Otherwise the cosine schedule is re-planned after epoch 0 to the number
+    of epochs the budget fits (so it still anneals), which depends on machine
+    speed; a hard stop at ``max_minutes`` remains as a backstop.
+    ``sample_fn`` replaces ``sbi.make_sample`` (tests use a stub).
+    """
+    import torch
+
+    from unmask.learned.dataset import split_by_group
+    from unmask.learned.model import ARCHITECTURE, BlendNet, count_parameters
+
+    say = progress or (lambda _m: None)
+    sample = sample_fn or _default_sampler()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(real) < 4:
+        raise UnmaskError(f"need at least 4 real faces to train, got {len(real)}")
+    if config.size % 4 or config.size < 32:
+        raise UnmaskError(f"size must be a multiple of 4 and >= 32, got {config.size}")
+
+    torch.set_flush_denormal(True)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    real_labels = np.asarray(real.labels)
+    real_only = np.flatnonzero(real_labels == 0)
+    if len(np.unique(np.asarray(real.groups)[real_only])) < 2:
+        raise UnmaskError("need real faces from at least two groups to hold some out for validation")
+    tr_sub, va_sub = split_by_group(np.asarray(real.groups)[real_only], config.val_fraction, config.seed)
+    train_idx, val_idx = real_only[tr_sub], real_only[va_sub]
+    say(f"train faces {len(train_idx)} ({len(np.unique(real.groups[train_idx]))} groups), "
+        f"val faces {len(val_idx)} ({len(np.unique(real.groups[val_idx]))} groups)")
+
+    # Fixed validation sets: pseudo-fakes from a fixed seed, no augmentation, so epochs compare.
+    pv_img, pv_y, _ = make_batch(real, val_idx, config.size, np.random.default_rng(config.seed + 1000), sample,
+                                 config.p_fake, augment=False)
+    real_val_img = _resize_all(np.asarray(real.images)[val_idx], config.size)
+    fake_img = np.zeros((0, config.size, config.size, 3), np.uint8)
+    fake_in_val_groups = np.zeros(0, bool)
+    if fake_val is not None and len(fake_val):
+        fidx = np.flatnonzero(np.asarray(fake_val.labels) == 1)
+        if len(fidx) > VAL_FAKE_LIMIT:
+            fidx = np.sort(np.random.default_rng(config.seed + 2000).choice(fidx, VAL_FAKE_LIMIT, replace=False))
+        fake_img = _resize_all(np.asarray(fake_val.images)[fidx], config.size)
+        # Group-matched subset: fakes from the held-out groups, so source/domain cannot stand in for the label.
+        fake_in_val_groups = np.isin(np.asarray(fake_val.groups)[fidx].astype(str),
+                                     np.asarray(real.groups)[val_idx].astype(str))
+
+    model = BlendNet()
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    bce = torch.nn.BCEWithLogitsLoss()
+    steps_per_epoch = max(1, math.ceil(len(train_idx) / config.batch))
+    planned_epochs = config.epochs  # cut after epoch 0 if the time budget cannot fit them all
+    budget_s = config.max_minutes * 60.0
+    say(f"BlendNet {count_parameters(model) / 1e6:.2f} M params, {steps_per_epoch} steps/epoch, "
+        f"up to {config.epochs} epochs or {config.max_minutes:g} min")
+
+    epochs: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -1.0, "epoch": None, "state": None}
+    step = 0
+    seen = 0
+    train_s = 0.0
+    t0 = time.monotonic()
+    out_of_time = False
+    with open(out_dir / "loss.csv", "w", newline="") as fh:
+        log = csv.writer(fh)
+        log.writerow(["step", "epoch", "loss", "cls_loss", "map_loss", "lr"])
+        for epoch in range(config.epochs):
+            model.train()
+            order = rng.permutation(train_idx)
+            te = time.monotonic()
+            for k in range(0, len(order), config.batch):
+                idx = order[k : k + config.batch]
+                if len(idx) < 2:  # BatchNorm needs more than one sample
+                    continue
+                imgs, y, maps = make_batch(real, idx, config.size, rng, sample, config.p_fake, augment=True)
+                lr = config.lr * _lr_factor(step / (planned_epochs * steps_per_epoch))
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                x = torch.from_numpy(imgs.transpose(0, 3, 1, 2).astype(np.float32))
+                logit, bmap = model(x)
+                cls_loss = bce(logit, torch.from_numpy(y))
+                map_loss = bce(bmap[:, 0], torch.from_numpy(maps))
+                loss = cls_loss + config.boundary_weight * map_loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                seen += len(idx)
+                log.writerow([step, epoch, f"{loss.item():.5f}", f"{cls_loss.item():.5f}", f"{map_loss.item():.5f}",
+                              f"{lr:.6g}"])
+                if time.monotonic() - t0 > budget_s:
+                    out_of_time = True
+                    break
+            train_s += time.monotonic() - te
+            fh.flush()
+
+            pseudo_auc = _auc(pv_y, _predict(model, pv_img))
+            fake_auc = fake_auc_matched = None
+            if len(fake_img):
+                scores = _predict(model, np.concatenate([real_val_img, fake_img]))
+                real_s, fake_s = scores[: len(real_val_img)], scores[len(real_val_img) :]
+                fake_auc = _auc(np.r_[np.zeros(len(real_s)), np.ones(len(fake_s))], np.r_[real_s, fake_s])
+                if fake_in_val_groups.any():
+                    matched = fake_s[fake_in_val_groups]
+                    fake_auc_matched = _auc(np.r_[np.zeros(len(real_s)), np.ones(len(matched))], np.r_[real_s, matched])
+            row = {"epoch": epoch, "step": step, "pseudo_auc": pseudo_auc, "fake_auc": fake_auc,
+                   "fake_auc_val_groups": fake_auc_matched, "elapsed_s": round(time.monotonic() - t0, 1)}
+            epochs.append(row)
+            score = pseudo_auc if pseudo_auc is not None else -1.0
+            if best["state"] is None or score > best["score"]:
+                best = {"score": score, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+            say(f"epoch {epoch}: pseudo-fake AUC {_fmt(pseudo_auc)}, deepfake AUC {_fmt(fake_auc)} "
+                f"(held-out groups only {_fmt(fake_auc_matched)}), "
+                f"{row['elapsed_s']:.0f} s" + (" (time budget reached)" if out_of_time else ""))
+            if out_of_time:
+                break
+            if epoch == 0:
+                # Plan the cosine schedule once, from epoch 0's cost (training + validation), so a run
+                # that fits its budget is reproducible and one that does not still anneals to the end.
+                fits = int(budget_s // max(time.monotonic() - t0, 1e-6))
+                if fits < config.epochs:
+                    planned_epochs = max(1, fits)
+                    say(f"time budget fits about {planned_epochs} of {config.epochs} epochs; schedule shortened")
+            if epoch + 1 >= planned_epochs:
+                break
+
+    wall_s = time.monotonic() - t0
+    model.load_state_dict(best["state"])
+    model.eval()
+    torch.save(model.state_dict(), out_dir / "blend_cnn.pt")
+    onnx_path = out_dir / ONNX_NAME
+    export_onnx(model, onnx_path, config.size)
+    max_diff = _check_onnx(model, onnx_path, pv_img[:8])
+    best_row = epochs[best["epoch"]]
+    metrics = {
+        "epochs": epochs,
+        "best_epoch": best["epoch"],
+        "best": best_row,
+        "selected_on": "pseudo_auc (held-out real groups, fixed-seed self-blends)",
+        "wall_s": round(wall_s, 1),
+        "train_s": round(train_s, 1),
+        "steps": step,
+        "images_seen": seen,
+        "images_per_s": round(seen / train_s, 2) if train_s > 0 else None,
+        "stopped_by": "time" if out_of_time else "epochs",
+        "planned_epochs": planned_epochs,
+        "onnx_max_abs_diff": max_diff,
+        "params": count_parameters(model),
+        "config": asdict(config),
+        "n_val_fakes": int(len(fake_img)),
+        "n_val_fakes_in_val_groups": int(fake_in_val_groups.sum()),
+        "data": {"train": _data_list(real, train_idx), "val": _data_list(real, val_idx),
+                 "val_fake": _data_list(fake_val, np.flatnonzero(np.asarray(fake_val.labels) == 1))
+                 if fake_val is not None and len(fake_val) else []},
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    manifest = {
+        "name": "blend_cnn",
+        "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
+        "sha256": _sha256(onnx_path),
+        "architecture": f"{ARCHITECTURE}; {count_parameters(model)} params",
+        "input": {"size": config.size, "layout": "NCHW", "range": "0-255 RGB",
+                  "face_alignment": "unmask.faces.align.align_face(obs, 256) then resize"},
+        "outputs": {"logit": "(N,) fake logit; sigmoid = probability",
+                    "boundary": f"(N,1,{config.size // 4},{config.size // 4}) blend-boundary logits"},
+        "training_command": command or f"unmask.learned.train.train(config={asdict(config)})",
+        "data": {
+            "train": {"faces": int(len(train_idx)), "sources": len(_data_list(real, train_idx)),
+                      "groups": _group_counts(real, train_idx)},
+            "val": {"faces": int(len(val_idx)), "sources": len(_data_list(real, val_idx)),
+                    "groups": _group_counts(real, val_idx), "fake_faces": int(len(fake_img))},
+        },
+        "validation": {"best_epoch": best["epoch"], "pseudo_auc": best_row["pseudo_auc"],
+                       "fake_auc": best_row["fake_auc"], "fake_auc_val_groups": best_row["fake_auc_val_groups"],
+                       "n_fake_val_groups": int(fake_in_val_groups.sum()), "selected_on": "pseudo_auc"},
+        "seed": config.seed,
+        "licence": "Apache-2.0 (the project's own weights)",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+    say(f"best epoch {best['epoch']}: pseudo-fake AUC {_fmt(best_row['pseudo_auc'])}, "
+        f"deepfake AUC {_fmt(best_row['fake_auc'])}; "
+        f"wrote {onnx_path}")
+    return metrics
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _sha256(path: Path) -> str:
+    from unmask.learned.runtime import file_sha256
+
+    return file_sha256(path)
+
+
+def export_onnx(model: Any, path: Path, size: int) -> None:
+    """Write the eval-mode model as opset-17 ONNX with a dynamic batch axis."""
+    import torch
+
+    model.eval()
+    x = torch.zeros(1, 3, size, size)
+    try:
+        torch.onnx.export(
+            model, x, str(path), dynamo=False, opset_version=17, input_names=["image"],
+            output_names=["logit", "boundary"],
+            dynamic_axes={"image": {0: "batch"}, "logit": {0: "batch"}, "boundary": {0: "batch"}},
+        )
+    except Exception as e:  # torch.onnx raises many unrelated types
+        raise ModelError(f"ONNX export to {path} failed: {e}") from e
+
+
+def _check_onnx(model: Any, path: Path, images: np.ndarray) -> float:
+    """Largest |torch - onnxruntime| logit difference on a few faces; raises if the export is wrong."""
+    import onnxruntime as ort
+    import torch
+
+    if not len(images):
+        return 0.0
+    x = images.transpose(0, 3, 1, 2).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    got = sess.run(["logit"], {"image": x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x))[0].numpy()
+    diff = float(np.max(np.abs(got - want)))
+    if not diff < 1e-2:
+        raise ModelError(f"exported ONNX disagrees with torch (max logit difference {diff:.3g})")
+    return diff
+
+
+# --- command line ------------------------------------------------------------------------------------
+
+def _load_faces(arg: Path, cache: Path, say: Callable[[str], None]) -> tuple[FaceSet, FaceSet | None]:
+    from unmask.learned.dataset import FaceSet, extract_faces
+
+    if arg.suffix == ".npz":
+        real_path, fake_path = arg, arg.with_name("faces-fake.npz")
+    else:
+        real_path, fake_path = cache / "faces-real.npz", cache / "faces-fake.npz"
+    if real_path.is_file():
+        real = FaceSet.load(real_path)
+        say(f"loaded {len(real)} real faces from {real_path}")
+    else:
+        if arg.suffix == ".npz":
+            raise UnmaskError(f"{arg}: face cache not found")
+        say(f"extracting real faces from {arg} (cached to {real_path})")
+        real = extract_faces(arg, ("real",))
+        real.save(real_path)
+    fake: FaceSet | None = None
+    if fake_path.is_file():
+        fake = FaceSet.load(fake_path)
+        say(f"loaded {len(fake)} fake faces (validation only) from {fake_path}")
+    elif arg.suffix != ".npz":
+        say(f"extracting fake faces (validation only) from {arg} (cached to {fake_path})")
+        fake = extract_faces(arg, ("fake",))
+        fake.save(fake_path)
+    return real, fake
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m unmask.learned.train MANIFEST_OR_CACHE --out DIR [--minutes M] [--epochs E] [--size S]"""
+    p = argparse.ArgumentParser(prog="python -m unmask.learned.train", description=__doc__.splitlines()[0])
+    p.add_argument("source", metavar="MANIFEST_OR_CACHE", help="media manifest CSV, or a faces-real.npz cache")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--size", type=int, default=TrainConfig.size)
+    p.add_argument("--batch", type=int, default=TrainConfig.batch)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    args = p.parse_args(argv)
+    say: Callable[[str], None] = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    import warnings
+
+    import torch
+
+    # flush-to-zero makes numpy's finfo warn that subnormals are zero: true, intended, and noisy.
+    warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
+    torch.set_num_threads(2)
+    real, fake = _load_faces(Path(args.source), Path(args.cache), say)
+    config = TrainConfig(size=args.size, batch=args.batch, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed)
+    command = "python -m unmask.learned.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    metrics = train(real, fake, config, Path(args.out), say, command=command)
+    print(json.dumps({k: metrics[k] for k in ("best_epoch", "best", "wall_s", "images_per_s", "steps")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""blend_cnn with stand-in models: the analyzer's logic, independent of any trained weights."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from conftest import assert_well_formed
+from unmask.analyzers.blend_cnn import BlendCNNAnalyzer, top_mean
+from unmask.config import ScanConfig
+from unmask.types import FaceTrack, MediaContext, MediaInfo, SampledFrame
+
+
+class _Model:
+    """Returns scripted probabilities; records what it was given."""
+
+    def __init__(self, probs, available=True):
+        self.probs, self.available, self.seen = probs, available, []
+
+    def load(self):
+        pass
+
+    def predict(self, faces):
+        self.seen.append(faces.shape)
+        p = np.asarray(self.probs[: len(faces)], np.float32)
+        return p, np.zeros((len(faces), 32, 32), np.float32)
+
+
+def _ctx(track):
+    info = MediaInfo("x.mp4", "0" * 64, 1, "mp4", "video", "h264", 4.0, 25.0, 512, 512)
+    return MediaContext(info, ScanConfig(), (), tuple(SampledFrame(o.frame_index, o.t, 0, 1) for o in track.observations), (track,))
+
+
+def _track(obs, n):
+    return FaceTrack(1, tuple(replace(obs, frame_index=i, t=i * 0.25) for i in range(n)))
+
+
+def test_no_weights_means_skipped(astronaut_obs):
+    r = BlendCNNAnalyzer(_Model([], available=False)).analyze(_ctx(_track(astronaut_obs, 4)))
+    assert r.status == "skipped" and "weights" in r.reason
+
+
+def test_scores_aligned_faces_and_reports_spans(astronaut_obs):
+    probs = [0.1] * 8 + [0.9] * 8
+    model = _Model(probs)
+    r = BlendCNNAnalyzer(model).analyze(_ctx(_track(astronaut_obs, 40)))
+    assert_well_formed(r)
+    assert model.seen == [(16, 256, 256, 3)]  # 16 evenly spaced aligned faces in one batch
+    ts = r.for_track(1)
+    assert abs(ts.score - top_mean(np.array(probs))) < 1e-6 and abs(ts.score - 0.9) < 1e-6
+    assert abs(ts.features["prob_med"] - 0.5) < 1e-6
+    assert r.evidence and r.evidence[0].cue == "learned_blend" and r.evidence[0].t_start > 4.0
+
+
+def test_track_without_landmarks_is_not_scored(astronaut_obs):
+    r = BlendCNNAnalyzer(_Model([0.5] * 4)).analyze(_ctx(_track(replace(astronaut_obs, landmarks=None), 4)))
+    assert r.status == "skipped"
+
+
+def test_not_run_by_default():
+    assert "blend_cnn" not in ScanConfig().analyzers
+    assert "blend_cnn" in ScanConfig.load(env={}, overrides={"analyzers": "blend_cnn,glitches"}).analyzers

@@ -1,0 +1,115 @@
+"""BlendNet shapes and a few-step training run that writes every artifact."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from unmask.learned.model import BlendNet, count_parameters  # noqa: E402
+from unmask.learned.train import TrainConfig, crop_resize, degrade, train  # noqa: E402
+
+torch.set_flush_denormal(True)
+torch.set_num_threads(2)
+S = 64
+
+
+@dataclass(frozen=True)
+class _Sample:
+    image: np.ndarray
+    label: int
+    boundary: np.ndarray
+
+
+def stub_sample(face: np.ndarray, lm: np.ndarray, rng: np.random.Generator, p_fake: float = 0.5) -> _Sample:
+    """A brightened blurred ellipse pasted in the middle: enough of a 'blend' for plumbing tests."""
+    import cv2
+
+    h, w = face.shape[:2]
+    if rng.random() >= p_fake:
+        return _Sample(face.copy(), 0, np.zeros((h, w), np.float32))
+    m = np.zeros((h, w), np.float32)
+    cv2.ellipse(m, (w // 2, h // 2), (w // 4, h // 3), 0, 0, 360, 1.0, -1)
+    m = cv2.GaussianBlur(m, (0, 0), 3)
+    out = face * (1 - m[..., None]) + np.clip(face * 1.3, 0, 255) * m[..., None]
+    b = 4 * m * (1 - m)
+    return _Sample(out.astype(np.uint8), 1, (b / max(b.max(), 1e-6)).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class _Faces:
+    images: np.ndarray
+    landmarks: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+    sources: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def synthetic_faces(n: int, label: int, seed: int) -> _Faces:
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(60, 200, (n, S, S, 3), dtype=np.uint8)
+    groups = np.array([f"g{i % 4}" for i in range(n)])
+    return _Faces(imgs, np.zeros((n, 478, 2), np.float32), np.full(n, label, np.int8), groups,
+                  np.array([f"{g}/v{i % 8}.mp4" for i, g in enumerate(groups)]))
+
+
+def test_forward_shapes_and_size() -> None:
+    m = BlendNet().eval()
+    assert 0.5e6 <= count_parameters(m) <= 1.5e6
+    with torch.no_grad():
+        logit, boundary = m(torch.rand(2, 3, 128, 128) * 255)
+    assert logit.shape == (2,)
+    assert boundary.shape == (2, 1, 32, 32)
+    with torch.no_grad():
+        logit, boundary = m(torch.rand(1, 3, 64, 64) * 255)
+    assert logit.shape == (1,) and boundary.shape == (1, 1, 16, 16)
+
+
+def test_augmentations_keep_shapes_and_are_seeded() -> None:
+    face = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    b = np.zeros((S, S), np.float32)
+    a1 = [crop_resize(degrade(face, r), b, 32, r) for r in [np.random.default_rng(3)]][0]
+    a2 = [crop_resize(degrade(face, r), b, 32, r) for r in [np.random.default_rng(3)]][0]
+    assert a1[0].shape == (32, 32, 3) and a1[0].dtype == np.uint8 and a1[1].shape == (8, 8)
+    assert np.array_equal(a1[0], a2[0])
+
+
+def test_micro_training_writes_artifacts(tmp_path: Path) -> None:
+    real = synthetic_faces(40, 0, 1)
+    fake = synthetic_faces(12, 1, 2)
+    cfg = TrainConfig(size=32, batch=8, epochs=1, max_minutes=1.0)
+    msgs: list[str] = []
+    metrics = train(real, fake, cfg, tmp_path, msgs.append, sample_fn=stub_sample)  # type: ignore[arg-type]
+    for name in ("loss.csv", "metrics.json", "blend_cnn.onnx", "blend_cnn.json"):
+        assert (tmp_path / name).is_file(), name
+    rows = list(csv.DictReader((tmp_path / "loss.csv").open()))
+    assert rows and set(rows[0]) == {"step", "epoch", "loss", "cls_loss", "map_loss", "lr"}
+    man = json.loads((tmp_path / "blend_cnn.json").read_text())
+    assert man["sha256"] == hashlib.sha256((tmp_path / "blend_cnn.onnx").read_bytes()).hexdigest()
+    assert man["input"]["size"] == 32 and man["name"] == "blend_cnn"
+    assert metrics["best_epoch"] == 0 and metrics["epochs"][0]["fake_auc"] is not None
+    assert metrics["epochs"][0]["fake_auc_val_groups"] is not None  # fake groups overlap the held-out groups
+    assert (tmp_path / "blend_cnn.onnx").stat().st_size < 20e6
+    assert json.loads((tmp_path / "metrics.json").read_text())["data"]["train"]
+    assert msgs
+
+
+def test_training_is_deterministic_given_seed(tmp_path: Path) -> None:
+    real = synthetic_faces(24, 0, 3)
+    cfg = TrainConfig(size=32, batch=8, epochs=2, max_minutes=5.0, seed=7)
+    m1 = train(real, None, cfg, tmp_path / "a", sample_fn=stub_sample)  # type: ignore[arg-type]
+    m2 = train(real, None, cfg, tmp_path / "b", sample_fn=stub_sample)  # type: ignore[arg-type]
+    assert len(m1["epochs"]) == 2 and m1["planned_epochs"] == 2
+    assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()
+    assert [e["pseudo_auc"] for e in m1["epochs"]] == [e["pseudo_auc"] for e in m2["epochs"]]
