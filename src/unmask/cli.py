@@ -179,7 +179,7 @@ def silence_native_logs() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.debug and argv is None:
+    if not getattr(args, "debug", False) and argv is None:
         silence_native_logs()
     try:
         if args.command == "scan":
