@@ -8,6 +8,8 @@ callers embed a few observations per track, never every frame.
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Sequence
 
 import numpy as np
@@ -42,7 +44,10 @@ class FaceEmbedder:
             return
         try:
             import dlib
-            import face_recognition_models as frm
+
+            with warnings.catch_warnings():  # it imports pkg_resources, which newer setuptools flags as deprecated
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+                import face_recognition_models as frm
 
             shape_path = frm.pose_predictor_five_point_model_location()
             net_path = frm.face_recognition_model_location()
