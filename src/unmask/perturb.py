@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import av
 import cv2
@@ -35,19 +36,43 @@ def parse_perturbation(kind: str) -> tuple[int, int | None, bool]:
     raise ConfigError(f"unknown perturbation {kind!r}; known: {', '.join(PERTURBATIONS)}")
 
 
-def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
-    """Write a degraded copy of ``src`` (video) into ``out_dir`` and return its path."""
-    crf, height, mirror = parse_perturbation(kind)
-    out = out_dir / f"{src.stem}.{kind}.mp4"
-    try:
-        with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
-            ist = inp.streams.video[0]
-            rate = ist.average_rate or Fraction(25, 1)
-            ost = None
+def _frames_pillow(src: Path) -> tuple[Iterator[np.ndarray], Fraction]:
+    """Animated GIF/WebP through Pillow (PyAV cannot decode animated WebP)."""
+    from PIL import Image, ImageSequence
+
+    img = Image.open(src)
+    ms = float(img.info.get("duration") or 100) or 100.0
+    frames = (np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img))
+    return frames, Fraction(1000, int(max(ms, 10)))
+
+
+def _frames_av(src: Path) -> tuple[Iterator[np.ndarray], Fraction]:
+    inp = av.open(str(src))
+    ist = inp.streams.video[0]
+
+    def gen() -> Iterator[np.ndarray]:
+        with inp:
             for frame in inp.decode(ist):
                 rgb = frame.to_ndarray(format="rgb24")
                 if frame.rotation:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=int(frame.rotation) // 90))
+                yield rgb
+
+    return gen(), ist.average_rate or Fraction(25, 1)
+
+
+def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
+    """Write a degraded copy of ``src`` (video or animation) into ``out_dir`` as H.264 MP4 and return its path."""
+    crf, height, mirror = parse_perturbation(kind)
+    out = out_dir / f"{src.stem}.{kind}.mp4"
+    try:
+        with open(src, "rb") as fh:
+            head = fh.read(12)
+        animated_image = head[:6] in (b"GIF87a", b"GIF89a") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        frames, rate = _frames_pillow(src) if animated_image else _frames_av(src)
+        with av.open(str(out), "w") as dst:
+            ost = None
+            for rgb in frames:
                 if height is not None and rgb.shape[0] > height:
                     w = int(round(rgb.shape[1] * height / rgb.shape[0]))
                     rgb = cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA)
@@ -64,6 +89,6 @@ def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
                 raise UnsupportedMedia(src, "no frame to perturb")
             for pkt in ost.encode():
                 dst.mux(pkt)
-    except (av.FFmpegError, IndexError) as e:
+    except (av.FFmpegError, IndexError, OSError) as e:
         raise UnsupportedMedia(src, f"cannot re-encode for perturbation {kind} ({e})") from None
     return out

@@ -31,3 +31,11 @@ def test_360p_and_flip_and_crf(clip, tmp_path):
 def test_unknown_perturbation(clip, tmp_path):
     with pytest.raises(ConfigError, match="unknown perturbation"):
         perturb_video(clip, "sepia", tmp_path)
+
+
+def test_animated_webp_is_perturbed_through_pillow(tmp_path):
+    from unmask.synth import write_webp
+
+    src = write_webp(tmp_path / "a.webp", face_frames(6, size=(320, 240)), durations_ms=100)
+    frame, n = _first(perturb_video(src, "crf30", tmp_path))
+    assert frame.shape[:2] == (240, 320) and n == 6
