@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench fit-fusion train clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion train clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -31,8 +31,12 @@ bench: $(STAMP)
 	$(BIN)/unmask bench $(DATA) --out $(BENCH)
 	$(BIN)/python -m unmask.benchdoc $(BENCH) docs/benchmarks.md
 
+# re-encoded copies of the dev videos: the fusion learns that compression is not manipulation
+bench-crf30: $(STAMP)
+	$(BIN)/unmask bench $(DATA) --out $(BENCH)-crf30 --perturb crf30 --no-speed
+
 fit-fusion: $(STAMP)
-	$(BIN)/unmask fit-fusion $(BENCH) --out src/unmask/models/fusion.json
+	$(BIN)/unmask fit-fusion $(BENCH) $(BENCH)-crf30 --out src/unmask/models/fusion.json
 
 $(VENV)/.train-installed: $(STAMP)
 	$(BIN)/pip install -q -e ".[test,train]"

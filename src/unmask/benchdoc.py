@@ -35,7 +35,7 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         "",
         "Data: `../shared/data/manifest.csv` (development set: FF++ c23, DFDC, talking-head and lip-sync outputs, "
         "real talking-head clips, photos). **The fusion was fitted on these same videos** (grouped cross-validation "
-        "numbers below are the honest ones); this is a development set, not a test set.",
+        "numbers below are the honest ones; it was also fitted on their CRF 30 re-encodes); this is a development set, not a test set.",
         "",
         "## Videos and animations (headline)",
         "",
@@ -52,15 +52,21 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         lines += [f"Real videos called likely_fake (false positives): {', '.join(s['real_labelled_likely_fake'])}.", ""]
     if fusion_meta and "cross_validation" in fusion_meta:
         cv = fusion_meta["cross_validation"]
+        fo = fusion_meta["fitted_on"]
         lines += [
-            "### Out-of-fold (grouped cross-validation) — the number to quote",
+            "### Out-of-fold (grouped cross-validation) — the numbers to quote",
             "",
-            f"{cv['scheme']}, {fusion_meta['fitted_on']['n_videos']} videos "
-            f"({fusion_meta['fitted_on']['n_real']} real, {fusion_meta['fitted_on']['n_fake']} fake, {fusion_meta['fitted_on']['n_groups']} groups): "
-            f"AUC {_f(cv['auc'])}, AP {_f(cv['ap'])}, EER {_f(cv['eer'])}, FPR at likely_fake {_f(cv['fpr_at_likely_fake'])}, "
-            f"TPR at likely_fake {_f(cv['tpr_at_likely_fake'])}.",
+            f"{cv['scheme']}; fitted on {fo['n_videos']} videos ({fo['n_real']} real, {fo['n_fake']} fake, "
+            f"{fo['n_groups']} groups) from {', '.join(fo.get('bench_dirs', [fo.get('bench_dir', '?')]))}.",
             "",
+            "| videos | n | AUC | AP | EER | real at likely_fake | fakes at likely_fake |",
+            "|---|---|---|---|---|---|---|",
         ]
+        for name, b in (cv.get("by_perturbation") or {"all": cv}).items():
+            label = "originals" if name == "none" else f"re-encoded ({name})" if name != "all" else "all"
+            lines.append(f"| {label} | {b.get('n', fo['n_videos'])} | {_f(b['auc'])} | {_f(b['ap'])} | {_f(b['eer'])} "
+                         f"| {_f(b['fpr_at_likely_fake'])} | {_f(b['tpr_at_likely_fake'])} |")
+        lines.append("")
     im = s["images"]
     lines += [
         "## Still images",

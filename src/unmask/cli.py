@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", "-q", action="store_true")
 
     f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
-    f.add_argument("bench_dir", metavar="BENCH_DIR")
+    f.add_argument("bench_dirs", metavar="BENCH_DIR", nargs="+",
+                   help="bench output(s); add perturbed runs (bench --perturb crf30) so compression is not read as manipulation")
     f.add_argument("--out", required=True, metavar="FILE")
     f.add_argument("--manifest", default=None, help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
     common(f)
@@ -155,7 +156,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from unmask.fusion_fit import fit_fusion
 
-    result = fit_fusion(Path(args.bench_dir), Path(args.out), manifest=Path(args.manifest) if args.manifest else None)
+    result = fit_fusion([Path(d) for d in args.bench_dirs], Path(args.out), manifest=Path(args.manifest) if args.manifest else None)
     print(json.dumps(result, indent=2))
     return EXIT_OK
 

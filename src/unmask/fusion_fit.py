@@ -49,6 +49,8 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
     scores = bench_dir / "scores.csv"
     if not scores.exists():
         raise ManifestError(f"{bench_dir}: no scores.csv; run `unmask bench` first")
+    summary = bench_dir / "summary.json"
+    perturb = json.loads(summary.read_text()).get("perturbation") if summary.exists() else None
     from unmask.bench import ManifestRow, _report_name
 
     rows = []
@@ -57,7 +59,7 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
             if r["kind"] == "image":
                 continue
             mrow = ManifestRow(Path(r["path"]), r["label"], r["kind"], r["origin"], r["manipulation"], r["group"])
-            rp = bench_dir / "reports" / _report_name(mrow)
+            rp = bench_dir / "reports" / _report_name(mrow, perturb)
             if not rp.exists():
                 continue
             rep = json.loads(rp.read_text())
@@ -65,18 +67,26 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
             if tid is None:
                 continue
             rows.append({"label": 1 if r["label"] == "fake" else 0, "group": r["group"], "path": r["path"],
+                         "perturbation": perturb or "none",
                          "origin": r["origin"], "features": report_track_features(rep)[tid]})
     return rows
 
 
-def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict[str, Any]:
+def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None = None) -> dict[str, Any]:
+    """Fit on every labeled video of one or more bench runs.
+
+    Runs of degraded copies (``unmask bench --perturb crf30``) teach the fusion that compression is not
+    manipulation: a copy keeps its original's source group, so cross-validation never splits the two,
+    and the thresholds are chosen out-of-fold over originals and copies together.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    rows = _load_rows(bench_dir)
+    dirs = [bench_dirs] if isinstance(bench_dirs, Path) else list(bench_dirs)
+    rows = [row for d in dirs for row in _load_rows(d)]
     y = np.array([r["label"] for r in rows])
     if len(rows) < 10 or len(set(y.tolist())) < 2:
-        raise UnmaskError(f"{bench_dir}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
+        raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
     names = sorted({k for r in rows for k in r["features"]})
     names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
              and n.split(".", 1)[1] not in CONTEXT_FEATURES]
@@ -113,6 +123,16 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
     likely_real = float(min(0.5, fake_oof[m] if len(fake_oof) else 0.5, likely_fake))
     cv_fpr = float(np.mean(real_oof >= likely_fake))
     cv_tpr = float(np.mean(fake_oof >= likely_fake))
+    pert = np.array([r["perturbation"] for r in rows])
+    by_perturbation = {}
+    for p in sorted(set(pert.tolist())):
+        sel = pert == p
+        yy, ss = y[sel], oof[sel]
+        by_perturbation[p] = {
+            "n": int(sel.sum()), **roc_metrics(yy.tolist(), ss.tolist()),
+            "fpr_at_likely_fake": round(float(np.mean(ss[yy == 0] >= likely_fake)), 4),
+            "tpr_at_likely_fake": round(float(np.mean(ss[yy == 1] >= likely_fake)), 4),
+        }
 
     mu, sd, clf = fit(X, y)
     single = {}
@@ -132,7 +152,8 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
         "kinds": ["video", "animation"],
         "fitted_on": {
-            "bench_dir": bench_dir.name,
+            "bench_dirs": [d.name for d in dirs],
+            "perturbations": sorted({r["perturbation"] for r in rows}),
             "manifest": str(manifest) if manifest else "../shared/data/manifest.csv",
             "n_videos": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
             "n_groups": int(len(set(groups.tolist()))),
@@ -142,11 +163,14 @@ def fit_fusion(bench_dir: Path, out: Path, manifest: Path | None = None) -> dict
             **cv,
             "fpr_at_likely_fake": round(cv_fpr, 4),
             "tpr_at_likely_fake": round(cv_tpr, 4),
+            "by_perturbation": by_perturbation,
         },
         "single_feature_auc": single,
         "regularisation_C": REG_C,
         "excluded_context_features": list(CONTEXT_FEATURES),
-        "command": "make bench && make fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; unmask fit-fusion bench --out src/unmask/models/fusion.json)",
+        "command": ("make bench bench-crf30 fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; "
+                    "unmask bench ../shared/data/manifest.csv --out bench-crf30 --perturb crf30; "
+                    "unmask fit-fusion bench bench-crf30 --out src/unmask/models/fusion.json)"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(model, indent=2) + "\n")
