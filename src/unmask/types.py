@@ -233,6 +233,32 @@ class TrackScore:
             _check(isinstance(v, float) and math.isfinite(v), "TrackScore", f"feature {k!r} must be a finite float, got {v!r}")
 
 
+@dataclass(frozen=True)
+class Heatmap:
+    """Where on one face an analyzer saw its cue: a 0..1 map over the face image it looked at.
+
+    ``image`` is the RGB face as the analyzer saw it (e.g. an aligned crop) and ``heat`` the map
+    over it, same height and width, so a report can draw the overlay without knowing the analyzer.
+    """
+
+    track_id: int
+    frame_index: int
+    t: float
+    image: np.ndarray  # uint8 H x W x 3
+    heat: np.ndarray  # float32 H x W in [0, 1]
+    score: float  # the analyzer's 0..1 suspicion for this face in this frame
+    caption: str = ""  # plain words: what the bright areas mean
+
+    def __post_init__(self) -> None:
+        im, h = self.image, self.heat
+        _check(im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] == 3, "Heatmap",
+               f"image must be uint8 HxWx3, got {im.dtype} {im.shape}")
+        _check(h.ndim == 2 and h.shape == im.shape[:2], "Heatmap", f"heat must be {im.shape[:2]}, got {h.shape}")
+        _check(bool(np.all(np.isfinite(h))) and float(h.min(initial=0.0)) >= 0.0 and float(h.max(initial=0.0)) <= 1.0,
+               "Heatmap", "heat must be finite and in [0, 1]")
+        _check(0.0 <= self.score <= 1.0, "Heatmap", f"score must be in [0, 1], got {self.score}")
+
+
 AnalyzerStatus = Literal["ok", "skipped", "error"]
 
 
@@ -248,6 +274,7 @@ class AnalyzerResult:
     evidence: tuple[Evidence, ...] = ()
     video_features: dict[str, float] = field(default_factory=dict)  # per-video features (not per track)
     reason: str | None = None  # why skipped / the error message
+    heatmaps: tuple[Heatmap, ...] = ()  # the most telling frames, for reports (not in the JSON)
 
     @property
     def score(self) -> float | None:

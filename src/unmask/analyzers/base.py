@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Callable, ClassVar, Sequence, TypeVar
 
-from unmask.types import AnalyzerResult, Evidence, MediaContext, Need, TrackScore
+from unmask.types import AnalyzerResult, Evidence, Heatmap, MediaContext, Need, TrackScore
 
 
 T = TypeVar("T")
@@ -73,9 +73,11 @@ class Analyzer(ABC):
         evidence: list[Evidence] | tuple[Evidence, ...],
         explanation: str,
         video_features: dict[str, float] | None = None,
+        heatmaps: list[Heatmap] | tuple[Heatmap, ...] = (),
     ) -> AnalyzerResult:
         ev = tuple(sorted(evidence, key=lambda e: -e.strength))
-        return AnalyzerResult(self.name, self.version, "ok", explanation, tuple(tracks), ev, dict(video_features or {}))
+        return AnalyzerResult(self.name, self.version, "ok", explanation, tuple(tracks), ev, dict(video_features or {}),
+                              heatmaps=tuple(heatmaps))
 
     def skipped(self, reason: str) -> AnalyzerResult:
         return AnalyzerResult(self.name, self.version, "skipped", f"Not run: {reason}.", reason=reason)
