@@ -70,7 +70,7 @@ def test_boundary_follows_the_face_outline_and_far_pixels_unchanged(face):
     far_out = dist > 0.16 * S
     assert far_out.sum() > 1000, far_out.sum()
     for seed in range(6):
-        pf = self_blend(img, lm, np.random.default_rng(seed))
+        pf = self_blend(img, lm, np.random.default_rng(seed), side="inner")
         assert pf.boundary[band].mean() > 10 * (pf.boundary[far_out].mean() + 1e-3), seed
         changed = np.abs(pf.image.astype(int) - img.astype(int)).max(axis=2)
         assert (changed[far_out] <= 1).mean() > 0.99, seed

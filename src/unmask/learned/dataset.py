@@ -100,11 +100,12 @@ def extract_faces(
     labels: tuple[str, ...] = ("real",),
     per_video: int = 16,
     size: int = 256,
+    fps: float = 2.0,
     min_face_px: float = 64.0,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FaceSet:
-    """The largest meshed face of up to ``per_video`` frames spread over each wanted file, aligned.
+    """The largest meshed face of up to ``per_video`` frames (at most ``fps`` a second) of each wanted file, aligned.
 
     Files that cannot be decoded are skipped and listed in ``FaceSet.skipped``.
     ``progress(done, total)`` is called after each file.
@@ -114,7 +115,7 @@ def extract_faces(
     rows = _rows(manifest, wanted)
     if limit is not None:
         rows = rows[:limit]
-    sampling = SamplingConfig(fps=2.0, max_frames=per_video)
+    sampling = SamplingConfig(fps=fps, max_frames=per_video)
     images: list[np.ndarray] = []
     lms: list[np.ndarray] = []
     labs: list[int] = []

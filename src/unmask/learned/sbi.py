@@ -70,19 +70,20 @@ def _colour_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _frequency_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Blur, sharpen or resample, as a pasted face from another pipeline would be."""
-    s = img.shape[0]
-    kind = int(rng.integers(0, 4))
-    if kind == 0:  # blur
-        return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.3))
-    if kind == 1:  # unsharp mask
-        soft = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.6))
-        return np.clip(img + rng.uniform(0.3, 1.0) * (img - soft), 0.0, 255.0)
-    if kind == 2:  # downscale/upscale (a lower-resolution paste)
-        f = rng.uniform(0.5, 0.85)
-        small = cv2.resize(img, (max(8, int(s * f)), max(8, int(s * f))), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (img.shape[1], s), interpolation=cv2.INTER_LINEAR)
-    return img
+    """A resolution drop (x2 or x4, as a face rendered at 64-128 px and upscaled) or a sharpening (as a face
+    enhancer leaves), always one of them, as in SBI: a swapped face rarely has its frame's own detail."""
+    s, w = img.shape[:2]
+    if rng.random() < 0.5:  # downscale/upscale
+        f = 1.0 / float(rng.choice((2.0, 4.0)))
+        small = cv2.resize(img, (max(8, int(w * f)), max(8, int(s * f))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, s), interpolation=cv2.INTER_LINEAR)
+    soft = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.6))  # unsharp mask
+    return np.clip(img + rng.uniform(0.3, 1.0) * (img - soft), 0.0, 255.0)
+
+
+def source_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Colour then frequency change: what makes a pasted face differ from the frame it is pasted into."""
+    return _frequency_jitter(_colour_jitter(img, rng), rng)
 
 
 def _geometric_jitter(img: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -157,13 +158,23 @@ def boundary_map(mask: np.ndarray) -> np.ndarray:
 
 # --- samples ---------------------------------------------------------------------------------------
 
-def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator) -> PseudoFake:
-    """The face pasted onto itself through a soft landmark mask; always label 1."""
+def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, side: str = "random") -> PseudoFake:
+    """The face pasted onto itself through a soft landmark mask; always label 1.
+
+    ``side`` says which copy is changed: ``inner`` (the pasted source), ``outer`` (the frame it is pasted
+    into; far pixels then change too) or ``random`` (either, evenly, as SBI does), so the network learns
+    the *mismatch*, not "a blurrier/sharper face is fake".
+    """
     _check(face, landmarks_xy)
+    if side not in ("inner", "outer", "random"):
+        raise BadFace(f"side must be inner, outer or random, got {side!r}")
     xy = np.asarray(landmarks_xy, np.float32)[:, :2]
     target = face.astype(np.float32)
-    source = _colour_jitter(target.copy(), rng)
-    source = _frequency_jitter(source, rng)
+    source = target.copy()
+    if side == "inner" or (side == "random" and rng.random() < 0.5):
+        source = source_transform(source, rng)
+    else:
+        target = source_transform(target, rng)
     source = _geometric_jitter(source, xy[list(FACE_OVAL)].mean(axis=0), rng)
     soft = soft_mask(face.shape[:2], xy, rng)
     m = soft * float(BLEND_RATIOS[int(rng.integers(0, len(BLEND_RATIOS)))])
@@ -174,13 +185,21 @@ def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Genera
     return PseudoFake(image, 1, boundary_map(soft))
 
 
-def make_sample(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, p_fake: float = 0.5) -> PseudoFake:
-    """A self-blend with probability ``p_fake``, else the face untouched (label 0, zero boundary)."""
+def make_sample(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, p_fake: float = 0.5,
+                p_real_transformed: float = 0.0) -> PseudoFake:
+    """A self-blend with probability ``p_fake``, else a real sample (label 0, zero boundary).
+
+    A real sample is the face untouched, or with probability ``p_real_transformed`` the whole face
+    changed like a source (colour, resolution, sharpening), so a uniformly soft or sharp face is real.
+    """
     _check(face, landmarks_xy)
     if not 0.0 <= p_fake <= 1.0:
         raise BadFace(f"p_fake must be in [0, 1], got {p_fake}")
     if rng.random() < p_fake:
         return self_blend(face, landmarks_xy, rng)
+    if p_real_transformed > 0.0 and rng.random() < p_real_transformed:
+        image = np.clip(np.rint(source_transform(face.astype(np.float32), rng)), 0, 255).astype(np.uint8)
+        return PseudoFake(image, 0, np.zeros(face.shape[:2], np.float32))
     return PseudoFake(face.copy(), 0, np.zeros(face.shape[:2], np.float32))
 
 
@@ -202,7 +221,7 @@ def contact_sheet(
     cols = []
     for i in range(n):
         face, lm = faces_with_landmarks[i % len(faces_with_landmarks)]
-        pf = self_blend(face, lm, rng)
+        pf = self_blend(face, lm, rng, side="inner")
         diff = np.abs(pf.image.astype(np.int16) - face.astype(np.int16)).mean(axis=2) * 4.0
         rows = [
             face,
