@@ -99,3 +99,9 @@ def pg_url():
     finally:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def face_clip_report(scanner, face_clip):
+    """The real pipeline's report (with its picture attachments) on the 4 s face clip, scanned once."""
+    return scanner.scan(face_clip)

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", help="scan videos or images and print a verdict with its evidence")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
+    s.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here (a directory when scanning several files)")
     s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
     common(s)
 
@@ -84,7 +85,7 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
@@ -101,8 +102,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         json_dir = Path(args.json)
         if json_dir.exists() and not json_dir.is_dir():
             raise UnmaskError(f"--json {args.json}: scanning several files needs a directory, and this is a file")
+    html_dir: Path | None = None
+    if args.html and (several or Path(args.html).is_dir()):
+        html_dir = Path(args.html)
+        if html_dir.exists() and not html_dir.is_dir():
+            raise UnmaskError(f"--html {args.html}: scanning several files needs a directory, and this is a file")
     failed = 0
     used_names: set[str] = set()
+    used_html: set[str] = set()
     for path in args.paths:
         try:
             with ProgressBar(Path(path).name, disable=args.quiet) as bar:
@@ -130,6 +137,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                     write_atomic(json_dir / f"{name}.json", report.to_json())
                 else:
                     write_atomic(Path(args.json), report.to_json())
+        if args.html:
+            from unmask.report.html import render_html
+
+            html = render_html(report, settings=config.to_dict())
+            if html_dir is not None:
+                name = Path(path).stem
+                while name in used_html:
+                    name += "_"
+                used_html.add(name)
+                write_atomic(html_dir / f"{name}.html", html)
+            else:
+                write_atomic(Path(args.html), html)
     return EXIT_FAILED if failed else EXIT_OK
 
 
