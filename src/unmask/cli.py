@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
+"""Command line: ``unmask scan``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -57,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--size", type=int, default=128, help="network input size in pixels (default 128)")
     t.add_argument("--quiet", "-q", action="store_true")
+
+    sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sv.add_argument("--workers", type=int, default=1, help="scans run at once, one process each (default 1)")
+    sv.add_argument("--data-dir", metavar="DIR", default=None, help="uploads and the SQLite database (default: UNMASK_DATA_DIR or the user data directory)")
+    sv.add_argument("--allow-dir", metavar="DIR", action="append", default=[], help="let clients scan files under DIR by server-side path (repeatable)")
+    sv.add_argument("--max-upload-mb", type=float, default=None, help="largest upload accepted, in MB (default 2048)")
+    sv.add_argument("--insecure-no-auth", action="store_true", help="serve beyond loopback without API tokens")
+    common(sv)
 
     f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
     f.add_argument("bench_dirs", metavar="BENCH_DIR", nargs="+",
@@ -172,6 +182,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return int(train_main(argv) or 0)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from unmask.service.server import serve
+    from unmask.service.settings import ServiceSettings
+
+    settings = ServiceSettings.from_env(
+        host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir,
+        allowed_dirs=args.allow_dir or None, insecure_no_auth=args.insecure_no_auth or None,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb else None,
+        scan_config=_config(args))
+    serve(settings)
+    return EXIT_OK
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from unmask.fusion_fit import fit_fusion
 
@@ -208,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(args)
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "serve":
+            return _cmd_serve(args)
         return _cmd_fit(args)
     except UnmaskError as e:
         _err(str(e))

@@ -217,8 +217,19 @@ def test_recover_requeues_then_fails_abandoned_scans(store):
     assert [(r.id, r.status) for r in out] == [(a.id, "queued")]
     assert store.scans.get(live.id).status == "running"  # a live worker keeps its scan
     assert store.scans.claim("host:dead").id == a.id  # second attempt
-    out = store.scans.recover(dead, stale_after_s=60, max_attempts=2)
-    assert out[0].status == "failed" and "interrupted" in out[0].error and "2 times" in out[0].error
+    out = store.scans.recover(dead, stale_after_s=60, max_attempts=2, why="the scanning process died")
+    assert out[0].status == "failed" and out[0].error.startswith("interrupted 2 times: the scanning process died")
+
+
+def test_requeue_on_shutdown_does_not_count_an_attempt(store):
+    s = store.scans.create("a.mp4", "/srv/a")
+    assert not store.scans.requeue(s.id, "w:1")  # not running
+    assert store.scans.has_queued()
+    store.scans.claim("w:1")
+    assert not store.scans.has_queued()
+    assert store.scans.requeue(s.id, "w:1")
+    rec = store.scans.get(s.id)
+    assert rec.status == "queued" and rec.attempts == 0 and rec.worker is None
 
 
 def test_recover_picks_up_stale_heartbeats_from_any_host(store):

@@ -8,6 +8,7 @@ written in the same transaction that marks the scan done.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -165,27 +166,29 @@ class ScanRepo:
                                    stage="failed")).rowcount
         return bool(n)
 
-    def recover(self, worker_dead: Callable[[str], bool], stale_after_s: float, max_attempts: int) -> list[ScanRecord]:
+    def recover(self, worker_dead: Callable[[str], bool], stale_after_s: float, max_attempts: int,
+                why: str = "the server stopped while scanning this file") -> list[ScanRecord]:
         """Scans left ``running`` by a process that died: re-queue them, or fail them after ``max_attempts``.
 
         A scan counts as abandoned when ``worker_dead(worker)`` says so (a process on this host that
         no longer exists) or its heartbeat is older than ``stale_after_s`` (any host). Returns the
         scans as they are now.
         """
-        cutoff = self._store.now() - timedelta(seconds=stale_after_s)
+        finite = math.isfinite(stale_after_s)
+        cutoff = self._store.now() - timedelta(seconds=stale_after_s if finite else 0)
         out: list[ScanRecord] = []
         with self._store.write() as s:
             rows = s.scalars(select(ScanRow).where(ScanRow.status == "running")).all()
             for row in rows:
                 beat = utc(row.heartbeat_at) or utc(row.started_at)
-                stale = beat is None or beat < cutoff
+                stale = finite and (beat is None or beat < cutoff)
                 if not (stale or worker_dead(row.worker or "")):
                     continue
                 if row.attempts >= max_attempts:
                     vals: dict[str, Any] = dict(
                         status="failed", stage="failed", finished_at=self._store.now(),
-                        error=(f"interrupted: the server stopped while scanning this file, {row.attempts} "
-                               f"time{'s' if row.attempts != 1 else ''}; not retried again"))
+                        error=(f"interrupted {row.attempts} time{'s' if row.attempts != 1 else ''}: {why}; "
+                               "not retried again"))
                 else:
                     vals = dict(status="queued", stage="requeued after an interrupted attempt", worker=None,
                                 progress=0.0, heartbeat_at=None)
@@ -196,6 +199,20 @@ class ScanRepo:
                 if fresh is not None:
                     out.append(_record(fresh))
         return out
+
+    def requeue(self, scan_id: str, worker: str) -> bool:
+        """Put a running scan back in the queue without counting the attempt (the server is stopping, not the file's fault)."""
+        with self._store.write() as s:
+            n = s.execute(update(ScanRow).where(ScanRow.id == scan_id, ScanRow.status == "running", ScanRow.worker == worker)
+                          .values(status="queued", stage="requeued: the server stopped", worker=None, progress=0.0,
+                                  heartbeat_at=None, attempts=func.max(ScanRow.attempts - 1, 0)
+                                  if self._store.is_sqlite else func.greatest(ScanRow.attempts - 1, 0))).rowcount
+        return bool(n)
+
+    def has_queued(self) -> bool:
+        """A cheap read, so idle workers poll without taking the write lock."""
+        with self._store.read() as s:
+            return s.scalar(select(ScanRow.id).where(ScanRow.status == "queued").limit(1)) is not None
 
     def running(self) -> list[ScanRecord]:
         with self._store.read() as s:

@@ -1,0 +1,46 @@
+"""Bind the socket ourselves (clear one-line errors, ``--port 0`` for tests), then hand it to uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+from unmask.errors import UnmaskError
+from unmask.service.settings import ServiceSettings
+from unmask.store.engine import redact
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        raise UnmaskError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: ServiceSettings) -> None:
+    """Run the API, web app and workers until interrupted."""
+    import uvicorn
+
+    from unmask.service.app import create_app
+    from unmask.service.worker import log_to_stderr
+
+    log_to_stderr("server")
+    sock = bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    auth = "token auth on" if settings.auth_required else "NO AUTH (anyone who can reach it may use it)" \
+        if settings.insecure_no_auth else "no auth (loopback only)"
+    print(f"unmask: serving on http://{shown}:{port}  ({settings.workers} worker{'s' if settings.workers != 1 else ''}, "
+          f"{auth}; data in {settings.data_dir}; database {redact(settings.url)})", flush=True)
+    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, timeout_graceful_shutdown=15)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(1)
