@@ -64,8 +64,8 @@ class ServiceSettings:
         return self.database_url or f"sqlite:///{self.data_dir / 'unmask.db'}"
 
     def validate(self) -> "ServiceSettings":
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"port must be 1..65535, got {self.port}")
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port must be 0..65535 (0: any free port), got {self.port}")
         if not 1 <= self.workers <= 64:
             raise ConfigError(f"workers must be 1..64, got {self.workers}")
         if self.max_upload_bytes < 1024:
