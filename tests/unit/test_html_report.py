@@ -118,3 +118,31 @@ def test_timeline_marks_suspicious_seconds(face_clip_report, kind, expect):
         return
     assert [b["suspicious"] for b in tl["bars"]] == [False, True, False]
     assert tl["suspicious"] == ["1–2 s"] and len(tl["lanes"]) == len(data["faces"])
+
+
+def test_face_lanes_pack_bursts_into_rows(face_clip_report):
+    data = json.loads(face_clip_report.to_json())
+    face = data["faces"][0]
+    data["faces"] = [{**face, "id": i + 1, "t_start": 10.0 * (i // 2), "t_end": 10.0 * (i // 2) + 2} for i in range(12)]
+    data["input"]["duration_s"] = 60.0
+    data["verdict"]["track_id"] = 11
+    tl = timeline(data)
+    assert tl["rows"] == 2 and len(tl["lanes"]) == 12  # two faces at a time, six bursts
+    assert [lane["verdict_face"] for lane in tl["lanes"]].count(True) == 1
+
+
+def test_reports_without_a_verdict_still_render(face_clip_report):
+    """No face, or a still image: no score bar, no timeline, the reasons instead."""
+    data = json.loads(face_clip_report.to_json())
+    data["faces"], data["timeline"], data["evidence"] = [], [], []
+    data["verdict"].update(label="no_face", score=None, track_id=None, drivers=[], contributions={},
+                           reasons=["no face was found in the analysed frames"], summary="No face found: nothing was judged.")
+    for a in data["analyzers"]:
+        a.update(status="skipped", score=None, reason="no face was found", evidence=[], tracks=[])
+    html = render_html(Report(data))
+    assert_self_contained(html)
+    assert 'data-label="no_face"' in html and "no face was found in the analysed frames" in html
+    assert 'class="gauge"' not in html and "No face was found in the analysed frames." in html
+    assert html.count("Skipped: no face was found") == len(data["analyzers"])
+    data["input"]["kind"] = "image"
+    assert "A still image has no timeline." in render_html(Report(data))

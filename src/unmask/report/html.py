@@ -21,6 +21,7 @@ from unmask.report.attachments import Attachment
 from unmask.report.build import LABEL_WORDS, Report
 
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
+MAX_LANES = 8  # rows of face bars under the timeline
 
 LABEL_TONE = {"likely_fake": "fake", "inconclusive": "unsure", "likely_real": "real", "no_face": "none", "cannot_assess": "none"}
 
@@ -103,22 +104,29 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
         t1 = max(t1, t0 + duration / 200)  # a one-frame finding stays visible
         spans.append({"x": x(t0), "w": max(round(x(t1) - x(t0), 2), 1.5), "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: "
                       f"[{e['analyzer'].replace('_', ' ')}] {e['detail']}"})
-    faces = sorted(data["faces"], key=lambda f: f["id"])[:12]
     lanes_top = _TOP + _PLOT_H + 24
-    lanes = []
-    for i, f in enumerate(faces):
+    lanes, rows_end = [], []  # faces packed into as few rows as their times allow (bursts share rows)
+    for f in sorted(data["faces"], key=lambda f: (f["t_start"], f["id"])):
         t0, t1 = float(f["t_start"]), max(float(f["t_end"]), float(f["t_start"]) + duration / 200)
-        lanes.append({"x": x(t0), "w": max(round(x(t1) - x(t0), 2), 2.0), "y": lanes_top + i * (_LANE_H + 4),
-                      "label": f"face {f['id']}", "verdict_face": f["id"] == data["verdict"]["track_id"],
+        row = next((i for i, end in enumerate(rows_end) if end + duration / 100 < t0), None)
+        if row is None:
+            if len(rows_end) == MAX_LANES:
+                continue
+            rows_end.append(t1)
+            row = len(rows_end) - 1
+        rows_end[row] = t1
+        w = max(round(x(t1) - x(t0), 2), 2.0)
+        lanes.append({"x": x(t0), "w": w, "y": lanes_top + row * (_LANE_H + 4), "label": str(f["id"]) if w >= 16 else "",
+                      "verdict_face": f["id"] == data["verdict"]["track_id"],
                       "title": f"face {f['id']}: {t0:.1f}–{float(f['t_end']):.1f} s, seen in {f['n_observations']} analysed frames"})
-    height = lanes_top + len(lanes) * (_LANE_H + 4) + 6
+    height = lanes_top + len(rows_end) * (_LANE_H + 4) + 6
     suspicious = [b["title"].split(":")[0] for b in bars if b["suspicious"]]
     return {
         "width": _W, "height": height, "left": _LEFT, "right": _W - _RIGHT, "top": _TOP, "bottom": y(0),
         "grid": [{"y": y(s), "label": f"{s:.1f}"} for s in (0.0, 0.5, 1.0)],
         "level_y": y(SUSPICIOUS_LEVEL),
         "ticks": [{"x": x(t), "label": f"{t:g}"} for t in _ticks(duration)],
-        "bars": bars, "spans": spans, "lanes": lanes, "lanes_top": lanes_top,
+        "bars": bars, "spans": spans, "lanes": lanes, "lanes_top": lanes_top, "rows": len(rows_end),
         "suspicious": suspicious, "duration": duration,
     }
 

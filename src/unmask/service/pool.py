@@ -47,8 +47,8 @@ class WorkerPool:
         self.recover()
         if self.settings.worker_mode == "thread":
             self._stop, self._wake = threading.Event(), threading.Event()
-            engine = self.factory(self.settings.scan_config)
-            for n in range(self.settings.workers):
+            for n in range(self.settings.workers):  # one engine per worker: a Scanner is not shared between threads
+                engine = self.factory(self.settings.scan_config)
                 t = threading.Thread(target=work, name=f"unmask-worker-{n}", daemon=True,
                                      args=(self.store, engine, worker_id(n), self._stop, self._wake, self.settings))
                 t.start()
