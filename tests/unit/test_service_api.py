@@ -328,3 +328,27 @@ def test_startup_cleans_orphan_uploads(service, tmp_path):
     (up / "0123456789abcdef0123456789abcdef").write_bytes(b"x")  # no scan row: a crash between file and row
     service(start_workers=False)
     assert list(up.iterdir()) == []
+
+
+def test_serve_refuses_with_one_line(tmp_path, capsys, monkeypatch):
+    from unmask.cli import main
+
+    monkeypatch.delenv("UNMASK_API_TOKENS", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)]) == 1
+    assert "refusing to serve on 0.0.0.0 without API tokens" in capsys.readouterr().err
+    monkeypatch.setenv("UNMASK_DATABASE_URL", "postgresql://u:secret@127.0.0.1:1/db")
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open the database" in err and "secret" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_busy_port_is_one_line():
+    from unmask.errors import UnmaskError
+    from unmask.service.server import bind
+
+    first = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(UnmaskError, match="cannot listen on 127.0.0.1:.*in use"):
+            bind("127.0.0.1", first.getsockname()[1])
+    finally:
+        first.close()

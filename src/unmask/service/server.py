@@ -26,6 +26,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def preflight(settings: ServiceSettings) -> None:
+    """Open the database and the uploads directory now, so a problem is one line, not a traceback from uvicorn."""
+    from unmask.store import Store
+
+    try:
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UnmaskError(f"cannot create {settings.uploads_dir}: {e.strerror or e}") from None
+    Store.open(settings.url).close()
+
+
 def serve(settings: ServiceSettings) -> None:
     """Run the API, web app and workers until interrupted."""
     import uvicorn
@@ -34,6 +45,7 @@ def serve(settings: ServiceSettings) -> None:
     from unmask.service.worker import log_to_stderr
 
     log_to_stderr("server")
+    preflight(settings)
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
