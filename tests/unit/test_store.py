@@ -69,6 +69,28 @@ def test_models_match_the_migrations(store):
     assert diff == []
 
 
+def test_an_old_schema_is_migrated_keeping_its_rows(store):
+    from alembic import command
+
+    from unmask.store.migrate import alembic_config, head_revision
+
+    cfg = alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO scans (id, status, progress, source_name, media_path, owns_media, overrides, "
+                          "attempts, created_at) VALUES ('old', 'queued', 0, 'a.mp4', '/a', false, '{}', 0, "
+                          "CURRENT_TIMESTAMP)"))
+    with Store.open(store.url) as again:
+        from unmask.store.migrate import current_revision
+
+        assert current_revision(again.engine) == head_revision()
+        assert again.scans.get("old").source_name == "a.mp4"
+        big = again.scans.create("big.mp4", "/b", size_bytes=3 * 1024**3)  # past 32 bits
+        assert again.scans.get(big.id).size_bytes == 3 * 1024**3
+
+
 def test_reopening_keeps_data_and_refuses_a_newer_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'u.db'}"
     with Store.open(url) as st:
