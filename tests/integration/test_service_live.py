@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -211,8 +210,8 @@ def test_browser_uploads_a_clip_and_reads_the_verdict(tmp_path, face_clip):
 def test_a_file_that_keeps_killing_its_worker_is_failed_with_the_reason(tmp_path, face_clip, face_clip_report, monkeypatch):
     """Process workers with the stub engine: kill the worker twice mid-scan; the pool replaces it, then gives up."""
     from fastapi.testclient import TestClient
-
     from service_stubs import MODE_ENV, REPORT_ENV, StubEngine
+
     from unmask.service.app import create_app
     from unmask.service.settings import ServiceSettings
 

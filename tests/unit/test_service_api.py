@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from service_stubs import MODE_ENV, REPORT_ENV, StubEngine
+
 from unmask.errors import ConfigError
 from unmask.service.app import create_app
 from unmask.service.settings import ServiceSettings

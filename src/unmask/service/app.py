@@ -24,8 +24,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from unmask import __version__
-from unmask.errors import (ConfigError, InputError, MediaTooLarge, MissingInput, NotAFile, StoreError, UnknownPerson,
-                           UnknownScan, UnreadableInput)
+from unmask.errors import (
+    ConfigError,
+    InputError,
+    MediaTooLarge,
+    MissingInput,
+    NotAFile,
+    StoreError,
+    UnknownPerson,
+    UnknownScan,
+    UnreadableInput,
+)
 from unmask.media.probe import probe
 from unmask.service.engine import EngineFactory, ScannerEngine, merged_config
 from unmask.service.pool import WorkerPool
@@ -181,11 +190,8 @@ def require_token(request: Request, creds: HTTPAuthorizationCredentials | None =
 
 
 def _input_status(e: InputError) -> int:
-    if isinstance(e, MediaTooLarge):
-        return 422
-    if isinstance(e, (MissingInput, NotAFile, UnreadableInput)):
-        return 422
-    return 415
+    """415 for content that is not media we read; 422 for media we refuse (too large) or a path that is no file."""
+    return 422 if isinstance(e, (MediaTooLarge, MissingInput, NotAFile, UnreadableInput)) else 415
 
 
 def _settings_from(raw: Any, base: ServiceSettings) -> dict[str, Any]:
