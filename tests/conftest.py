@@ -70,3 +70,38 @@ def assert_well_formed(result) -> None:
     for ev in result.evidence:
         assert ev.cue and ev.detail and 0.0 <= ev.strength <= 1.0 and ev.t_end >= ev.t_start
         assert ev.track_id is not None and ev.frame_start is not None and ev.frame_end is not None
+
+
+PG_URL = __import__("os").environ.get("UNMASK_TEST_PG_URL", "")
+PG_SKIP_REASON = "no PostgreSQL server: set UNMASK_TEST_PG_URL=postgresql://user:pass@127.0.0.1:5432/postgres (.ci/run does)"
+
+
+@pytest.fixture
+def pg_url():
+    """URL of a fresh PostgreSQL database on the server at ``UNMASK_TEST_PG_URL``, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"unmask_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at UNMASK_TEST_PG_URL is not reachable ({str(e).strip()[:120]})")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def face_clip_report(scanner, face_clip):
+    """The real pipeline's report (with its picture attachments) on the 4 s face clip, scanned once."""
+    return scanner.scan(face_clip)

@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
+"""Command line: ``unmask scan``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", help="scan videos or images and print a verdict with its evidence")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
+    s.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here (a directory when scanning several files)")
     s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
     common(s)
 
@@ -56,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--size", type=int, default=128, help="network input size in pixels (default 128)")
     t.add_argument("--quiet", "-q", action="store_true")
+
+    sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sv.add_argument("--workers", type=int, default=1, help="scans run at once, one process each (default 1)")
+    sv.add_argument("--data-dir", metavar="DIR", default=None, help="uploads and the SQLite database (default: UNMASK_DATA_DIR or the user data directory)")
+    sv.add_argument("--allow-dir", metavar="DIR", action="append", default=[], help="let clients scan files under DIR by server-side path (repeatable)")
+    sv.add_argument("--max-upload-mb", type=float, default=None, help="largest upload accepted, in MB (default 2048)")
+    sv.add_argument("--insecure-no-auth", action="store_true", help="serve beyond loopback without API tokens")
+    common(sv)
 
     f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
     f.add_argument("bench_dirs", metavar="BENCH_DIR", nargs="+",
@@ -84,7 +95,7 @@ def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
@@ -101,8 +112,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         json_dir = Path(args.json)
         if json_dir.exists() and not json_dir.is_dir():
             raise UnmaskError(f"--json {args.json}: scanning several files needs a directory, and this is a file")
+    html_dir: Path | None = None
+    if args.html and (several or Path(args.html).is_dir()):
+        html_dir = Path(args.html)
+        if html_dir.exists() and not html_dir.is_dir():
+            raise UnmaskError(f"--html {args.html}: scanning several files needs a directory, and this is a file")
     failed = 0
     used_names: set[str] = set()
+    used_html: set[str] = set()
     for path in args.paths:
         try:
             with ProgressBar(Path(path).name, disable=args.quiet) as bar:
@@ -130,6 +147,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                     write_atomic(json_dir / f"{name}.json", report.to_json())
                 else:
                     write_atomic(Path(args.json), report.to_json())
+        if args.html:
+            from unmask.report.html import render_html
+
+            html = render_html(report, settings=config.to_dict())
+            if html_dir is not None:
+                name = Path(path).stem
+                while name in used_html:
+                    name += "_"
+                used_html.add(name)
+                write_atomic(html_dir / f"{name}.html", html)
+            else:
+                write_atomic(Path(args.html), html)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -151,6 +180,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UnmaskError(f"training needs the train extra (torch): run `make train` or pip install -e '.[train]' ({e})") from None
     argv = [args.manifest, "--out", args.out, "--minutes", str(args.minutes), "--epochs", str(args.epochs), "--size", str(args.size)]
     return int(train_main(argv) or 0)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from unmask.service.server import serve
+    from unmask.service.settings import ServiceSettings
+
+    settings = ServiceSettings.from_env(
+        host=args.host, port=args.port, workers=args.workers, data_dir=args.data_dir,
+        allowed_dirs=args.allow_dir or None, insecure_no_auth=args.insecure_no_auth or None,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb else None,
+        scan_config=_config(args))
+    serve(settings)
+    return EXIT_OK
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -189,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(args)
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "serve":
+            return _cmd_serve(args)
         return _cmd_fit(args)
     except UnmaskError as e:
         _err(str(e))

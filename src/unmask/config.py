@@ -143,7 +143,7 @@ class ScanConfig:
         return cls(**kwargs).validate()
 
 
-_NOT_CONFIG_ENV = {"UNMASK_DATABASE_URL", "UNMASK_API_TOKENS", "UNMASK_DATA_DIR"}
+_NOT_CONFIG_ENV = {"UNMASK_DATABASE_URL", "UNMASK_API_TOKENS", "UNMASK_DATA_DIR", "UNMASK_TEST_PG_URL"}
 
 
 def _positive(obj: Any, *names: str) -> None:

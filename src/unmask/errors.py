@@ -14,7 +14,10 @@ one line naming the file and what is wrong.
     │   └── MediaTooLarge           frames beyond the configured pixel limit
     ├── ConfigError                 a bad setting (file, env or flag)
     ├── ModelError                  shipped weights/coefficients missing or corrupt
-    └── ManifestError               a benchmark manifest that cannot be read
+    ├── ManifestError               a benchmark manifest that cannot be read
+    └── StoreError                  the database of scans and people cannot be opened or used
+        ├── UnknownScan             no scan with that id
+        └── UnknownPerson           no enrolled person with that name (or version)
 """
 
 from __future__ import annotations
@@ -73,3 +76,21 @@ class ModelError(UnmaskError):
 
 class ManifestError(UnmaskError):
     pass
+
+
+class StoreError(UnmaskError):
+    pass
+
+
+class UnknownScan(StoreError):
+    def __init__(self, scan_id: str) -> None:
+        self.scan_id = scan_id
+        super().__init__(f"no scan with id {scan_id!r}")
+
+
+class UnknownPerson(StoreError):
+    def __init__(self, name: str, version: int | None = None) -> None:
+        self.name = name
+        self.version = version
+        what = f"{name!r} version {version}" if version is not None else repr(name)
+        super().__init__(f"no enrolled person {what}")

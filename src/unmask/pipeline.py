@@ -8,7 +8,7 @@ scanning many files (batch, bench, service) pays the model start-up once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ from unmask.faces.finder import FaceFinder
 from unmask.fusion import FusionModel, decide
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
+from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
 from unmask.types import AnalyzerResult, MediaContext, Need, SampledFrame
 
@@ -110,8 +111,10 @@ class Scanner:
         verdict = decide(ctx, results, self.fusion)
         timer.add("fusion", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
+        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, list(reader.warnings))
+        report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
         report_progress("done", 1.0)
-        return build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, list(reader.warnings))
+        return report
 
 
 def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:

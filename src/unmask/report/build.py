@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
 from unmask import __version__
 from unmask.analyzers.base import Analyzer
 from unmask.fusion import FusionModel, Verdict
+from unmask.report.attachments import Attachment
 from unmask.types import AnalyzerResult, Evidence, MediaContext
 
 SCHEMA_VERSION = "1.0"
@@ -34,9 +35,14 @@ LABEL_WORDS = {
 
 @dataclass(frozen=True)
 class Report:
-    """A finished scan. ``data`` is the JSON document; the properties are shortcuts."""
+    """A finished scan. ``data`` is the JSON document; the properties are shortcuts.
+
+    ``attachments`` are the pictures the HTML report shows (face thumbnails, suspicious
+    moments, heatmap overlays), small JPEGs kept beside the JSON, never inside it.
+    """
 
     data: Mapping[str, Any]
+    attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def label(self) -> str:

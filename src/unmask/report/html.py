@@ -1,0 +1,188 @@
+"""One self-contained HTML file per report: readable, printable, citable, and it works offline.
+
+Everything is inline (CSS, a few lines of JS, pictures as ``data:`` URIs, the timeline as
+SVG), nothing is fetched, and the JSON report is embedded so the file is the evidence.
+The same report and attachments give the same bytes (no clock, stable order); callers
+add provenance such as a scan id or date through ``facts``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from unmask.report.attachments import Attachment
+from unmask.report.build import LABEL_WORDS, Report
+
+SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
+MAX_LANES = 8  # rows of face bars under the timeline
+
+LABEL_TONE = {"likely_fake": "fake", "inconclusive": "unsure", "likely_real": "real", "no_face": "none", "cannot_assess": "none"}
+
+LABEL_MEANING = {
+    "likely_fake": "Look closely: the cues unmask measures point to manipulation. This is not proof.",
+    "inconclusive": "The cues point neither way clearly enough for a verdict.",
+    "likely_real": "None of the cues unmask measures fired. This is not an authentication.",
+    "no_face": "No face was found, so nothing was judged.",
+    "cannot_assess": "Faces were found, but none was good enough to judge (see the reasons).",
+}
+
+# timeline geometry (SVG user units)
+_W, _PLOT_H, _LEFT, _RIGHT, _TOP, _LANE_H = 860, 130, 52, 14, 10, 14
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("unmask.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["words"] = lambda s: str(s).replace("_", " ")
+    env.filters["num"] = _num
+    env.filters["secs"] = lambda t: "" if t is None else f"{float(t):.1f} s"
+    return env
+
+
+def _num(x: Any, nd: int = 2) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return "–"
+        return f"{x:.{nd}f}" if abs(x) < 1000 else f"{x:.0f}"
+    return str(x)
+
+
+def data_uri(a: Attachment) -> str:
+    return f"data:{a.media_type};base64,{base64.b64encode(a.data).decode('ascii')}"
+
+
+def _ticks(duration: float) -> list[float]:
+    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if duration / step <= 12:
+            break
+    n = int(duration // step)
+    return [round(i * step, 3) for i in range(n + 1)]
+
+
+def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Shapes for the score-over-time SVG: per-second bars, suspicious seconds, evidence spans, face lanes."""
+    inp = data["input"]
+    if inp["kind"] == "image":
+        return None
+    points = data["timeline"]
+    duration = float(inp["duration_s"] or 0.0)
+    duration = max(duration, max((p["t"] + 1.0 for p in points), default=0.0), 1.0)
+    plot_w = _W - _LEFT - _RIGHT
+
+    def x(t: float) -> float:
+        return round(_LEFT + plot_w * min(max(t, 0.0), duration) / duration, 2)
+
+    def y(s: float) -> float:
+        return round(_TOP + _PLOT_H * (1.0 - min(max(s, 0.0), 1.0)), 2)
+
+    bars = []
+    for p in points:
+        s = p["score"]
+        if s is None:
+            continue
+        t0, t1 = p["t"], min(p["t"] + 1.0, duration)
+        bars.append({"x": x(t0), "w": max(round(x(t1) - x(t0) - 1, 2), 1.0), "y": y(s), "h": round(y(0) - y(s), 2),
+                     "suspicious": s >= SUSPICIOUS_LEVEL, "title": f"{t0:.0f}–{t1:.0f} s: suspicion {s:.2f}"})
+    spans = []
+    evidence = [e for a in data["analyzers"] for e in a["evidence"]]
+    for e in sorted(evidence, key=lambda e: (-(e["strength"] or 0), e["t_start"] or 0))[:12]:
+        t0, t1 = float(e["t_start"] or 0), float(e["t_end"] or 0)
+        t1 = max(t1, t0 + duration / 200)  # a one-frame finding stays visible
+        spans.append({"x": x(t0), "w": max(round(x(t1) - x(t0), 2), 1.5), "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: "
+                      f"[{e['analyzer'].replace('_', ' ')}] {e['detail']}"})
+    lanes_top = _TOP + _PLOT_H + 24
+    lanes, rows_end = [], []  # faces packed into as few rows as their times allow (bursts share rows)
+    for f in sorted(data["faces"], key=lambda f: (f["t_start"], f["id"])):
+        t0, t1 = float(f["t_start"]), max(float(f["t_end"]), float(f["t_start"]) + duration / 200)
+        row = next((i for i, end in enumerate(rows_end) if end + duration / 100 < t0), None)
+        if row is None:
+            if len(rows_end) == MAX_LANES:
+                continue
+            rows_end.append(t1)
+            row = len(rows_end) - 1
+        rows_end[row] = t1
+        w = max(round(x(t1) - x(t0), 2), 2.0)
+        lanes.append({"x": x(t0), "w": w, "y": lanes_top + row * (_LANE_H + 4), "label": str(f["id"]) if w >= 16 else "",
+                      "verdict_face": f["id"] == data["verdict"]["track_id"],
+                      "title": f"face {f['id']}: {t0:.1f}–{float(f['t_end']):.1f} s, seen in {f['n_observations']} analysed frames"})
+    height = lanes_top + len(rows_end) * (_LANE_H + 4) + 6
+    suspicious = [b["title"].split(":")[0] for b in bars if b["suspicious"]]
+    return {
+        "width": _W, "height": height, "left": _LEFT, "right": _W - _RIGHT, "top": _TOP, "bottom": y(0),
+        "grid": [{"y": y(s), "label": f"{s:.1f}"} for s in (0.0, 0.5, 1.0)],
+        "level_y": y(SUSPICIOUS_LEVEL),
+        "ticks": [{"x": x(t), "label": f"{t:g}"} for t in _ticks(duration)],
+        "bars": bars, "spans": spans, "lanes": lanes, "lanes_top": lanes_top, "rows": len(rows_end),
+        "suspicious": suspicious, "duration": duration,
+    }
+
+
+def gauge(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Score bar geometry (0..1) with both thresholds, as percentages."""
+    v = data["verdict"]
+    if v["score"] is None:
+        return None
+    th = v["thresholds"]
+    return {"score": 100 * float(v["score"]), "real": 100 * float(th["likely_real"]), "fake": 100 * float(th["likely_fake"])}
+
+
+def _embedded_json(data: Mapping[str, Any]) -> Markup:
+    """The report as JSON that is safe inside ``<script>`` (no ``</script>``, no HTML comment openers)."""
+    text = json.dumps(data, indent=None, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings: Mapping[str, Any] | None = None) -> str:
+    """The report as one self-contained HTML document.
+
+    ``facts`` are extra (label, value) rows for the provenance table, e.g. the service's scan id
+    and date; ``settings`` is the configuration that produced it (``ScanConfig.to_dict()``).
+    """
+    d = report.data
+    atts = report.attachments
+    thumbs = {a.track_id: a for a in atts if a.kind == "thumbnail"}
+    heatmaps: dict[str, list[Attachment]] = {}
+    for a in atts:
+        if a.kind == "heatmap" and a.analyzer:
+            heatmaps.setdefault(a.analyzer, []).append(a)
+    flat_settings = _flatten(settings) if settings else []
+    return _env().get_template("report.html.j2").render(
+        d=d, v=d["verdict"], inp=d["input"], words=LABEL_WORDS[d["verdict"]["label"]],
+        tone=LABEL_TONE.get(d["verdict"]["label"], "none"), meaning=LABEL_MEANING.get(d["verdict"]["label"], ""),
+        gauge=gauge(d), tl=timeline(d), thumbs=thumbs, moments=[a for a in atts if a.kind == "moment"],
+        heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
+        report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
+    )
+
+
+def _title(d: Mapping[str, Any]) -> str:
+    name = str(d["input"]["path"]).replace("\\", "/").rsplit("/", 1)[-1]
+    return f"unmask report: {name} — {LABEL_WORDS[d['verdict']['label']]}"
+
+
+def _flatten(m: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k, val in m.items():
+        if isinstance(val, Mapping):
+            out += _flatten(val, f"{prefix}{k}.")
+        elif isinstance(val, (list, tuple)):
+            out.append((f"{prefix}{k}", ", ".join(map(str, val))))
+        else:
+            out.append((f"{prefix}{k}", str(val)))
+    return out

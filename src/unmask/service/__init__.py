@@ -1,0 +1,20 @@
+"""The service: an HTTP API and a web app over a persistent scan queue (``unmask serve``).
+
+    app = create_app(ServiceSettings.from_env(workers=1))   # FastAPI; run with uvicorn
+
+Modules: ``settings`` (validated once), ``app`` (API routes), ``web`` (pages), ``uploads``
+(streamed, size-limited, server-named), ``pool`` and ``worker`` (bounded scan workers fed by
+the store's queue), ``engine`` (the one-method seam to the scanner), ``server`` (binding, uvicorn).
+"""
+
+from unmask.service.settings import ServiceSettings
+
+__all__ = ["ServiceSettings", "create_app"]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name == "create_app":  # FastAPI loads only when the service is used
+        from unmask.service.app import create_app
+
+        return create_app
+    raise AttributeError(name)
