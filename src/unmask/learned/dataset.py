@@ -23,7 +23,7 @@ from unmask.faces.align import align_face
 from unmask.faces.finder import FaceFinder
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
-from unmask.types import N_LANDMARKS, Frame
+from unmask.types import N_LANDMARKS, FaceObs, Frame
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,17 @@ class FaceSet:
     groups: np.ndarray  # N str: manifest source_repo
     sources: np.ndarray  # N str: manifest path
     skipped: tuple[str, ...] = ()  # "path: reason" for files that could not be read
+    #: N float32: source-frame pixels per aligned pixel (below 1: the face was upscaled to fill the crop)
+    native: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.images)
         if not (len(self.landmarks) == len(self.labels) == len(self.groups) == len(self.sources) == n):
             raise UnmaskError("FaceSet: images, landmarks, labels, groups and sources must have the same length")
+        if self.native is None:
+            object.__setattr__(self, "native", np.ones(n, np.float32))
+        elif len(self.native) != n:
+            raise UnmaskError("FaceSet: native must have one value per face")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -52,6 +58,7 @@ class FaceSet:
         np.savez(
             path, images=self.images, landmarks=self.landmarks, labels=self.labels,
             groups=self.groups.astype(str), sources=self.sources.astype(str), skipped=np.array(self.skipped, dtype=str),
+            native=np.asarray(self.native, np.float32),
         )
 
     @classmethod
@@ -62,6 +69,7 @@ class FaceSet:
                     images=z["images"], landmarks=z["landmarks"].astype(np.float32), labels=z["labels"].astype(np.int8),
                     groups=z["groups"], sources=z["sources"],
                     skipped=tuple(str(s) for s in z["skipped"]) if "skipped" in z else (),
+                    native=z["native"].astype(np.float32) if "native" in z else None,
                 )
         except (OSError, KeyError, ValueError) as e:
             raise UnmaskError(f"{path}: not a FaceSet file ({e})") from None
@@ -121,6 +129,7 @@ def extract_faces(
     labs: list[int] = []
     groups: list[str] = []
     sources: list[str] = []
+    native: list[float] = []
     skipped: list[str] = []
     with FaceFinder(FaceConfig(crop_size=size)) as finder:
         for i, r in enumerate(rows):
@@ -150,6 +159,7 @@ def extract_faces(
                     labs.append(label)
                     groups.append(group)
                     sources.append(rel)
+                    native.append(native_scale(obs, aligned.matrix))
             except UnmaskError as e:
                 skipped.append(f"{rel}: {e}")
             if progress is not None:
@@ -158,8 +168,18 @@ def extract_faces(
         return _empty(size, skipped)
     return FaceSet(
         np.stack(images).astype(np.uint8), np.stack(lms).astype(np.float32), np.array(labs, np.int8),
-        np.array(groups, dtype=str), np.array(sources, dtype=str), tuple(skipped),
+        np.array(groups, dtype=str), np.array(sources, dtype=str), tuple(skipped), np.array(native, np.float32),
     )
+
+
+def native_scale(obs: FaceObs, matrix: np.ndarray) -> float:
+    """Frame pixels per aligned-face pixel: below 1 when a small face was upscaled into the crop.
+
+    Pseudo-fakes are made at this native scale, so a resolution drop removes detail the frame had.
+    """
+    crop_px = float(obs.crop_box[2] - obs.crop_box[0]) / float(obs.crop.shape[1])
+    aligned_per_crop = float(np.sqrt(abs(np.linalg.det(np.asarray(matrix, np.float64)[:, :2]))))
+    return crop_px / max(aligned_per_crop, 1e-6)
 
 
 def split_by_group(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
