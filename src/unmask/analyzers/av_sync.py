@@ -57,10 +57,14 @@ WINDOW_S = 2.0
 WINDOW_HOP_S = 1.0
 #: significance at which a face counts as following the voice (the speaker)
 SPEAKER_Z = 2.5
-#: the suspicion rises as the in-range correlation falls below this ...
-SYNC_REAL_CORR = 0.30
-#: ... reaching 1 at this correlation (mouth and voice unrelated or opposed)
-SYNC_NONE_CORR = -0.05
+#: mouth and voice "do not match" when the in-range correlation, one standard error above what was measured,
+#: stays below this: 1 of the 29 real development clips with speech does (benchmarks/reference_eval.py,
+#: docs/reference-benchmarks.md). The suspicion is 0.5 here, 1 at MISMATCH_SPAN below, 0 at MISMATCH_SPAN above.
+MISMATCH_MAX_CORR = 0.25
+MISMATCH_DEV_FP = "1 of 29"
+MISMATCH_SPAN = 0.15
+#: real speakers' correlation at the scan's 8 fps on the development set: median 0.31 (0.11-0.64 over 29 clips)
+REAL_CORR_TYPICAL = 0.3
 #: a peak this much stronger outside the physiological range than inside it means an offset
 OFFSET_MARGIN = 0.10
 EVIDENCE_LEVEL = 0.5
@@ -221,13 +225,13 @@ def sync_suspicion(corr_in_range: float, corr_best: float, lag_best: float, n_ef
     """0..1: how far the mouth is from following the voice, giving short clips the benefit of the doubt.
 
     Uses the correlation one standard error above the measured one, so 3 s of speech
-    needs a much lower correlation than 30 s to look out of sync (uncalibrated; the
-    combination rule in :mod:`unmask.fusion` has its own measured threshold).
+    needs a much lower correlation than 30 s to look out of sync; 0.5 at
+    :data:`MISMATCH_MAX_CORR`, where the lip-sync rule of :mod:`unmask.rules` fires.
     """
     if not math.isfinite(corr_in_range):
         return 0.5
     r = corr_upper(corr_in_range, n_eff) if math.isfinite(n_eff) else corr_in_range
-    s = (SYNC_REAL_CORR - r) / (SYNC_REAL_CORR - SYNC_NONE_CORR)
+    s = 0.5 + 0.5 * (MISMATCH_MAX_CORR - r) / MISMATCH_SPAN
     if math.isfinite(corr_best) and not (PLAUSIBLE_LAG_S[0] <= lag_best <= PLAUSIBLE_LAG_S[1]) \
             and corr_best - corr_in_range >= OFFSET_MARGIN:
         s = max(s, 0.75)  # the mouth follows the voice, but shifted: an offset, not a match
@@ -382,7 +386,8 @@ class AVSyncAnalyzer(Analyzer):
         if s >= EVIDENCE_LEVEL and f["corr_best"] - f["corr"] >= OFFSET_MARGIN:
             return base + f"; they match best {abs(f['offset_s']):.2f} s apart, outside the natural range: the sound looks shifted."
         if s >= EVIDENCE_LEVEL:
-            return base + "; the mouth does not follow the voice (in real speech it does, at about 0.2-0.6)."
+            return base + (f"; the mouth does not follow the voice (real speakers typically give about "
+                           f"{REAL_CORR_TYPICAL:.1f}; this low in only {MISMATCH_DEV_FP} real development clips).")
         return base + ", as in real speech (a lip-sync generator also keeps this, so a match is no proof)."
 
     def _evidence(self, r: _TrackSync, s: float) -> list[Evidence]:
@@ -398,12 +403,14 @@ class AVSyncAnalyzer(Analyzer):
                 cue = "av_offset"
             else:
                 what = (f"the mouth does not open and close with the voice (correlation {f['corr']:.2f} over "
-                        f"{f['speech_s']:.0f} s of speech; real speakers give about 0.2-0.6): the voice may not be this "
-                        "person's, or the mouth was re-animated")
+                        f"{f['speech_s']:.0f} s of speech; real speakers typically give about {REAL_CORR_TYPICAL:.1f}): "
+                        "the voice may not be this person's, or the mouth was re-animated")
                 cue = "av_mismatch"
             out.append(Evidence(cue, f"Face {tid}, {r.track.start_t:.1f}–{r.track.end_t:.1f} s: {what}.", s,
                                 r.track.start_t, r.track.end_t, tid, obs[0].frame_index, obs[-1].frame_index))
-        bad = [w for w in r.windows if w[3] >= 0.4 and w[2] < -0.2]
+        # where the mouth moves against the voice, said only once the track as a whole does not match:
+        # on a matching track such windows are chance, and must not become the headline of a real video
+        bad = [w for w in r.windows if w[3] >= 0.4 and w[2] < -0.2] if s >= EVIDENCE_LEVEL else []
         for a, b, c, _ in _merge(bad)[:3]:
             out.append(Evidence("av_disagree", f"Face {tid}, {a:.1f}–{b:.1f} s: while someone speaks, the mouth moves against "
                                                f"the voice (correlation {c:.2f}).",
@@ -413,9 +420,10 @@ class AVSyncAnalyzer(Analyzer):
 
 
 def _window_score(corr: float, voiced: float) -> float:
+    """A 2 s window's suspicion: 0 at a correlation of 0.3 or more, 1 at -0.5 (mouth against the voice)."""
     if voiced < 0.4 or not math.isfinite(corr):
         return 0.0
-    return float(min(1.0, max(0.0, (SYNC_REAL_CORR - corr) / (SYNC_REAL_CORR + 0.5))))
+    return float(min(1.0, max(0.0, (0.3 - corr) / 0.8)))
 
 
 def _merge(windows: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
@@ -456,4 +464,5 @@ def _stitch(pieces: list) -> Envelope:
     return Envelope(db, smooth, voiced, start, hop)
 
 
-__all__ = ["AVSyncAnalyzer", "SyncCurve", "mouth_signal", "runs", "sync_curve", "sync_suspicion", "window_agreement"]
+__all__ = ["AVSyncAnalyzer", "MISMATCH_MAX_CORR", "SyncCurve", "corr_upper", "mouth_signal", "runs", "sync_curve",
+           "sync_suspicion", "window_agreement"]

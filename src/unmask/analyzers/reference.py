@@ -24,7 +24,7 @@ from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.reference.conclusion import ReferenceConclusion, conclude
 from unmask.reference.identity import profile_distance
 from unmask.media.decode import sample_rate
-from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, match, pair_words, track_windows
+from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, Windows, match, pair_words, track_windows
 from unmask.reference.model import ReferenceModel
 from unmask.reference.profile import PersonProfile
 from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
@@ -93,10 +93,10 @@ class ReferenceAnalyzer(Analyzer):
         rate = sample_rate(ctx.info.duration_s, ctx.config.sampling)
         rows: list[tuple[FaceTrack, dict[str, float], list[Evidence]]] = []
         for tr in faces:
-            embs = [v for _, v in self._embedder.embed_many(evenly_spaced(tr.observations, n_emb))]
-            if not embs:
+            embs = self.track_embeddings(tr, n_emb)
+            if not len(embs):
                 continue
-            im = profile_distance(prof.embeddings, np.stack(embs))
+            im = profile_distance(prof.embeddings, embs)
             pid = model.identity(im.distance)
             feats = {"identity_p": pid, "identity_distance": im.distance, "identity_embeddings": float(im.n_checked),
                      "mannerism_windows": 0.0, "claimed": 0.0}
@@ -126,10 +126,20 @@ class ReferenceAnalyzer(Analyzer):
                        video_features={"profile_embeddings": float(prof.n_embeddings),
                                        "profile_windows": float(prof.n_windows)})
 
+    def track_embeddings(self, tr: FaceTrack, n: int) -> np.ndarray:
+        """(k, 128) embeddings of ``n`` evenly spaced observations (the temporal analyzer's, when it ran)."""
+        embs = [v for _, v in self._embedder.embed_many(evenly_spaced(tr.observations, n))]
+        return np.stack(embs) if embs else np.zeros((0, 128), np.float32)
+
+    @staticmethod
+    def track_windows(tr: FaceTrack, rate: float) -> Windows:
+        """Mannerism windows of a scanned track (coverage judged at the scan's sampling rate)."""
+        return track_windows(track_signals(tr), nominal_fps=min(rate, NOMINAL_FPS))
+
     def _mannerisms(self, tr: FaceTrack, feats: dict[str, float], ev: list[Evidence], rate: float) -> None:
         if self.profile is None or self.profile.n_windows == 0:
             return
-        w = track_windows(track_signals(tr), nominal_fps=min(rate, NOMINAL_FPS))
+        w = self.track_windows(tr, rate)
         if len(w) == 0:
             return
         m = match(self.profile.windows, w.vectors, self.model.population)

@@ -246,14 +246,14 @@ class Enroller:
             return FootageItem(name, info.sha256, info.kind, info.duration_s, 0.0, 0, 0, why), [], [], f"{name}: {why}"
         embs: list[np.ndarray] = []
         wins: list[np.ndarray] = []
-        face_s = 0.0
+        spans: list[tuple[float, float]] = []
         budget = MAX_EMBEDDINGS_PER_FILE
         for tr, _ in sorted(mine, key=lambda c: -len(c[0].with_landmarks)):
             dur = tr.end_t - tr.start_t
             if info.kind == "image":
                 n_emb = 1
             else:
-                face_s += dur
+                spans.append((tr.start_t, tr.end_t))
                 n_emb = max(ANCHOR_EMBEDDINGS, int(round(dur / EMBED_EVERY_S)))
             n_emb = min(n_emb, budget)
             if n_emb > 0:
@@ -263,6 +263,7 @@ class Enroller:
             if info.kind == "video":
                 w = track_windows(track_signals(tr))
                 wins += list(w.vectors)
+        face_s = _union_s(spans)  # two tracks of the person at once (a mirror, a screen) count once
         item = FootageItem(name, info.sha256, info.kind, info.duration_s, face_s, len(embs), len(wins))
         if info.kind == "image":
             line = f"{name}: photo, {len(embs)} face image"
@@ -271,6 +272,19 @@ class Enroller:
             line = (f"{name}: {face_s:.1f} s of the face in {info.duration_s:.1f} s of video, {len(embs)} face images, "
                     f"{len(wins)} mannerism windows{short}")
         return item, embs, wins, line
+
+
+def _union_s(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) spans."""
+    total, end = 0.0, -math.inf
+    for a, b in sorted(spans):
+        if a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
 
 
 __all__ = ["Enroller", "Enrollment", "MIN_EMBEDDINGS", "MIN_FACE_VIDEO_S", "enrol_sampling", "read_file_faces", "usable_tracks"]

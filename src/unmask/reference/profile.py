@@ -34,11 +34,11 @@ from unmask.errors import ProfileError
 FORMAT = "unmask-person-profile"
 FORMAT_VERSION = 1
 EMBEDDING_DIM = 128
-MAX_NAME_LEN = 100
+MAX_NAME_LEN = 200  # as the store allows
 
 
 def check_name(name: str) -> str:
-    """The name, stripped, or ``ProfileError`` when it cannot name a person."""
+    """The name with runs of white space (tabs, newlines) made one space, or ``ProfileError`` when it cannot name a person."""
     n = " ".join(str(name).split())
     if not n:
         raise ProfileError("a person's name cannot be empty")
@@ -63,8 +63,9 @@ class FootageItem:
     note: str = ""  # e.g. "face did not match the other files; left out"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "kind": self.kind, "duration_s": round(self.duration_s, 3),
-                "face_s": round(self.face_s, 3), "embeddings": self.embeddings, "windows": self.windows, "note": self.note}
+        return {"name": self.name, "sha256": self.sha256, "kind": self.kind, "duration_s": float(round(self.duration_s, 3)),
+                "face_s": float(round(self.face_s, 3)), "embeddings": int(self.embeddings), "windows": int(self.windows),
+                "note": self.note}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FootageItem":
