@@ -145,7 +145,7 @@ class ReferenceAnalyzer(Analyzer):
         m = match(self.profile.windows, w.vectors, self.model.population)
         pm = self.model.mannerisms(m.llr)
         feats.update(mannerism_p=pm, mannerism_llr=m.llr, mannerism_windows=float(len(w)))
-        if pm < 0.5:
+        if pm < self.model.foreign_mannerisms:  # evidence only where the conclusion says "foreign"
             k, here, there = m.top_pairs[0]
             obs = tr.observations
             ev.append(Evidence(

@@ -48,9 +48,18 @@ class People:
         rec = self.store.people.add(result.profile.name, result.profile.to_bytes(), result.profile.summary())
         return rec, result
 
+    def resolve(self, name: str) -> str:
+        """The stored spelling of ``name``: exact, else the one enrolled name equal to it ignoring case."""
+        name = check_name(name)
+        names = {r.name for r in self.store.people.list()}
+        if name in names:
+            return name
+        folded = [n for n in names if n.casefold() == name.casefold()]
+        return folded[0] if len(folded) == 1 else name
+
     def get(self, name: str, version: int | None = None) -> PersonProfile:
         """The stored profile (newest version unless ``version``); ``UnknownPerson`` when absent."""
-        rec = self.store.people.get(check_name(name), version)
+        rec = self.store.people.get(self.resolve(name), version)
         try:
             return PersonProfile.from_bytes(rec.profile, version=rec.version)
         except ProfileError as e:
@@ -63,11 +72,11 @@ class People:
         return self.store.people.versions(check_name(name))
 
     def remove(self, name: str, version: int | None = None) -> int:
-        return self.store.people.delete(check_name(name), version)
+        return self.store.people.delete(self.resolve(name), version)
 
     def export(self, name: str, path: str | Path, version: int | None = None) -> PersonRecord:
         """Write the stored profile bytes to ``path`` (atomically)."""
-        rec = self.store.people.get(check_name(name), version)
+        rec = self.store.people.get(self.resolve(name), version)
         p = Path(path)
         if p.is_dir():
             raise ProfileError(f"{p}: is a directory; give a file name for the exported profile")
