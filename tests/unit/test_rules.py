@@ -58,3 +58,19 @@ def test_foreign_mannerisms_raise_to_inconclusive_only():
     for r in (_ref(0.1, 0.05), _ref(0.99, 0.5), _ref(0.99, 0.05, windows=0.0)):  # other face; moves like them; unmeasured
         v, hits = apply_rules(_verdict("likely_real"), [r], foreign_mannerisms=0.2)
         assert v.label == "likely_real" and not hits
+
+
+def test_conclusions_say_what_the_combination_means():
+    from unmask.reference.conclusion import conclude
+
+    base = {"identity_p": 0.95, "identity_distance": 0.35}
+    c = conclude("Ada", {**base, "mannerism_p": 0.9}, 1, 0.5, 0.1)
+    assert c.conclusion == "consistent" and "consistent with Ada" in c.statement and "not proof" in c.statement
+    c = conclude("Ada", {**base, "mannerism_p": 0.02}, 1, 0.5, 0.1)
+    assert c.conclusion == "impersonator" and "impersonator" in c.statement
+    assert conclude("Ada", {**base, "mannerism_p": 0.3}, 1, 0.5, 0.1).conclusion == "mannerisms_unclear"
+    c = conclude("Ada", {**base, "mannerism_p": float("nan"), "still_image": 1.0}, 1, 0.5, 0.1)
+    assert c.conclusion == "mannerisms_not_checked" and "still image" in c.statement
+    c = conclude("Ada", {"identity_p": 0.01, "identity_distance": 0.9, "mannerism_p": 0.5}, 2, 0.5, 0.1)
+    assert c.conclusion == "not_this_person" and "does not make the video fake" in c.statement
+    assert conclude("Ada", None, None, 0.5, 0.1, "no face").conclusion == "cannot_assess"

@@ -99,7 +99,7 @@ class ReferenceAnalyzer(Analyzer):
             im = profile_distance(prof.embeddings, embs)
             pid = model.identity(im.distance)
             feats = {"identity_p": pid, "identity_distance": im.distance, "identity_embeddings": float(im.n_checked),
-                     "mannerism_windows": 0.0, "claimed": 0.0}
+                     "mannerism_windows": 0.0, "claimed": 0.0, "still_image": 1.0 if ctx.is_still else 0.0}
             rows.append((tr, feats, []))
         if not rows:
             return self.skipped("no face could be embedded to compare identities")

@@ -60,9 +60,10 @@ def conclude(name: str, feats: Mapping[str, float] | None, track_id: int | None,
         return ReferenceConclusion("not_this_person", s, track_id)
     same = f"The face matches {name} ({face}: identity score {pid:.2f}, face distance {dist:.2f})"
     if not math.isfinite(pm):
-        return ReferenceConclusion("mannerisms_not_checked",
-                                   f"{same}; how it moves could not be compared (the face needs at least "
-                                   f"{WINDOW_S:.0f} s in view at a stretch).", track_id)
+        why = ("a still image has no movement to compare" if feats.get("still_image", 0.0) >= 1.0 else
+               f"the face needs at least {WINDOW_S:.0f} s in view at a stretch")
+        return ReferenceConclusion("mannerisms_not_checked", f"{same}; how it moves could not be compared ({why}).",
+                                   track_id)
     if pm < foreign:
         return ReferenceConclusion("impersonator",
                                    f"{same}, but it does not move like {name} (mannerism score {pm:.2f}): the way "
