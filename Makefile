@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion train clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference train clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -37,6 +37,10 @@ bench-crf30: $(STAMP)
 
 fit-fusion: $(STAMP)
 	$(BIN)/unmask fit-fusion $(BENCH) $(BENCH)-crf30 --out src/unmask/models/fusion.json
+
+# reference mode and lip sync on the dev data (docs/reference-benchmarks.md); FIT=1 rewrites models/reference.json
+eval-reference: $(STAMP)
+	$(BIN)/python benchmarks/reference_eval.py $(DATA) --out $(BENCH)-reference --timing $(if $(FIT),--fit src/unmask/models/reference.json,)
 
 $(VENV)/.train-installed: $(STAMP)
 	$(BIN)/pip install -q -e ".[test,train]"

@@ -11,6 +11,7 @@ from unmask.config import ScanConfig  # noqa: E402
 from unmask.errors import (  # noqa: E402
     ConfigError,
     EmptyInput,
+    EnrollmentError,
     InputError,
     ManifestError,
     MediaTooLarge,
@@ -18,6 +19,8 @@ from unmask.errors import (  # noqa: E402
     ModelError,
     NoVideoStream,
     NotAFile,
+    ProfileError,
+    ReferenceModeError,
     UnmaskError,
     UnreadableInput,
     UnsupportedMedia,
@@ -43,4 +46,7 @@ __all__ = [
     "ConfigError",
     "ModelError",
     "ManifestError",
+    "ReferenceModeError",
+    "ProfileError",
+    "EnrollmentError",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``.
+"""Command line: ``unmask scan``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``, ``unmask enroll``, ``unmask people``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -38,7 +38,32 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
     s.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here (a directory when scanning several files)")
     s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
+    s.add_argument("--claims", metavar="NAME", help="check the video against this enrolled person (see `unmask enroll`)")
+    s.add_argument("--claims-version", type=int, metavar="N", help="use this version of the person's profile (default: newest)")
+    s.add_argument("--db", metavar="URL", help="database of enrolled people (default: UNMASK_DATABASE_URL, else the user data directory)")
     common(s)
+
+    e = sub.add_parser("enroll", help="build a reference profile of a person from verified videos and photos of them")
+    e.add_argument("name", metavar="NAME")
+    e.add_argument("paths", nargs="+", metavar="PATH", help="videos and photos of the real person")
+    e.add_argument("--db", metavar="URL", help="database to store the profile in (default as for scan --db)")
+    e.add_argument("--json", action="store_true", help="print the stored profile's summary as JSON")
+    common(e)
+
+    pp = sub.add_parser("people", help="list, remove, export or import enrolled people")
+    pp.add_argument("--db", metavar="URL", help="database of enrolled people (default as for scan --db)")
+    pp.add_argument("--json", action="store_true", help="list as JSON")
+    psub = pp.add_subparsers(dest="people_command")
+    pr = psub.add_parser("remove", help="remove an enrolled person (every version, or one)")
+    pr.add_argument("name", metavar="NAME")
+    pr.add_argument("--version", type=int, metavar="N")
+    px = psub.add_parser("export", help="write a person's profile to a file (to move it to another machine)")
+    px.add_argument("name", metavar="NAME")
+    px.add_argument("file", metavar="FILE")
+    px.add_argument("--version", type=int, metavar="N")
+    pi = psub.add_parser("import", help="store a profile file written by `people export`")
+    pi.add_argument("file", metavar="FILE")
+    pi.add_argument("--name", metavar="NAME", help="store it under this name instead of the one in the file")
 
     b = sub.add_parser("bench", help="score every labeled file of a manifest and write accuracy/speed metrics")
     b.add_argument("manifest", metavar="MANIFEST", help="CSV with columns path,label (paths relative to the manifest)")
@@ -105,7 +130,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from unmask.textreport import format_report
 
     config = _config(args)
-    scanner = Scanner(config)
+    claims = None
+    if args.claims:
+        from unmask.reference.people import People
+
+        with People.open(args.db) as people:
+            claims = people.get(args.claims, args.claims_version)
+    elif args.claims_version is not None:
+        raise UnmaskError("--claims-version needs --claims NAME")
+    scanner = Scanner(config, claims=claims)
     several = len(args.paths) > 1
     json_dir: Path | None = None
     if args.json and args.json != "-" and (several or Path(args.json).is_dir()):
@@ -203,6 +236,53 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from unmask.progress import ProgressBar
+    from unmask.reference.enroll import Enroller
+    from unmask.reference.people import People
+
+    enroller = Enroller(_config(args))
+    with People.open(args.db) as people, ProgressBar(f"enrolling {args.name}", disable=args.quiet) as bar:
+        rec, result = people.enroll(args.name, args.paths, enroller, progress=bar.update)
+    if args.json:
+        print(json.dumps({"name": rec.name, "version": rec.version, **rec.summary}, indent=2))
+        return EXIT_OK
+    for line in result.lines:
+        print(f"  {line}")
+    sm = rec.summary
+    print(f"enrolled {rec.name} (version {rec.version}): {sm['face_seconds']:.0f} s of the face in video, "
+          f"{sm['embeddings']} face images, {sm['mannerism_windows']} mannerism windows, from {sm['files']} file(s)")
+    return EXIT_OK
+
+
+def _cmd_people(args: argparse.Namespace) -> int:
+    from unmask.reference.people import People
+
+    with People.open(args.db) as people:
+        if args.people_command == "remove":
+            n = people.remove(args.name, args.version)
+            print(f"removed {args.name} ({n} version{'s' if n != 1 else ''})")
+        elif args.people_command == "export":
+            rec = people.export(args.name, args.file, args.version)
+            print(f"wrote {rec.name} version {rec.version} to {args.file}")
+        elif args.people_command == "import":
+            rec, _ = people.import_file(args.file, args.name)
+            print(f"imported {rec.name} as version {rec.version}")
+        else:
+            recs = people.list()
+            if args.json:
+                print(json.dumps([{"name": r.name, "version": r.version, "stored_at": r.created_at.isoformat(), **r.summary}
+                                  for r in recs], indent=2))
+            elif not recs:
+                print("no one enrolled yet (unmask enroll NAME VIDEO... adds someone)")
+            else:
+                for r in recs:
+                    sm = r.summary
+                    print(f"{r.name}  v{r.version}  {r.created_at:%Y-%m-%d}  {sm.get('face_seconds', 0):.0f} s of face video, "
+                          f"{sm.get('embeddings', 0)} face images, {sm.get('mannerism_windows', 0)} mannerism windows")
+    return EXIT_OK
+
+
 def silence_native_logs() -> None:
     """Send native libraries' log lines (TFLite, mediapipe's absl) to /dev/null, keep Python's stderr.
 
@@ -233,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "serve":
             return _cmd_serve(args)
+        if args.command == "enroll":
+            return _cmd_enroll(args)
+        if args.command == "people":
+            return _cmd_people(args)
         return _cmd_fit(args)
     except UnmaskError as e:
         _err(str(e))

@@ -15,9 +15,12 @@ one line naming the file and what is wrong.
     ├── ConfigError                 a bad setting (file, env or flag)
     ├── ModelError                  shipped weights/coefficients missing or corrupt
     ├── ManifestError               a benchmark manifest that cannot be read
-    └── StoreError                  the database of scans and people cannot be opened or used
-        ├── UnknownScan             no scan with that id
-        └── UnknownPerson           no enrolled person with that name (or version)
+    ├── StoreError                  the database of scans and people cannot be opened or used
+    │   ├── UnknownScan             no scan with that id
+    │   └── UnknownPerson           no enrolled person with that name (or version)
+    └── ReferenceModeError          reference mode: enrolling people, checking a claim
+        ├── ProfileError            a person profile that cannot be read (damaged, wrong format, bad name)
+        └── EnrollmentError         enrolment footage too little or inconsistent to build a profile
 """
 
 from __future__ import annotations
@@ -94,3 +97,15 @@ class UnknownPerson(StoreError):
         self.version = version
         what = f"{name!r} version {version}" if version is not None else repr(name)
         super().__init__(f"no enrolled person {what}")
+
+
+class ReferenceModeError(UnmaskError):
+    """Reference mode: enrolling people and checking a video against a claimed person."""
+
+
+class ProfileError(ReferenceModeError):
+    pass
+
+
+class EnrollmentError(ReferenceModeError):
+    pass

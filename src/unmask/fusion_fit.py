@@ -34,6 +34,9 @@ MIN_PRESENT = 0.5  # drop features missing in more than half the rows
 #: 0.67 without), which would not carry over to other footage.
 CONTEXT_FEATURES = ("n_landmark_frames", "track_s", "assessed", "n_blinks", "forehead_frac", "static_scene",
                     "median_diff", "step_spread")
+#: analyzers whose features must never enter the fusion: ``reference`` only runs with a claimed person
+#: (``scan --claims``), so a fusion using it would score claim-less scans differently from claimed ones
+EXCLUDED_ANALYZERS = ("reference",)
 VERSION_PREFIX = "1"
 
 
@@ -89,7 +92,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
     names = sorted({k for r in rows for k in r["features"]})
     names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
-             and n.split(".", 1)[1] not in CONTEXT_FEATURES]
+             and n.split(".", 1)[1] not in CONTEXT_FEATURES and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS]
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from unmask.analyzers.base import Analyzer
 from unmask.analyzers.registry import build_analyzers
@@ -21,7 +21,11 @@ from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
+from unmask.rules import apply_rules
 from unmask.types import AnalyzerResult, MediaContext, Need, SampledFrame
+
+if TYPE_CHECKING:
+    from unmask.reference.profile import PersonProfile
 
 #: progress(stage, fraction_done) — fraction in [0, 1] over the whole scan
 Progress = Callable[[str, float], None]
@@ -42,11 +46,14 @@ class StageTimer:
 class Scanner:
     """Scans media files with one configuration; models load on first use and are reused."""
 
-    def __init__(self, config: ScanConfig | None = None, fusion: FusionModel | None = None) -> None:
+    def __init__(self, config: ScanConfig | None = None, fusion: FusionModel | None = None,
+                 claims: "PersonProfile | None" = None) -> None:
+        """``claims``: the enrolled person the scanned videos are claimed to show (adds the reference check)."""
         self.config = (config or ScanConfig()).validate()
         self._fusion = fusion
         self._analyzers: list[Analyzer] | None = None
         self._finder: FaceFinder | None = None
+        self.claims = claims
 
     @property
     def fusion(self) -> FusionModel:
@@ -65,6 +72,13 @@ class Scanner:
             self._finder.load()
         if self._analyzers is None:
             analyzers = build_analyzers(self.config.analyzers)
+            if self.claims is not None:
+                from unmask.analyzers.identity import FaceEmbedder
+                from unmask.analyzers.reference import ReferenceAnalyzer
+
+                # share the temporal analyzer's embedder: the same frames are embedded, and paid for, once
+                shared = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
+                analyzers.append(ReferenceAnalyzer(self.claims, embedder=shared))
             for a in analyzers:
                 a.load()
             self._analyzers = analyzers
@@ -75,7 +89,33 @@ class Scanner:
         report_progress: Progress = progress or (lambda stage, done: None)
         timer = StageTimer()
         t_start = time.perf_counter()
+        ctx, warnings = self.context(path, report_progress, timer)
+        _, analyzers = self._load()
 
+        results: list[AnalyzerResult] = []
+        for i, analyzer in enumerate(analyzers):
+            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+            t0 = time.perf_counter()
+            results.append(run_analyzer(analyzer, ctx))
+            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        verdict = decide(ctx, results, self.fusion)
+        foreign = next((getattr(a, "model").foreign_mannerisms for a in analyzers if a.name == "reference"), None)
+        verdict, rules = apply_rules(verdict, results, foreign_mannerisms=foreign,
+                                     claimed=self.claims.name if self.claims is not None else None)
+        timer.add("fusion", time.perf_counter() - t0)
+        timer.add("total", time.perf_counter() - t_start)
+        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules)
+        report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
+        report_progress("done", 1.0)
+        return report
+
+    def context(self, path: str | Path, progress: Progress | None = None,
+                timer: StageTimer | None = None) -> tuple[MediaContext, list[str]]:
+        """Probe, decode and find faces: what every analyzer reads, and the reader's warnings."""
+        report_progress: Progress = progress or (lambda stage, done: None)
+        timer = timer or StageTimer()
         t0 = time.perf_counter()
         info = probe(path, self.config.sampling)
         timer.add("probe", time.perf_counter() - t0)
@@ -99,22 +139,7 @@ class Scanner:
             report_progress("faces", DECODE_SHARE * min(1.0, reader.progress if hasattr(reader, "progress") else frame.t / duration))
             del frame
         ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), finder.tracks())
-
-        results: list[AnalyzerResult] = []
-        for i, analyzer in enumerate(analyzers):
-            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
-            t0 = time.perf_counter()
-            results.append(run_analyzer(analyzer, ctx))
-            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
-
-        t0 = time.perf_counter()
-        verdict = decide(ctx, results, self.fusion)
-        timer.add("fusion", time.perf_counter() - t0)
-        timer.add("total", time.perf_counter() - t_start)
-        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, list(reader.warnings))
-        report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
-        report_progress("done", 1.0)
-        return report
+        return ctx, list(reader.warnings)
 
 
 def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:
@@ -138,6 +163,7 @@ def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:
     return None
 
 
-def scan(path: str | Path, config: ScanConfig | None = None, progress: Progress | None = None) -> Report:
+def scan(path: str | Path, config: ScanConfig | None = None, progress: Progress | None = None,
+         claims: "PersonProfile | None" = None) -> Report:
     """Scan one file with a fresh :class:`Scanner` (use a Scanner to scan many)."""
-    return Scanner(config).scan(path, progress)
+    return Scanner(config, claims=claims).scan(path, progress)

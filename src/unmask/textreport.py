@@ -6,6 +6,15 @@ from pathlib import Path
 
 from unmask.report.build import LABEL_WORDS, Report
 
+CONCLUSION_WORDS = {
+    "consistent": "consistent with this person",
+    "impersonator": "this person's face, someone else's movements",
+    "mannerisms_unclear": "this person's face; movements unclear",
+    "mannerisms_not_checked": "this person's face; movements not compared",
+    "not_this_person": "not this person",
+    "cannot_assess": "cannot check",
+}
+
 
 def format_report(report: Report, n_evidence: int = 3) -> str:
     d = report.data
@@ -22,6 +31,18 @@ def format_report(report: Report, n_evidence: int = 3) -> str:
             lines.append("  findings:")
         for e in d["evidence"][:n_evidence]:
             lines.append(f"  - [{e['analyzer'].replace('_', ' ')}] {e['detail']}")
+    ref = d.get("reference")
+    if ref:
+        ident = "" if ref["identity"]["score"] is None else f"identity {ref['identity']['score']:.2f}"
+        m = ref["mannerisms"]
+        mann = f"mannerisms {m['score']:.2f} over {m['windows']} windows" if m["checked"] else "mannerisms not compared"
+        version = f" v{ref['profile_version']}" if ref["profile_version"] is not None else ""
+        lines.append(f"  claim: {ref['claimed']}{version}: {CONCLUSION_WORDS[ref['conclusion']]}"
+                     + (f" ({ident}; {mann})" if ident else ""))
+    for rule in v.get("rules", []):
+        change = (f"raised {LABEL_WORDS[rule['from_label']].lower()} to {LABEL_WORDS[rule['to_label']].lower()}"
+                  if rule["to_label"] != rule["from_label"] else "label already at least as high")
+        lines.append(f"  rule {rule['rule']} fired ({change}): {rule['detail']}")
     skipped = [a["name"] for a in d["analyzers"] if a["status"] != "ok"]
     if skipped:
         lines.append("  not run: " + ", ".join(f"{a['name']} ({a['reason']})" for a in d["analyzers"] if a["status"] != "ok"))

@@ -33,7 +33,8 @@ def test_report_validates_against_schema(clip_report):
     assert d["input"]["sha256"] and d["input"]["container"] == "mp4" and d["input"]["width"] == 640
     assert d["verdict"]["label"] in ("likely_real", "inconclusive", "likely_fake")
     assert len(d["faces"]) == 1 and d["faces"][0]["assessable"]
-    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks"}
+    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks", "av_sync"}
+    assert d["reference"] is None and d["verdict"]["rules"] == [] and d["verdict"]["fusion_label"] == d["verdict"]["label"]
     assert all(a["status"] != "error" for a in d["analyzers"]), [a["reason"] for a in d["analyzers"]]
     assert d["timings"]["total_s"] > 0 and d["timeline"]
     # every score comes with the evidence behind it: findings, or the measurements that moved the score
@@ -88,7 +89,7 @@ def test_cli_scans_good_files_past_bad_ones(face_clip, tmp_path, capsys):
 def test_cli_json_to_stdout(face_image, capsys):
     assert main(["scan", str(face_image), "--json", "-", "-q"]) == 0
     d = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert d["schema_version"] == "1.0"
+    assert d["schema_version"] == "1.1"
 
 
 def test_cli_bad_setting_is_one_line(face_clip, capsys):

@@ -9,7 +9,7 @@ callers embed a few observations per track, never every frame.
 from __future__ import annotations
 
 import warnings
-
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,16 +23,23 @@ SAME_PERSON_DISTANCE = 0.4
 MIN_FACE_PX = 64.0
 
 
+#: embeddings remembered per embedder, so two analyzers asking for the same face pay once
+MEMO_SIZE = 64
+
+
 class FaceEmbedder:
     """Lazy dlib 5-point aligner + ResNet embedder. One instance per process is enough.
 
     ``embed(obs)`` returns a 128-D float32 vector (unit length), or ``None`` when the
     face is too small to say who it is. Models load on the first call (about 1.4 s).
+    The last :data:`MEMO_SIZE` results are remembered by observation (the same
+    object, not an equal one), so analyzers sharing an embedder share the cost.
     """
 
     def __init__(self) -> None:
         self._shape: Any = None
         self._net: Any = None
+        self._memo: OrderedDict[int, tuple[FaceObs, np.ndarray | None]] = OrderedDict()
 
     @property
     def loaded(self) -> bool:
@@ -58,6 +65,17 @@ class FaceEmbedder:
 
     def embed(self, obs: FaceObs) -> np.ndarray | None:
         """128-D embedding of the face in ``obs.crop`` (aligned with dlib's 5-point model)."""
+        hit = self._memo.get(id(obs))
+        if hit is not None and hit[0] is obs:
+            self._memo.move_to_end(id(obs))
+            return hit[1]
+        vec = self._embed(obs)
+        self._memo[id(obs)] = (obs, vec)  # holding obs keeps its id from being reused while remembered
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return vec
+
+    def _embed(self, obs: FaceObs) -> np.ndarray | None:
         import dlib
 
         self.load()

@@ -15,6 +15,7 @@ ANALYZERS: dict[str, tuple[str, str]] = {
     "glitches": ("unmask.analyzers.glitches", "GlitchAnalyzer"),
     "blinks": ("unmask.analyzers.blinks", "BlinkAnalyzer"),
     "blend_cnn": ("unmask.analyzers.blend_cnn", "BlendCNNAnalyzer"),
+    "av_sync": ("unmask.analyzers.av_sync", "AVSyncAnalyzer"),
 }
 
 

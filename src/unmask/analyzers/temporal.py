@@ -240,6 +240,11 @@ class TemporalAnalyzer(Analyzer):
     def __init__(self, embedder: FaceEmbedder | None = None) -> None:
         self._embedder = embedder or FaceEmbedder()
 
+    @property
+    def embedder(self) -> FaceEmbedder:
+        """The embedder this analyzer uses (the reference analyzer shares it: same faces, paid once)."""
+        return self._embedder
+
     def load(self) -> None:
         self._embedder.load()
 

@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from unmask import __version__
 from unmask.analyzers.base import Analyzer
@@ -18,7 +18,10 @@ from unmask.fusion import FusionModel, Verdict
 from unmask.report.attachments import Attachment
 from unmask.types import AnalyzerResult, Evidence, MediaContext
 
-SCHEMA_VERSION = "1.0"
+if TYPE_CHECKING:
+    from unmask.rules import RuleHit
+
+SCHEMA_VERSION = "1.1"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
 TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
 MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
@@ -134,8 +137,22 @@ def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer
     return out
 
 
-def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]]) -> str:
+def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]],
+             rules: Sequence["RuleHit"] = (), reference: Mapping[str, Any] | None = None) -> str:
+    s = _fusion_summary(verdict, ctx, top, drivers, rules)
+    if reference is not None:
+        s += f" Claimed to be {reference['claimed']}: {reference['statement']}"
+    return s
+
+
+def _fusion_summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]],
+                    rules: Sequence["RuleHit"] = ()) -> str:
     words = LABEL_WORDS[verdict.label]
+    raised = [r for r in rules if r.to_label != r.from_label]
+    if raised and verdict.score is not None:
+        first = raised[0].from_label
+        return (f"{words}: {' '.join(r.detail for r in rules)} (The cues the fusion model reads give a score of "
+                f"{verdict.score:.2f}, \"{LABEL_WORDS[first].lower()}\" on their own; this rule raised the label.)")
     if verdict.label == "no_face":
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
     if verdict.label == "cannot_assess":
@@ -151,6 +168,34 @@ def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], dri
     return s
 
 
+def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer]) -> dict[str, Any] | None:
+    """The claimed-person check in plain words and numbers, or None for a scan without a claim."""
+    ref = next((a for a in analyzers if a.name == "reference"), None)
+    res = next((r for r in results if r.name == "reference"), None)
+    profile = getattr(ref, "profile", None)
+    if ref is None or res is None or profile is None:
+        return None
+    c = ref.conclusion(res)  # type: ignore[attr-defined]
+    ts = res.for_track(c.track_id) if c.track_id is not None and res.status == "ok" else None
+    f = ts.features if ts is not None else {}
+    checked = f.get("mannerism_windows", 0.0) > 0
+    return {
+        "claimed": profile.name,
+        "profile_version": profile.version,
+        "profile_created_at": profile.created_at,
+        "profile_sha256": profile.sha256(),
+        "calibration_sha256": ref.model.sha256,  # type: ignore[attr-defined]
+        "conclusion": c.conclusion,
+        "statement": c.statement,
+        "track_id": c.track_id,
+        "identity": {"score": _r(f.get("identity_p")), "distance": _r(f.get("identity_distance")),
+                     "embeddings": int(f.get("identity_embeddings", 0))},
+        "mannerisms": {"checked": bool(checked), "score": _r(f.get("mannerism_p")) if checked else None,
+                       "llr": _r(f.get("mannerism_llr")) if checked else None,
+                       "windows": int(f.get("mannerism_windows", 0))},
+    }
+
+
 def build_report(
     ctx: MediaContext,
     results: Sequence[AnalyzerResult],
@@ -159,6 +204,7 @@ def build_report(
     analyzers: Sequence[Analyzer],
     timings: Mapping[str, float],
     warnings: Sequence[str],
+    rules: Sequence["RuleHit"] = (),
 ) -> Report:
     info = ctx.info
     checks = {a.name: a.checks for a in analyzers}
@@ -205,6 +251,8 @@ def build_report(
     top = [e for _, e in all_evidence[:TOP_EVIDENCE]]
     drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
+    reference = _reference(results, analyzers)
+    fusion_label = rules[0].from_label if rules else verdict.label
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "unmask_version": __version__,
@@ -228,11 +276,15 @@ def build_report(
             "score": _r(verdict.score),
             "thresholds": {"likely_real": verdict.likely_real, "likely_fake": verdict.likely_fake},
             "track_id": verdict.track_id,
-            "summary": _summary(verdict, ctx, top, drivers),
+            "summary": _summary(verdict, ctx, top, drivers, rules, reference),
             "drivers": drivers,
             "reasons": list(verdict.reasons),
             "contributions": {k: _r(c) for k, c in sorted(verdict.contributions.items())},
+            "fusion_label": fusion_label,
+            "rules": [{"rule": r.rule, "analyzer": r.analyzer, "track_id": r.track_id, "from_label": r.from_label,
+                       "to_label": r.to_label, "detail": r.detail} for r in rules],
         },
+        "reference": reference,
         "evidence": top,
         "faces": faces,
         "analyzers": analyzer_docs,

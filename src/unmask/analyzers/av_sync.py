@@ -1,0 +1,468 @@
+"""Lip sync: does the mouth on screen follow the voice on the sound track?
+
+When someone speaks, the jaw and lower lip drop with each syllable, so how far
+the mouth is open rises and falls with the loudness of the voice, the mouth
+leading the sound by 0-0.3 s (Chandrasekaran et al., 2009). Audio laid over
+someone else's video (a dub, a cloned voice over real footage) breaks that
+link; a mouth re-animated to new audio by a lip-sync generator is trained to
+keep it, so this check catches the first kind far better than the second
+(docs/reference-benchmarks.md has the numbers).
+
+For each assessable face, the mouth signal (the mean of lower-lip drop, jaw
+drop and lip parting, each standardised along the track) and the speech
+envelope (:mod:`unmask.media.speech`) are put on one 25 Hz grid, band-passed
+to 0.5-8 Hz, and correlated at offsets of ±0.5 s. We report the best offset,
+the correlation there and within the physiological range, its significance
+(Fisher z against no relation, counting the signals' real degrees of freedom),
+and 2 s windows where the mouth moves against the voice. The audio belongs to
+whichever face follows it best: faces that merely listen are not judged.
+
+Everything that cannot support a judgement is ``skipped`` with its reason: no
+sound track, silence, music or other continuous sound, a video read in bursts
+too short, no face big enough, or a mouth that barely moves while someone
+speaks (a voice-over or narration).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy import signal
+
+from unmask.analyzers.base import Analyzer
+from unmask.analyzers.face_signals import TrackSignals, track_signals
+from unmask.errors import InputError
+from unmask.media.audio import read_audio
+from unmask.media.speech import Envelope, SoundClass, classify_sound, speech_envelope
+from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
+
+GRID_HZ = 25.0
+BAND_HZ = (0.5, 8.0)
+MAX_LAG_S = 0.5
+LAG_STEP_S = 0.04
+#: the mouth leads the voice by about this much in natural speech (video-first is positive)
+PLAUSIBLE_LAG_S = (-0.12, 0.32)
+#: the envelope is clipped this far below its loud (p90) level: pauses count as quiet, not as -90 dB
+ENV_RANGE_DB = 30.0
+MIN_SPEECH_S = 1.0  # voiced seconds a face must be on screen for
+MIN_RUN_S = 2.0  # shortest contiguous piece of track worth correlating
+MAX_GAP_S = 0.5  # samples further apart split a run
+MIN_FACE_PX = 64.0
+#: a mouth whose lip parting varies less than this (canonical cm, std) while someone speaks is not speaking
+MIN_MOUTH_STD_CM = 0.08
+WINDOW_S = 2.0
+WINDOW_HOP_S = 1.0
+#: significance at which a face counts as following the voice (the speaker)
+SPEAKER_Z = 2.5
+#: mouth and voice "do not match" when the in-range correlation, one standard error above what was measured,
+#: stays below this: 1 of the 29 real development clips with speech does (benchmarks/reference_eval.py,
+#: docs/reference-benchmarks.md). The suspicion is 0.5 here, 1 at MISMATCH_SPAN below, 0 at MISMATCH_SPAN above.
+MISMATCH_MAX_CORR = 0.25
+MISMATCH_DEV_FP = "1 of 29"
+MISMATCH_SPAN = 0.15
+#: real speakers' correlation at the scan's 8 fps on the development set: median 0.31 (0.11-0.64 over 29 clips)
+REAL_CORR_TYPICAL = 0.3
+#: a peak this much stronger outside the physiological range than inside it means an offset
+OFFSET_MARGIN = 0.10
+EVIDENCE_LEVEL = 0.5
+
+_MOUTH = ("lower_lip", "jaw_drop", "mouth_open")
+_SIGN = {"lower_lip": -1.0, "jaw_drop": 1.0, "mouth_open": 1.0}  # all three grow as the mouth opens
+
+
+@dataclass(frozen=True)
+class SyncCurve:
+    """Correlation of mouth and voice at each offset (positive: the mouth moves first)."""
+
+    lags: np.ndarray
+    corr: np.ndarray
+    n_eff: float  # independent samples behind each correlation (duration x 2 x bandwidth)
+    speech_s: float
+
+    @property
+    def best(self) -> tuple[float, float]:
+        """(offset s, correlation) at the highest correlation."""
+        if not np.isfinite(self.corr).any():
+            return 0.0, float("nan")
+        i = int(np.nanargmax(self.corr))
+        return float(self.lags[i]), float(self.corr[i])
+
+    @property
+    def in_range(self) -> tuple[float, float]:
+        """(offset s, correlation) at the highest correlation within :data:`PLAUSIBLE_LAG_S`."""
+        m = (self.lags >= PLAUSIBLE_LAG_S[0] - 1e-9) & (self.lags <= PLAUSIBLE_LAG_S[1] + 1e-9) & np.isfinite(self.corr)
+        if not m.any():
+            return 0.0, float("nan")
+        i = int(np.flatnonzero(m)[np.argmax(self.corr[m])])
+        return float(self.lags[i]), float(self.corr[i])
+
+    def z(self, r: float) -> float:
+        """Fisher z of correlation ``r`` against no relation, given ``n_eff``."""
+        if not math.isfinite(r) or self.n_eff <= 3:
+            return 0.0
+        return float(math.atanh(max(-0.999, min(0.999, r))) * math.sqrt(self.n_eff - 3))
+
+
+def mouth_signal(sig: TrackSignals) -> np.ndarray:
+    """Mean of the standardised mouth-opening signals: rises as the mouth opens."""
+    cols = []
+    for name in _MOUTH:
+        x = _SIGN[name] * sig.signal(name)
+        sd = float(np.std(x))
+        cols.append((x - float(np.mean(x))) / sd if sd > 1e-9 else np.zeros_like(x))
+    return np.mean(cols, axis=0) if cols else np.zeros(len(sig))
+
+
+def runs(t: np.ndarray, segment: np.ndarray, max_gap_s: float = MAX_GAP_S, min_len_s: float = MIN_RUN_S) -> list[slice]:
+    """Index slices of contiguous samples (same segment, no gap over ``max_gap_s``) at least ``min_len_s`` long."""
+    out: list[slice] = []
+    if len(t) == 0:
+        return out
+    start = 0
+    for i in range(1, len(t) + 1):
+        if i == len(t) or t[i] - t[i - 1] > max_gap_s or segment[i] != segment[i - 1]:
+            if t[i - 1] - t[start] >= min_len_s:
+                out.append(slice(start, i))
+            start = i
+    return out
+
+
+def _bandpass(x: np.ndarray, rate: float) -> np.ndarray:
+    hi = min(BAND_HZ[1], 0.45 * rate)
+    b, a = signal.butter(2, [BAND_HZ[0] / (rate / 2), hi / (rate / 2)], btype="band")
+    if len(x) <= 3 * max(len(a), len(b)):
+        return x - x.mean()
+    return signal.filtfilt(b, a, x)
+
+
+def sync_curve(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envelope,
+               max_lag_s: float = MAX_LAG_S, step_s: float = LAG_STEP_S) -> SyncCurve | None:
+    """Correlate the mouth (sampled at times ``t``) with the speech envelope at offsets of ±``max_lag_s``.
+
+    Each contiguous run of samples is put on a :data:`GRID_HZ` grid and band-passed on
+    its own; the correlation pools every run's grid points. Positive offsets compare
+    the mouth now with the voice later (the mouth moves first). None when no run is
+    long enough or the sound does not cover the face.
+    """
+    if len(env.db) == 0:
+        return None
+    loud = float(np.percentile(env.db, 90))
+    env_db = np.clip(env.smooth, loud - ENV_RANGE_DB, None)
+    et = env.times
+    lags = np.round(np.arange(-max_lag_s, max_lag_s + 1e-9, step_s), 6)
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []  # (grid times, band-passed mouth)
+    for sl in runs(t, segment):
+        g = np.arange(t[sl][0], t[sl][-1], 1.0 / GRID_HZ)
+        if len(g) < 8:
+            continue
+        m = np.interp(g, t[sl], mouth[sl])
+        pieces.append((g, _bandpass(m, GRID_HZ)))
+    if not pieces:
+        return None
+    corr = np.full(len(lags), np.nan)
+    for k, lag in enumerate(lags):
+        xs, ys = [], []
+        for g, m in pieces:
+            e = np.interp(g + lag, et, env_db, left=np.nan, right=np.nan)
+            ok = np.isfinite(e)
+            if ok.sum() < 0.8 * len(g):
+                continue
+            e = np.where(ok, e, np.nanmean(e))
+            xs.append(m[ok])
+            ys.append(_bandpass(e, GRID_HZ)[ok])
+        if not xs:
+            continue
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        if len(x) < 20 or x.std() < 1e-9 or y.std() < 1e-9:
+            continue
+        corr[k] = float(np.corrcoef(x, y)[0, 1])
+    covered = sum(float(g[-1] - g[0]) for g, _ in pieces)
+    voiced = np.concatenate([env.voiced_at(g) for g, _ in pieces])
+    speech_s = float(voiced.mean()) * covered if len(voiced) else 0.0
+    n_eff = 2.0 * (BAND_HZ[1] - BAND_HZ[0]) * covered / 2.0  # the mouth rarely moves above ~4 Hz: half the band
+    return SyncCurve(lags, corr, n_eff, speech_s)
+
+
+def window_agreement(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envelope, lag: float,
+                     window_s: float = WINDOW_S, hop_s: float = WINDOW_HOP_S) -> list[tuple[float, float, float, float]]:
+    """(start, end, correlation at ``lag``, voiced share) for each window of speech along the track."""
+    out: list[tuple[float, float, float, float]] = []
+    if len(env.db) == 0:
+        return out
+    loud = float(np.percentile(env.db, 90))
+    env_db = np.clip(env.smooth, loud - ENV_RANGE_DB, None)
+    for sl in runs(t, segment, min_len_s=window_s):
+        g = np.arange(t[sl][0], t[sl][-1], 1.0 / GRID_HZ)
+        m = _bandpass(np.interp(g, t[sl], mouth[sl]), GRID_HZ)
+        e = np.interp(g + lag, env.times, env_db, left=np.nan, right=np.nan)
+        ok = np.isfinite(e)
+        if ok.sum() < 0.8 * len(g):
+            continue
+        e = _bandpass(np.where(ok, e, np.nanmean(e)), GRID_HZ)
+        voiced = env.voiced_at(g + lag)
+        n = int(round(window_s * GRID_HZ))
+        step = int(round(hop_s * GRID_HZ))
+        for i in range(0, len(g) - n + 1, step):
+            w = slice(i, i + n)
+            if m[w].std() < 1e-9 or e[w].std() < 1e-9:
+                continue
+            r = float(np.corrcoef(m[w], e[w])[0, 1])
+            out.append((float(g[i]), float(g[i + n - 1]), r, float(voiced[w].mean())))
+    return out
+
+
+def corr_upper(r: float, n_eff: float) -> float:
+    """The correlation one standard error above ``r`` (Fisher z): short clips must not look out of sync by chance."""
+    if not math.isfinite(r) or n_eff <= 4:
+        return 1.0
+    return float(math.tanh(math.atanh(max(-0.999, min(0.999, r))) + 1.0 / math.sqrt(n_eff - 3)))
+
+
+def sync_suspicion(corr_in_range: float, corr_best: float, lag_best: float, n_eff: float = math.inf) -> float:
+    """0..1: how far the mouth is from following the voice, giving short clips the benefit of the doubt.
+
+    Uses the correlation one standard error above the measured one, so 3 s of speech
+    needs a much lower correlation than 30 s to look out of sync; 0.5 at
+    :data:`MISMATCH_MAX_CORR`, where the lip-sync rule of :mod:`unmask.rules` fires.
+    """
+    if not math.isfinite(corr_in_range):
+        return 0.5
+    r = corr_upper(corr_in_range, n_eff) if math.isfinite(n_eff) else corr_in_range
+    s = 0.5 + 0.5 * (MISMATCH_MAX_CORR - r) / MISMATCH_SPAN
+    if math.isfinite(corr_best) and not (PLAUSIBLE_LAG_S[0] <= lag_best <= PLAUSIBLE_LAG_S[1]) \
+            and corr_best - corr_in_range >= OFFSET_MARGIN:
+        s = max(s, 0.75)  # the mouth follows the voice, but shifted: an offset, not a match
+    return float(min(1.0, max(0.0, s)))
+
+
+@dataclass(frozen=True)
+class _TrackSync:
+    track: FaceTrack
+    curve: SyncCurve | None
+    features: dict[str, float]
+    windows: list[tuple[float, float, float, float]]
+    skip: str | None  # why this face is not judged
+
+
+class AVSyncAnalyzer(Analyzer):
+    """Mouth movement against the speech envelope, per face; the speaking face decides."""
+
+    name: ClassVar[str] = "av_sync"
+    version: ClassVar[str] = "1.0"
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.TIME, Need.LANDMARKS})
+    checks: ClassVar[str] = "whether the mouth opens and closes with the voice on the sound track, and how far apart they are in time"
+    feature_words: ClassVar[dict[str, str]] = {
+        "corr": "how closely the mouth follows the loudness of the voice (correlation at the likeliest natural offset)",
+        "corr_best": "the best mouth/voice correlation at any offset within half a second",
+        "offset_s": "the offset at which mouth and voice match best (positive: the mouth moves first)",
+        "sync_z": "how far the mouth/voice match is from chance (standard errors)",
+        "disagree_frac": "share of 2-second stretches of speech where the mouth moves against the voice",
+        "speech_s": "seconds of speech while the face was on screen",
+        "mouth_std_cm": "how much the lips part and close",
+    }
+
+    def analyze(self, ctx: MediaContext) -> AnalyzerResult:
+        if ctx.is_still or ctx.info.kind != "video":
+            return self.skipped("only videos have a sound track to compare the mouth with")
+        if not ctx.info.has_audio:
+            return self.skipped("the file has no sound track")
+        faces = [tr for tr in ctx.tracks if tr.with_landmarks and tr.median_size >= MIN_FACE_PX]
+        if not faces:
+            return self.skipped(f"no face large enough to read the lips (needs {MIN_FACE_PX:.0f} px)")
+        if len({s.segment for s in ctx.sampled}) > 1:
+            return self._bursts(ctx, faces)
+        t0 = min(tr.start_t for tr in faces)
+        t1 = max(tr.end_t for tr in faces)
+        try:
+            audio = read_audio(ctx.info.path, start_s=max(0.0, t0 - 1.0), end_s=t1 + 1.0)
+        except InputError as e:
+            return self.skipped(f"the sound track cannot be read ({e.problem})")
+        if audio is None:
+            return self.skipped("the file has no sound track")
+        env = speech_envelope(audio)
+        sound = classify_sound(env)
+        if sound.kind != "speech":
+            return self.skipped(sound.reason)
+        return self._judge(ctx, faces, env, sound)
+
+    def _bursts(self, ctx: MediaContext, faces: list[FaceTrack]) -> AnalyzerResult:
+        """A long video read in bursts: each burst's sound is read on its own and pooled."""
+        # Bursts (2.5 s by default) are at the edge of what a correlation can use; pool them all.
+        spans: dict[int, tuple[float, float]] = {}
+        for s in ctx.sampled:
+            a, b = spans.get(s.segment, (s.t, s.t))
+            spans[s.segment] = (min(a, s.t), max(b, s.t))
+        if max(b - a for a, b in spans.values()) < MIN_RUN_S:
+            return self.skipped(f"the video was read in bursts shorter than {MIN_RUN_S:.0f} s; lip sync needs longer stretches")
+        pieces = []
+        for a, b in spans.values():
+            try:
+                piece = read_audio(ctx.info.path, start_s=max(0.0, a - 0.6), end_s=b + 0.6)
+            except InputError as e:
+                return self.skipped(f"the sound track cannot be read ({e.problem})")
+            if piece is not None and len(piece.samples):
+                pieces.append(piece)
+        if not pieces:
+            return self.skipped("the file has no sound track")
+        env = _stitch(pieces)
+        sound = classify_sound(env)
+        if sound.kind != "speech":
+            return self.skipped(sound.reason)
+        return self._judge(ctx, faces, env, sound)
+
+    def _judge(self, ctx: MediaContext, faces: list[FaceTrack], env: Envelope, sound: SoundClass) -> AnalyzerResult:
+        results = [self._track(tr, env) for tr in faces]
+        judged = [r for r in results if r.skip is None]
+        if not judged:
+            why = "; ".join(f"face {r.track.id}: {r.skip}" for r in results)
+            return self.skipped(why)
+        speakers = [r for r in judged if r.features["sync_z"] >= SPEAKER_Z]
+        scores: list[TrackScore] = []
+        evidence: list[Evidence] = []
+        notes: list[str] = []
+        for r in results:
+            tid = r.track.id
+            if r.skip is not None:
+                notes.append(f"Face {tid}: not judged ({r.skip}).")
+                continue
+            f = r.features
+            s = sync_suspicion(f["corr"], f["corr_best"], f["offset_s"], f["n_eff"])
+            if speakers and r not in speakers:
+                # someone else on screen is the speaker: this face listens, which proves nothing
+                notes.append(f"Face {tid}'s mouth does not follow the voice, but face {speakers[0].track.id}'s does: "
+                             f"face {tid} is listening, not speaking.")
+                scores.append(TrackScore(tid, 0.0, dict(f, listener=1.0)))
+                continue
+            scores.append(TrackScore(tid, s, dict(f, listener=0.0),
+                                     per_frame=tuple((0.5 * (a + b), _window_score(c, v)) for a, b, c, v in r.windows)))
+            notes.append(self._describe(r, s))
+            evidence += self._evidence(r, s)
+        return self.ok(scores, evidence, " ".join(notes),
+                       video_features={"speech_s": float(sound.voiced_s), "pause_frac": float(sound.pause_frac)})
+
+    def _track(self, track: FaceTrack, env: Envelope) -> _TrackSync:
+        sig = track_signals(track)
+        if len(sig) < 8:
+            return _TrackSync(track, None, {}, [], "too few frames with lip points")
+        mouth = mouth_signal(sig)
+        mouth_std = float(np.std(sig.signal("mouth_open")))
+        curve = sync_curve(sig.t, mouth, sig.segment, env)
+        if curve is None:
+            return _TrackSync(track, None, {}, [], f"on screen for less than {MIN_RUN_S:.0f} s at a stretch while the sound plays")
+        if curve.speech_s < MIN_SPEECH_S:
+            return _TrackSync(track, curve, {}, [], f"only {curve.speech_s:.1f} s of speech while the face is on screen "
+                                                    f"(needs {MIN_SPEECH_S:.0f} s)")
+        if mouth_std < MIN_MOUTH_STD_CM:
+            return _TrackSync(track, curve, {}, [], "the lips barely move while someone speaks: a voice-over or narration, "
+                                                    "not this face speaking")
+        lag_r, r_in = curve.in_range
+        lag_b, r_b = curve.best
+        if not math.isfinite(r_in):
+            return _TrackSync(track, curve, {}, [], "the sound does not cover the face's time on screen")
+        windows = window_agreement(sig.t, mouth, sig.segment, env, lag_r)
+        speechy = [w for w in windows if w[3] >= 0.4]
+        disagree = [w for w in speechy if w[2] < 0.0]
+        feats = {
+            "corr": r_in,
+            "offset_s": lag_b if math.isfinite(r_b) else lag_r,
+            "corr_best": r_b if math.isfinite(r_b) else r_in,
+            "sync_z": curve.z(r_in),
+            "disagree_frac": float(len(disagree) / len(speechy)) if speechy else 0.0,
+            "speech_s": float(curve.speech_s),
+            "mouth_std_cm": mouth_std,
+            "n_eff": float(curve.n_eff),
+        }
+        return _TrackSync(track, curve, feats, windows, None)
+
+    @staticmethod
+    def _describe(r: _TrackSync, s: float) -> str:
+        f = r.features
+        tid = r.track.id
+        base = (f"Face {tid}: mouth and voice correlate at {f['corr']:.2f} "
+                f"({f['sync_z']:.1f} standard errors from chance, over {f['speech_s']:.0f} s of speech)")
+        if s >= EVIDENCE_LEVEL and f["corr_best"] - f["corr"] >= OFFSET_MARGIN:
+            return base + f"; they match best {abs(f['offset_s']):.2f} s apart, outside the natural range: the sound looks shifted."
+        if s >= EVIDENCE_LEVEL:
+            return base + (f"; the mouth does not follow the voice (real speakers typically give about "
+                           f"{REAL_CORR_TYPICAL:.1f}; this low in only {MISMATCH_DEV_FP} real development clips).")
+        return base + ", as in real speech (a lip-sync generator also keeps this, so a match is no proof)."
+
+    def _evidence(self, r: _TrackSync, s: float) -> list[Evidence]:
+        tid = r.track.id
+        f = r.features
+        obs = r.track.observations
+        out: list[Evidence] = []
+        if s >= EVIDENCE_LEVEL:
+            if f["corr_best"] - f["corr"] >= OFFSET_MARGIN and not (PLAUSIBLE_LAG_S[0] <= f["offset_s"] <= PLAUSIBLE_LAG_S[1]):
+                what = (f"mouth and voice match best when shifted by {abs(f['offset_s']):.2f} s "
+                        f"({'the mouth first' if f['offset_s'] > 0 else 'the voice first'}), outside the 0.1 s-before to "
+                        "0.3 s-after range of natural speech: the sound track looks out of sync")
+                cue = "av_offset"
+            else:
+                what = (f"the mouth does not open and close with the voice (correlation {f['corr']:.2f} over "
+                        f"{f['speech_s']:.0f} s of speech; real speakers typically give about {REAL_CORR_TYPICAL:.1f}): "
+                        "the voice may not be this person's, or the mouth was re-animated")
+                cue = "av_mismatch"
+            out.append(Evidence(cue, f"Face {tid}, {r.track.start_t:.1f}–{r.track.end_t:.1f} s: {what}.", s,
+                                r.track.start_t, r.track.end_t, tid, obs[0].frame_index, obs[-1].frame_index))
+        # where the mouth moves against the voice, said only once the track as a whole does not match:
+        # on a matching track such windows are chance, and must not become the headline of a real video
+        bad = [w for w in r.windows if w[3] >= 0.4 and w[2] < -0.2] if s >= EVIDENCE_LEVEL else []
+        for a, b, c, _ in _merge(bad)[:3]:
+            out.append(Evidence("av_disagree", f"Face {tid}, {a:.1f}–{b:.1f} s: while someone speaks, the mouth moves against "
+                                               f"the voice (correlation {c:.2f}).",
+                                _window_score(c, 1.0) * (0.5 + 0.5 * s), a, b, tid,
+                                _frame_at(obs, a), _frame_at(obs, b)))
+        return out
+
+
+def _window_score(corr: float, voiced: float) -> float:
+    """A 2 s window's suspicion: 0 at a correlation of 0.3 or more, 1 at -0.5 (mouth against the voice)."""
+    if voiced < 0.4 or not math.isfinite(corr):
+        return 0.0
+    return float(min(1.0, max(0.0, (0.3 - corr) / 0.8)))
+
+
+def _merge(windows: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
+    """Overlapping windows joined into spans (with the span's lowest correlation), lowest first."""
+    spans: list[list[float]] = []
+    for a, b, c, v in sorted(windows):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+            spans[-1][2] = min(spans[-1][2], c)
+        else:
+            spans.append([a, b, c, v])
+    return sorted((tuple(s) for s in spans), key=lambda s: s[2])  # type: ignore[misc]
+
+
+def _frame_at(obs: tuple, t: float) -> int:
+    best = min(obs, key=lambda o: abs(o.t - t))
+    return int(best.frame_index)
+
+
+def _stitch(pieces: list) -> Envelope:
+    """One envelope over several separately read stretches of sound (gaps stay NaN-free but unvoiced)."""
+    envs = [speech_envelope(p) for p in pieces]
+    envs = [e for e in envs if len(e.db)]
+    hop = envs[0].hop_s
+    start = min(e.start_s for e in envs)
+    end = max(e.start_s + len(e.db) * hop for e in envs)
+    n = int(math.ceil((end - start) / hop)) + 1
+    floor = float(min(np.percentile(e.db, 10) for e in envs))
+    db = np.full(n, floor)
+    smooth = np.full(n, floor)
+    voiced = np.zeros(n, bool)
+    for e in envs:
+        i = int(round((e.start_s - start) / hop))
+        k = min(len(e.db), n - i)
+        db[i:i + k] = e.db[:k]
+        smooth[i:i + k] = e.smooth[:k]
+        voiced[i:i + k] = e.voiced[:k]
+    return Envelope(db, smooth, voiced, start, hop)
+
+
+__all__ = ["AVSyncAnalyzer", "MISMATCH_MAX_CORR", "SyncCurve", "corr_upper", "mouth_signal", "runs", "sync_curve",
+           "sync_suspicion", "window_agreement"]

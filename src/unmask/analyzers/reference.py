@@ -1,0 +1,161 @@
+"""Reference check: is this face the claimed person, and does it move like them?
+
+Runs only when the scan names a claimed person (``unmask scan --claims NAME``)
+and so never touches the verdict of a scan without a claim. For the largest
+faces it compares dlib embeddings of the same frames the temporal analyzer
+embeds (shared, so paid once) with the person's enrolled distribution; the
+best-matching face is the claimed one, and its mannerism windows (4 s of
+facial-movement correlations, :mod:`unmask.reference.mannerisms`) are scored
+against the person's. Both numbers are calibrated probabilities
+(``models/reference.json``); :mod:`unmask.reference.conclusion` says what
+their combination means.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from unmask.analyzers.base import Analyzer
+from unmask.analyzers.face_signals import track_signals
+from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
+from unmask.reference.conclusion import ReferenceConclusion, conclude
+from unmask.reference.identity import profile_distance
+from unmask.media.decode import sample_rate
+from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, Windows, match, pair_words, track_windows
+from unmask.reference.model import ReferenceModel
+from unmask.reference.profile import PersonProfile
+from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
+
+#: faces compared with the claimed person, largest/longest first (each costs a few embeddings)
+MAX_TRACKS = 3
+#: embeddings per face when the scan's identity_frames is 0
+DEFAULT_EMBEDDINGS = 6
+
+
+class ReferenceAnalyzer(Analyzer):
+    """Identity and mannerisms of the faces against one enrolled person."""
+
+    name: ClassVar[str] = "reference"
+    version: ClassVar[str] = "1.0"
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.LANDMARKS})
+    checks: ClassVar[str] = "whether the face is the claimed person's and moves the way that person moves, against enrolled footage"
+    feature_words: ClassVar[dict[str, str]] = {
+        "identity_p": "probability that the face is the claimed person's",
+        "identity_distance": "face-embedding distance to the claimed person's enrolled faces",
+        "mannerism_p": "probability that the face moves like the claimed person",
+        "mannerism_llr": "log-likelihood ratio of the movements, claimed person against anyone else",
+    }
+
+    def __init__(self, profile: PersonProfile | None = None, model: ReferenceModel | None = None,
+                 embedder: FaceEmbedder | None = None) -> None:
+        self.profile = profile
+        self._model = model
+        self._embedder = embedder or FaceEmbedder()
+
+    @property
+    def model(self) -> ReferenceModel:
+        if self._model is None:
+            self._model = ReferenceModel.load()
+        return self._model
+
+    def load(self) -> None:
+        if self.profile is not None:
+            _ = self.model
+            self._embedder.load()
+
+    def conclusion(self, result: AnalyzerResult) -> ReferenceConclusion:
+        """The plain-words conclusion for a result this analyzer produced."""
+        if result.status != "ok":
+            name = self.profile.name if self.profile else "the claimed person"
+            return conclude(name, None, None, self.model.same_face, self.model.foreign_mannerisms, result.reason or "")
+        return self._conclude(result.tracks)
+
+    def _conclude(self, tracks: tuple[TrackScore, ...] | list[TrackScore]) -> ReferenceConclusion:
+        name = self.profile.name if self.profile else "the claimed person"
+        top = max(tracks, key=lambda t: (t.features.get("claimed", 0.0), t.features["identity_p"]))
+        feats = dict(top.features)
+        if feats.get("mannerism_windows", 0.0) == 0.0:
+            feats["mannerism_p"] = math.nan
+        return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms)
+
+    def analyze(self, ctx: MediaContext) -> AnalyzerResult:
+        if self.profile is None:
+            return self.skipped("no claimed person (scan with --claims NAME to check a video against enrolled footage)")
+        prof, model = self.profile, self.model
+        faces = sorted((t for t in ctx.tracks if t.median_size >= MIN_FACE_PX and t.with_landmarks),
+                       key=lambda t: (-len(t.with_landmarks), t.id))[:MAX_TRACKS]
+        if not faces:
+            return self.skipped(f"no face large enough to recognise (needs {MIN_FACE_PX:.0f} px)")
+        n_emb = ctx.config.identity_frames or DEFAULT_EMBEDDINGS
+        rate = sample_rate(ctx.info.duration_s, ctx.config.sampling)
+        rows: list[tuple[FaceTrack, dict[str, float], list[Evidence]]] = []
+        for tr in faces:
+            embs = self.track_embeddings(tr, n_emb)
+            if not len(embs):
+                continue
+            im = profile_distance(prof.embeddings, embs)
+            pid = model.identity(im.distance)
+            feats = {"identity_p": pid, "identity_distance": im.distance, "identity_embeddings": float(im.n_checked),
+                     "mannerism_windows": 0.0, "claimed": 0.0, "still_image": 1.0 if ctx.is_still else 0.0}
+            rows.append((tr, feats, []))
+        if not rows:
+            return self.skipped("no face could be embedded to compare identities")
+        claimed = max(rows, key=lambda r: (r[1]["identity_p"], len(r[0].with_landmarks)))
+        claimed[1]["claimed"] = 1.0
+        longest = rows[0]
+        scores: list[TrackScore] = []
+        for tr, feats, ev in rows:
+            if (tr is claimed[0]) or (tr is longest[0] and claimed[1]["identity_p"] < model.same_face):
+                self._mannerisms(tr, feats, ev, rate)
+            same = feats["identity_p"] >= model.same_face
+            pm = feats.get("mannerism_p")
+            # the analyzer's own suspicion: only a matching face that moves like someone else is suspicious
+            s = (1.0 - pm) if (same and pm is not None) else (0.5 if same else 0.0)
+            scores.append(TrackScore(tr.id, float(min(1.0, max(0.0, s))), feats))
+        c = self._conclude(scores)
+        evidence = [e for _, _, ev in rows for e in ev]
+        note = "" if rate >= NOMINAL_FPS - 1e-6 else (f" (frames were analysed at {rate:.1f} per second, fewer than the "
+                                                       f"{NOMINAL_FPS:.0f} of enrolment, so mannerisms are noisier)")
+        if c.conclusion == "mannerisms_not_checked" and len({s.segment for s in ctx.sampled}) > 1:
+            note = (" This long video was read in short bursts; rescan with --set sampling.burst_s=8 to compare "
+                    "mannerisms.")
+        return self.ok(scores, evidence, c.statement + note,
+                       video_features={"profile_embeddings": float(prof.n_embeddings),
+                                       "profile_windows": float(prof.n_windows)})
+
+    def track_embeddings(self, tr: FaceTrack, n: int) -> np.ndarray:
+        """(k, 128) embeddings of ``n`` evenly spaced observations (the temporal analyzer's, when it ran)."""
+        embs = [v for _, v in self._embedder.embed_many(evenly_spaced(tr.observations, n))]
+        return np.stack(embs) if embs else np.zeros((0, 128), np.float32)
+
+    @staticmethod
+    def track_windows(tr: FaceTrack, rate: float) -> Windows:
+        """Mannerism windows of a scanned track (coverage judged at the scan's sampling rate)."""
+        return track_windows(track_signals(tr), nominal_fps=min(rate, NOMINAL_FPS))
+
+    def _mannerisms(self, tr: FaceTrack, feats: dict[str, float], ev: list[Evidence], rate: float) -> None:
+        if self.profile is None or self.profile.n_windows == 0:
+            return
+        w = self.track_windows(tr, rate)
+        if len(w) == 0:
+            return
+        m = match(self.profile.windows, w.vectors, self.model.population)
+        pm = self.model.mannerisms(m.llr)
+        feats.update(mannerism_p=pm, mannerism_llr=m.llr, mannerism_windows=float(len(w)))
+        if pm < self.model.foreign_mannerisms:  # evidence only where the conclusion says "foreign"
+            k, here, there = m.top_pairs[0]
+            obs = tr.observations
+            ev.append(Evidence(
+                "foreign_mannerisms",
+                f"Face {tr.id}, {w.spans[0][0]:.1f}–{w.spans[-1][1]:.1f} s: it does not move like "
+                f"{self.profile.name} (mannerism score {pm:.2f} over {len(w)} windows of {WINDOW_S:.0f} s); the "
+                f"biggest difference is {pair_words(k)}: correlation {here:+.2f} here, {there:+.2f} in the enrolled "
+                "footage.",
+                float(min(1.0, 1.0 - pm)), w.spans[0][0], w.spans[-1][1], tr.id,
+                obs[0].frame_index, obs[-1].frame_index))
+
+
+__all__ = ["ReferenceAnalyzer"]

@@ -1,0 +1,116 @@
+"""Explicit combination rules: strong lip-sync or reference evidence can raise the fusion's label.
+
+The fusion model (``models/fusion.json``) was fitted before the lip-sync and
+reference analyzers existed and reads none of their features, so on its own it
+would ignore a voice that does not belong to the mouth, or a claimed person's
+face that moves like someone else. Rather than refit it silently, these rules
+are separate, few and documented (docs/architecture.md, "Combination rules"):
+each names its evidence, has its own threshold measured on the development
+set, and can only raise the label (``likely_real`` → ``inconclusive`` →
+``likely_fake``), never lower it, and never touch ``no_face``/``cannot_assess``.
+The fusion score is left as it is; the report lists every rule that fired.
+
+- ``lip_sync_mismatch``: the speaking face's mouth does not follow the voice.
+  Fires when the mouth/voice correlation, even one standard error above what
+  was measured, stays below ``av_sync.MISMATCH_MAX_CORR`` (0.25), which 1 of
+  the 29 real development clips with speech reach (3 %, under the 5 % budget).
+  Raises to ``inconclusive`` only: on clips of 3-10 s the correlation is noisy
+  (on the development set it fires on 4 % of dubbed clips, 18 % of those with
+  5 s of speech or more, on 36 % of clips whose sound is 0.4 s off, and on
+  none of the Wav2Lip-style lip-sync fakes, which are trained to stay in sync:
+  docs/reference-benchmarks.md), so it asks for a closer look rather than
+  calling the video fake.
+- ``foreign_mannerisms``: with ``--claims``, the face is the claimed person's
+  but moves like someone else (mannerism probability below the calibration's
+  ``foreign_mannerisms`` threshold, chosen so that at most 5 % of same-person
+  development checks fall below it). Raises to ``inconclusive`` only: the
+  development data behind mannerisms is thin (few people, clips of 3-8 s).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from unmask.fusion import Label, Verdict
+from unmask.types import AnalyzerResult
+
+_ORDER: dict[str, int] = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """One rule that fired: what it saw and what it did to the label."""
+
+    rule: str
+    analyzer: str
+    track_id: int | None
+    from_label: Label
+    to_label: Label
+    detail: str
+
+
+def _raise(label: Label, to: Label) -> Label:
+    if label not in _ORDER:
+        return label
+    return to if _ORDER[to] > _ORDER[label] else label
+
+
+def lip_sync_hit(results: Sequence[AnalyzerResult], assessable: set[int]) -> tuple[int, float, float] | None:
+    """(track, correlation, upper bound) of the speaking face whose mouth fails to follow the voice, if any."""
+    r = next((r for r in results if r.name == "av_sync" and r.status == "ok"), None)
+    if r is None:
+        return None
+    from unmask.analyzers.av_sync import MISMATCH_MAX_CORR, corr_upper  # scipy: only when lip sync ran
+    worst: tuple[int, float, float] | None = None
+    for t in r.tracks:
+        f = t.features
+        if t.track_id not in assessable or f.get("listener", 0.0) >= 1.0 or "corr" not in f:
+            continue
+        ub = corr_upper(f["corr"], f.get("n_eff", 0.0))
+        if math.isfinite(ub) and ub < MISMATCH_MAX_CORR and (worst is None or ub < worst[2]):
+            worst = (t.track_id, f["corr"], ub)
+    return worst
+
+
+def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult], foreign_mannerisms: float | None = None,
+                claimed: str | None = None) -> tuple[Verdict, tuple[RuleHit, ...]]:
+    """The verdict with its label raised by every rule that fires, and those rules."""
+    if verdict.label not in _ORDER:
+        return verdict, ()
+    assessable = {t.track_id for t in verdict.tracks if t.assessable}
+    hits: list[RuleHit] = []
+    label: Label = verdict.label
+    ls = lip_sync_hit(results, assessable)
+    if ls is not None:
+        from unmask.analyzers.av_sync import MISMATCH_DEV_FP, MISMATCH_MAX_CORR
+
+        tid, corr, ub = ls
+        new = _raise(label, "inconclusive")
+        hits.append(RuleHit("lip_sync_mismatch", "av_sync", tid, label, new,
+                            f"Face {tid}'s mouth does not follow the voice (correlation {corr:.2f}; even allowing for "
+                            f"chance it stays below {MISMATCH_MAX_CORR:.2f}, as in only {MISMATCH_DEV_FP} real "
+                            "development clips with speech): the sound may have been laid over this video, or the "
+                            "mouth re-animated. Look and listen closely."))
+        label = new
+    if foreign_mannerisms is not None:
+        r = next((r for r in results if r.name == "reference" and r.status == "ok"), None)
+        top = None if r is None else next((t for t in r.tracks if t.features.get("claimed", 0.0) >= 1.0), None)
+        if top is not None and top.track_id in assessable:
+            f = top.features
+            if f.get("mannerism_windows", 0.0) > 0 and f.get("identity_p", 0.0) >= 0.5 \
+                    and f.get("mannerism_p", 1.0) < foreign_mannerisms:
+                new = _raise(label, "inconclusive")
+                who = claimed or "the claimed person"
+                hits.append(RuleHit("foreign_mannerisms", "reference", top.track_id, label, new,
+                                    f"Face {top.track_id} matches {who}'s face but not how {who} moves (mannerism "
+                                    f"score {f['mannerism_p']:.2f}, below {foreign_mannerisms:.2f}): possibly "
+                                    f"{who}'s face swapped onto someone else."))
+                label = new
+    if label == verdict.label:
+        return verdict, tuple(hits)
+    return replace(verdict, label=label), tuple(hits)
+
+
+__all__ = ["RuleHit", "apply_rules", "lip_sync_hit"]

@@ -1,0 +1,76 @@
+"""Combination rules: strong lip-sync or mannerism evidence raises the label, never lowers it, and names itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from unmask.analyzers import av_sync
+from unmask.fusion import TrackVerdict, Verdict
+from unmask.rules import apply_rules
+from unmask.types import AnalyzerResult, TrackScore
+
+
+def _verdict(label: str, assessable: bool = True) -> Verdict:
+    tv = TrackVerdict(1, assessable, None if assessable else "too small", 0.1 if assessable else None, {})
+    return Verdict(label, 0.1 if assessable else None, 0.2, 0.92, 1 if assessable else None, (), (tv,), {})  # type: ignore[arg-type]
+
+
+def _av(corr: float, n_eff: float = 200.0, listener: float = 0.0) -> AnalyzerResult:
+    return AnalyzerResult("av_sync", "1.0", "ok", "", (TrackScore(1, 0.9, {"corr": corr, "n_eff": n_eff, "listener": listener}),))
+
+
+def _ref(pid: float, pm: float, windows: float = 4.0) -> AnalyzerResult:
+    f = {"identity_p": pid, "mannerism_p": pm, "mannerism_windows": windows, "claimed": 1.0}
+    return AnalyzerResult("reference", "1.0", "ok", "", (TrackScore(1, 1 - pm, f),))
+
+
+@pytest.fixture(autouse=True)
+def _threshold(monkeypatch):
+    monkeypatch.setattr(av_sync, "MISMATCH_MAX_CORR", 0.1)
+
+
+def test_lip_sync_mismatch_raises_to_inconclusive():
+    v, hits = apply_rules(_verdict("likely_real"), [_av(-0.1)])
+    assert v.label == "inconclusive" and v.score == 0.1  # the fusion's score is left as it was
+    assert [h.rule for h in hits] == ["lip_sync_mismatch"] and hits[0].from_label == "likely_real"
+    assert "does not follow the voice" in hits[0].detail
+
+
+@pytest.mark.parametrize("result", [_av(0.4), _av(0.05, n_eff=10.0), _av(-0.1, listener=1.0)],
+                         ids=["in-sync", "too-short-to-tell", "listener"])
+def test_lip_sync_rule_needs_clear_evidence(result):
+    v, hits = apply_rules(_verdict("likely_real"), [result])
+    assert v.label == "likely_real" and not hits
+
+
+def test_rules_never_judge_what_the_gate_refused():
+    v, hits = apply_rules(_verdict("cannot_assess", assessable=False), [_av(-0.3)])
+    assert v.label == "cannot_assess" and not hits
+    v, hits = apply_rules(_verdict("likely_real", assessable=False), [_av(-0.3)])
+    assert not hits
+
+
+def test_foreign_mannerisms_raise_to_inconclusive_only():
+    v, hits = apply_rules(_verdict("likely_real"), [_ref(0.99, 0.05)], foreign_mannerisms=0.2, claimed="Ada")
+    assert v.label == "inconclusive" and hits[0].rule == "foreign_mannerisms" and "Ada" in hits[0].detail
+    v, hits = apply_rules(_verdict("likely_fake"), [_ref(0.99, 0.05)], foreign_mannerisms=0.2)
+    assert v.label == "likely_fake"  # never lowered
+    for r in (_ref(0.1, 0.05), _ref(0.99, 0.5), _ref(0.99, 0.05, windows=0.0)):  # other face; moves like them; unmeasured
+        v, hits = apply_rules(_verdict("likely_real"), [r], foreign_mannerisms=0.2)
+        assert v.label == "likely_real" and not hits
+
+
+def test_conclusions_say_what_the_combination_means():
+    from unmask.reference.conclusion import conclude
+
+    base = {"identity_p": 0.95, "identity_distance": 0.35}
+    c = conclude("Ada", {**base, "mannerism_p": 0.9}, 1, 0.5, 0.1)
+    assert c.conclusion == "consistent" and "consistent with Ada" in c.statement and "not proof" in c.statement
+    c = conclude("Ada", {**base, "mannerism_p": 0.02}, 1, 0.5, 0.1)
+    assert c.conclusion == "impersonator" and "impersonator" in c.statement
+    assert conclude("Ada", {**base, "mannerism_p": 0.3}, 1, 0.5, 0.1).conclusion == "mannerisms_unclear"
+    c = conclude("Ada", {**base, "mannerism_p": float("nan"), "still_image": 1.0}, 1, 0.5, 0.1)
+    assert c.conclusion == "mannerisms_not_checked" and "still image" in c.statement
+    c = conclude("Ada", {"identity_p": 0.01, "identity_distance": 0.9, "mannerism_p": 0.5}, 2, 0.5, 0.1)
+    assert c.conclusion == "not_this_person" and "does not make the video fake" in c.statement
+    assert conclude("Ada", None, None, 0.5, 0.1, "no face").conclusion == "cannot_assess"
