@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from unmask.learned.model import BlendNet, count_parameters  # noqa: E402
-from unmask.learned.train import TrainConfig, crop_resize, degrade, train  # noqa: E402
+from unmask.learned.train import TrainConfig, at_native_scale, crop_resize, degrade, train  # noqa: E402
 
 torch.set_flush_denormal(True)
 torch.set_num_threads(2)
@@ -51,6 +51,7 @@ class _Faces:
     labels: np.ndarray
     groups: np.ndarray
     sources: np.ndarray
+    native: np.ndarray
 
     def __len__(self) -> int:
         return len(self.images)
@@ -61,7 +62,24 @@ def synthetic_faces(n: int, label: int, seed: int) -> _Faces:
     imgs = rng.integers(60, 200, (n, S, S, 3), dtype=np.uint8)
     groups = np.array([f"g{i % 4}" for i in range(n)])
     return _Faces(imgs, np.zeros((n, 478, 2), np.float32), np.full(n, label, np.int8), groups,
-                  np.array([f"{g}/v{i % 8}.mp4" for i, g in enumerate(groups)]))
+                  np.array([f"{g}/v{i % 8}.mp4" for i, g in enumerate(groups)]),
+                  np.where(np.arange(n) % 2 == 0, 0.5, 1.2).astype(np.float32))  # half upscaled, half not
+
+
+def test_samples_are_made_at_native_scale() -> None:
+    """A face upscaled 2x into its crop is blended at half size and comes back at crop size, label kept."""
+    face = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    lm = np.zeros((478, 2), np.float32)
+    seen: list[int] = []
+
+    def sample(f: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, p: float) -> _Sample:
+        seen.append(f.shape[0])
+        return stub_sample(f, landmarks, rng, 1.0)
+
+    img, label, bmap = at_native_scale(face, lm, 0.5, np.random.default_rng(1), sample, 1.0, augment=True)
+    assert seen == [max(48, S // 2)] and seen[0] < S and label == 1 and img.shape == (S, S, 3) and bmap.shape == (S, S)
+    img2, _, _ = at_native_scale(face, lm, 1.3, np.random.default_rng(1), sample, 1.0, augment=False)
+    assert seen[-1] == S and img2.shape == (S, S, 3)
 
 
 def test_forward_shapes_and_size() -> None:

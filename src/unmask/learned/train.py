@@ -109,17 +109,45 @@ def _default_sampler() -> SampleFn:
     return make_sample
 
 
+def at_native_scale(
+    face: np.ndarray, landmarks: np.ndarray, native: float, rng: np.random.Generator, sample: SampleFn, p_fake: float,
+    augment: bool,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """A training sample made at the resolution the frame had, then upscaled as the face crop was.
+
+    A small face fills the 256 px crop only after upscaling, which leaves it no fine detail: a
+    resolution drop made on the crop would remove nothing, and the network would learn
+    pseudo-fakes it cannot see. So the face goes back to its native size (``native`` < 1),
+    is blended and degraded there, and comes back up with the crop's own interpolation.
+    """
+    import cv2
+
+    side = face.shape[0]
+    f = float(min(1.0, native))
+    if f < 0.9:
+        n = max(48, int(round(side * f)))
+        small = cv2.resize(face, (n, n), interpolation=cv2.INTER_AREA)
+        s = sample(small, landmarks * (n / side), rng, p_fake)
+        img = degrade(s.image, rng) if augment else s.image
+        img = cv2.resize(img, (side, side), interpolation=cv2.INTER_LINEAR)
+        bmap = cv2.resize(s.boundary, (side, side), interpolation=cv2.INTER_LINEAR)
+        return img, s.label, bmap
+    s = sample(face, landmarks, rng, p_fake)
+    return (degrade(s.image, rng) if augment else s.image), s.label, s.boundary
+
+
 def make_batch(
     faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx]."""
     imgs, labels, maps = [], [], []
+    native = np.asarray(faces.native)
     for i in idx:
-        s = sample(faces.images[i], faces.landmarks[i], rng, p_fake)
-        img = degrade(s.image, rng) if augment else s.image
-        img, bmap = crop_resize(img, s.boundary, size, rng if augment else None)
+        img, label, boundary = at_native_scale(faces.images[i], faces.landmarks[i], float(native[i]), rng, sample,
+                                               p_fake, augment)
+        img, bmap = crop_resize(img, boundary, size, rng if augment else None)
         imgs.append(img)
-        labels.append(float(s.label))
+        labels.append(float(label))
         maps.append(bmap)
     return np.stack(imgs), np.array(labels, np.float32), np.stack(maps)
 
