@@ -32,6 +32,8 @@ def service(tmp_path, canned_report, monkeypatch):
     monkeypatch.setenv(REPORT_ENV, str(canned_report))
     monkeypatch.delenv(MODE_ENV, raising=False)
     StubEngine.calls.clear()
+    StubEngine.claims.clear()
+    StubEngine.enrolments.clear()
     stack = []
 
     def make(start_workers: bool = True, **kw) -> TestClient:
