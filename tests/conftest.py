@@ -25,6 +25,14 @@ def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def long_face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of the drifting portrait: long enough to interrupt a scan, and (with face_clip) to enrol from."""
+    from unmask.synth import write_face_clip
+
+    return write_face_clip(tmp_path_factory.mktemp("clips") / "six-seconds.mp4", seconds=6.0)
+
+
+@pytest.fixture(scope="session")
 def face_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The astronaut portrait as a JPEG still."""
     from PIL import Image

@@ -133,11 +133,9 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def long_clip(tmp_path_factory) -> Path:
+def long_clip(long_face_clip) -> Path:
     """6 s of the drifting portrait: a scan long enough to interrupt."""
-    from unmask.synth import write_face_clip
-
-    return write_face_clip(tmp_path_factory.mktemp("clips") / "six-seconds.mp4", seconds=6.0)
+    return long_face_clip
 
 
 def test_stopped_or_killed_server_loses_no_scan(tmp_path, long_clip):
