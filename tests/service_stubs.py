@@ -85,3 +85,27 @@ class StubEngine:
 
     def settings_for(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         return {"stub": True, **overrides}
+
+
+# -- helpers for the service tests (the `service` fixture is in tests/conftest.py) --------------
+
+
+def upload(client: Any, path: Path, name: str | None = None, **kw: Any) -> Any:
+    with open(path, "rb") as f:
+        return client.post("/v1/scans", files={"file": (name or path.name, f, "application/octet-stream")}, **kw)
+
+
+def wait_for(client: Any, scan_id: str, statuses: tuple[str, ...] = ("done", "failed"), timeout: float = 15.0,
+             **kw: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = client.get(f"/v1/scans/{scan_id}", **kw)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in statuses:
+            return dict(r.json())
+        time.sleep(0.05)
+    raise AssertionError(f"scan {scan_id} still {r.json()['status']} after {timeout} s")
+
+
+def uploads_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "uploads"

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from service_stubs import MODE_ENV, StubEngine, stub_profile
-from test_service_api import canned_report, service, upload, uploads_dir, wait_for  # noqa: F401 (fixtures)
+from service_stubs import MODE_ENV, StubEngine, stub_profile, upload, uploads_dir, wait_for
 
 from unmask.store import Store
 
@@ -75,7 +74,7 @@ def test_enrol_then_scan_with_a_claim(db_settings, service, face_clip, tmp_path)
 
     r = enrol(c, "Ada Lovelace", [("speech 3.mp4", face_clip), ("speech 4.mp4", face_clip)], params="?wait=true")
     assert r.status_code == 201 and r.json()["person"]["version"] == 2
-    r = c.post(f"/v1/scans?filename=x.mp4&claims=Ada%20Lovelace&claims_version=1", content=face_clip.read_bytes())
+    r = c.post("/v1/scans?filename=x.mp4&claims=Ada%20Lovelace&claims_version=1", content=face_clip.read_bytes())
     assert r.status_code == 202 and r.json()["claims"]["version"] == 1
     wait_for(c, r.json()["id"])
     assert StubEngine.claims[-1] == ("Ada Lovelace", 1)
