@@ -232,7 +232,6 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
         report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
         ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
         fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
-        fused=set(d["verdict"]["contributions"]),
     )
 
 
