@@ -74,8 +74,7 @@ async def receive(request: Request, dest: Path, limit: int) -> Received:
             boundary = params.get(b"boundary")
             if not boundary:
                 raise BadUpload("multipart upload without a boundary")
-            got = await _multipart(request, lambda i: dest, limit, boundary, max_files=1)
-            return got
+            return await _multipart(request, lambda i: dest, limit, boundary, max_files=1)
         return await _raw(request, dest, limit)
     except BaseException:
         dest.unlink(missing_ok=True)
