@@ -25,6 +25,14 @@ def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def long_face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of the drifting portrait: long enough to interrupt a scan, and (with face_clip) to enrol from."""
+    from unmask.synth import write_face_clip
+
+    return write_face_clip(tmp_path_factory.mktemp("clips") / "six-seconds.mp4", seconds=6.0)
+
+
+@pytest.fixture(scope="session")
 def face_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The astronaut portrait as a JPEG still."""
     from PIL import Image
@@ -105,3 +113,40 @@ def pg_url():
 def face_clip_report(scanner, face_clip):
     """The real pipeline's report (with its picture attachments) on the 4 s face clip, scanned once."""
     return scanner.scan(face_clip)
+
+
+@pytest.fixture(scope="session")
+def canned_report(face_clip_report, tmp_path_factory) -> Path:
+    """The face clip's real report as a file, for the stub engine to return."""
+    p = tmp_path_factory.mktemp("canned") / "report.json"
+    p.write_text(face_clip_report.to_json())
+    return p
+
+
+@pytest.fixture
+def service(tmp_path, canned_report, monkeypatch):
+    """``service(**settings)`` → a TestClient on a fresh data directory, stub engine in worker threads."""
+    from fastapi.testclient import TestClient
+    from service_stubs import MODE_ENV, REPORT_ENV, StubEngine
+
+    from unmask.service.app import create_app
+    from unmask.service.settings import ServiceSettings
+
+    monkeypatch.setenv(REPORT_ENV, str(canned_report))
+    monkeypatch.delenv(MODE_ENV, raising=False)
+    StubEngine.calls.clear()
+    StubEngine.claims.clear()
+    StubEngine.enrolments.clear()
+    stack = []
+
+    def make(start_workers: bool = True, **kw) -> TestClient:
+        defaults = dict(data_dir=tmp_path / "data", worker_mode="thread", poll_s=0.05, heartbeat_s=0.2)
+        settings = ServiceSettings(**{**defaults, **kw}).validate()
+        client = TestClient(create_app(settings, factory=StubEngine, start_workers=start_workers))
+        client.__enter__()
+        stack.append(client)
+        return client
+
+    yield make
+    for c in stack:
+        c.__exit__(None, None, None)

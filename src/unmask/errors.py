@@ -17,6 +17,7 @@ one line naming the file and what is wrong.
     ├── ManifestError               a benchmark manifest that cannot be read
     ├── StoreError                  the database of scans and people cannot be opened or used
     │   ├── UnknownScan             no scan with that id
+    │   ├── UnknownEnrolment        no enrolment request with that id (the service's queue)
     │   └── UnknownPerson           no enrolled person with that name (or version)
     └── ReferenceModeError          reference mode: enrolling people, checking a claim
         ├── ProfileError            a person profile that cannot be read (damaged, wrong format, bad name)
@@ -89,6 +90,12 @@ class UnknownScan(StoreError):
     def __init__(self, scan_id: str) -> None:
         self.scan_id = scan_id
         super().__init__(f"no scan with id {scan_id!r}")
+
+
+class UnknownEnrolment(StoreError):
+    def __init__(self, enrolment_id: str) -> None:
+        self.enrolment_id = enrolment_id
+        super().__init__(f"no enrolment with id {enrolment_id!r}")
 
 
 class UnknownPerson(StoreError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from unmask.analyzers.base import Analyzer
 from unmask.analyzers.registry import build_analyzers
@@ -53,6 +53,9 @@ class Scanner:
         self._fusion = fusion
         self._analyzers: list[Analyzer] | None = None
         self._finder: FaceFinder | None = None
+        self._reference: Analyzer | None = None  # the reference check for ``claims``, built once
+        self._reference_model: Any = None  # reference-mode calibration, loaded once for any claim
+        self._reference_embedder: Any = None  # dlib embedder for claims when no analyzer brings one
         self.claims = claims
 
     @property
@@ -63,34 +66,59 @@ class Scanner:
 
     def load(self) -> None:
         """Load every model now (otherwise the first scan does)."""
-        self._load()
+        self._analyzers_for(self.claims)
         _ = self.fusion
 
     def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
+        """The face finder and the configured analyzers (without the reference check), loaded once."""
         if self._finder is None:
             self._finder = FaceFinder(self.config.faces)
             self._finder.load()
         if self._analyzers is None:
             analyzers = build_analyzers(self.config.analyzers)
-            if self.claims is not None:
-                from unmask.analyzers.identity import FaceEmbedder
-                from unmask.analyzers.reference import ReferenceAnalyzer
-
-                # share the temporal analyzer's embedder: the same frames are embedded, and paid for, once
-                shared = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
-                analyzers.append(ReferenceAnalyzer(self.claims, embedder=shared))
             for a in analyzers:
                 a.load()
             self._analyzers = analyzers
         return self._finder, self._analyzers
 
-    def scan(self, path: str | Path, progress: Progress | None = None) -> Report:
-        """Scan one file. Raises :class:`~unmask.errors.InputError` for input that cannot be read."""
+    def _analyzers_for(self, claims: "PersonProfile | None") -> list[Analyzer]:
+        """The analyzers one scan runs: the configured ones, plus the reference check when a person is claimed."""
+        _, analyzers = self._load()
+        if claims is None:
+            return analyzers
+        if claims is self.claims and self._reference is not None:
+            return [*analyzers, self._reference]
+        from unmask.analyzers.identity import FaceEmbedder
+        from unmask.analyzers.reference import ReferenceAnalyzer
+        from unmask.reference.model import ReferenceModel
+
+        if self._reference_model is None:
+            self._reference_model = ReferenceModel.load()
+        # share the temporal analyzer's embedder: the same frames are embedded, and paid for, once
+        shared = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
+        if shared is None:  # no temporal analyzer configured: one embedder of our own, for every claim
+            self._reference_embedder = self._reference_embedder or FaceEmbedder()
+            shared = self._reference_embedder
+        ref = ReferenceAnalyzer(claims, model=self._reference_model, embedder=shared)
+        ref.load()
+        if claims is self.claims:
+            self._reference = ref
+        return [*analyzers, ref]
+
+    def scan(self, path: str | Path, progress: Progress | None = None,
+             claims: "PersonProfile | None" = None) -> Report:
+        """Scan one file. Raises :class:`~unmask.errors.InputError` for input that cannot be read.
+
+        ``claims``: the person this file is claimed to show, for this scan only (default: the
+        Scanner's own ``claims``); the loaded models are reused, so a service can check each
+        upload against a different person without reloading anything.
+        """
+        claims = claims if claims is not None else self.claims
         report_progress: Progress = progress or (lambda stage, done: None)
         timer = StageTimer()
         t_start = time.perf_counter()
         ctx, warnings = self.context(path, report_progress, timer)
-        _, analyzers = self._load()
+        analyzers = self._analyzers_for(claims)
 
         results: list[AnalyzerResult] = []
         for i, analyzer in enumerate(analyzers):
@@ -103,7 +131,7 @@ class Scanner:
         verdict = decide(ctx, results, self.fusion)
         foreign = next((getattr(a, "model").foreign_mannerisms for a in analyzers if a.name == "reference"), None)
         verdict, rules = apply_rules(verdict, results, foreign_mannerisms=foreign,
-                                     claimed=self.claims.name if self.claims is not None else None)
+                                     claimed=claims.name if claims is not None else None)
         timer.add("fusion", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
         report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules)

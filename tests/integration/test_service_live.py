@@ -1,8 +1,9 @@
 """The service as people run it: `unmask serve` in its own process with the real scanner.
 
 A browser (Debian chromium driven by Playwright, no network) uploads a clip and reads the
-verdict; a server killed mid-scan is restarted and finishes the scan; a worker process that
-keeps dying on a file gets it failed with the reason instead of looping.
+verdict, and enrols a person and checks a claim (against the stub engine, so it stays fast);
+a server killed mid-scan is restarted and finishes the scan; a worker process that keeps dying
+on a file gets it failed with the reason instead of looping.
 """
 
 from __future__ import annotations
@@ -133,11 +134,9 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def long_clip(tmp_path_factory) -> Path:
+def long_clip(long_face_clip) -> Path:
     """6 s of the drifting portrait: a scan long enough to interrupt."""
-    from unmask.synth import write_face_clip
-
-    return write_face_clip(tmp_path_factory.mktemp("clips") / "six-seconds.mp4", seconds=6.0)
+    return long_face_clip
 
 
 def test_stopped_or_killed_server_loses_no_scan(tmp_path, long_clip):
@@ -236,3 +235,72 @@ def test_a_file_that_keeps_killing_its_worker_is_failed_with_the_reason(tmp_path
             time.sleep(0.1)
         assert rec.error == "interrupted 2 times: the scanning process died (killed by signal 9); not retried again"
         assert c.get("/healthz").json()["workers_alive"] == 1  # replaced
+
+
+@contextmanager
+def serve_in_thread(settings) -> Iterator[str]:
+    """The app with the stub engine (thread workers) behind a real uvicorn on a free port, in this process."""
+    import threading
+
+    import uvicorn
+    from service_stubs import StubEngine
+
+    from unmask.service.app import create_app
+    from unmask.service.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, factory=StubEngine), log_level="warning", access_log=False))
+    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and t.is_alive(), "server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        t.join(20)
+        sock.close()
+
+
+@pytest.mark.skipif(_no_browser() is not None, reason=_no_browser() or "")
+def test_browser_enrols_a_person_and_checks_a_claim(tmp_path, face_clip, canned_report, monkeypatch):
+    """The people page and the claim select, driven in Chromium against the stub engine (fast: no models)."""
+    from playwright.sync_api import sync_playwright
+    from service_stubs import MODE_ENV, REPORT_ENV
+
+    from unmask.service.settings import ServiceSettings
+
+    monkeypatch.setenv(REPORT_ENV, str(canned_report))
+    monkeypatch.delenv(MODE_ENV, raising=False)
+    settings = ServiceSettings(data_dir=tmp_path / "data", worker_mode="thread", poll_s=0.05).validate()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serve_in_thread(settings) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1000})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+            page.goto(url + "/people")
+            page.fill("#name", "Ada Lovelace")
+            page.set_input_files("#files", [str(face_clip), str(face_clip)])
+            page.click("#enrol-go")
+            page.wait_for_selector("#people", timeout=30_000)  # the page reloads once the enrolment is done
+            assert "Ada Lovelace" in page.inner_text("#people") and "done" in page.inner_text("#enrolments")
+            page.screenshot(path=str(ARTIFACTS / "e2e-people.png"))
+            page.goto(url + "/")
+            page.select_option("#claims", "Ada Lovelace")
+            page.set_input_files("#file", str(face_clip))
+            page.click("#go")
+            page.wait_for_url("**/scans/*", timeout=30_000)
+            page.wait_for_selector("#verdict", timeout=30_000)
+            assert "Claimed to show Ada Lovelace" in page.inner_text("#claim")
+            report = page.frame_locator("#report")
+            report.locator("#reference").wait_for(timeout=30_000)
+            assert report.locator("#reference").get_attribute("data-conclusion") == "consistent"
+            page.goto(url + "/people")
+            page.once("dialog", lambda d: d.accept())
+            page.click("button.remove")
+            page.wait_for_selector("#nobody", timeout=30_000)
+        finally:
+            browser.close()

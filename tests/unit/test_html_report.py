@@ -143,6 +143,63 @@ def test_reports_without_a_verdict_still_render(face_clip_report):
     assert_self_contained(html)
     assert 'data-label="no_face"' in html and "no face was found in the analysed frames" in html
     assert 'class="gauge"' not in html and "No face was found in the analysed frames." in html
-    assert html.count("Skipped: no face was found") == len(data["analyzers"])
+    assert html.count("Not run: no face was found.") == len(data["analyzers"])
     data["input"]["kind"] = "image"
     assert "A still image has no timeline." in render_html(Report(data))
+
+
+def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, windows: int = 4) -> dict:
+    data = json.loads(json.dumps(data))
+    data["reference"] = {
+        "claimed": "Ada Lovelace", "profile_version": 2, "profile_created_at": "2026-01-01T00:00:00Z",
+        "profile_sha256": "ab" * 32, "calibration_sha256": "cd" * 32, "conclusion": conclusion,
+        "statement": f"(the statement for {conclusion})", "track_id": 1,
+        "identity": {"score": pid, "distance": 0.4, "embeddings": 6},
+        "mannerisms": {"checked": pm is not None, "score": pm, "llr": -3.0 if pm is not None else None,
+                       "windows": windows if pm is not None else 0}}
+    return data
+
+
+@pytest.mark.parametrize("conclusion,pid,pm,words", [
+    ("impersonator", 0.91, 0.01, ["Same face, foreign mannerisms → likely Ada Lovelace's face swapped onto an impersonator",
+                                  "Does not move like Ada Lovelace"]),
+    ("not_this_person", 0.02, 0.4, ["Different face → not Ada Lovelace, which is not by itself a fake",
+                                    "A different face from Ada Lovelace's enrolled footage"]),
+    ("consistent", 0.99, 0.9, ["Same face, same way of moving → consistent with Ada Lovelace (not proof)",
+                               "Moves like Ada Lovelace: mannerism score 0.90 over 4 windows"]),
+    ("mannerisms_not_checked", 0.99, None, ["mannerisms not compared", "Not compared: the face needs at least 4 s"]),
+], ids=["impersonator", "different-face", "consistent", "too-short"])
+def test_reference_card_says_what_face_and_movements_mean_together(face_clip_report, conclusion, pid, pm, words):
+    data = _with_reference(face_clip_report.data, conclusion, pid, pm)
+    html = render_html(Report(data, face_clip_report.attachments))
+    assert_self_contained(html)
+    card = html[html.index('id="reference"'):]
+    card = card[:card.index("</section>")]
+    assert f'data-conclusion="{conclusion}"' in card and f"(the statement for {conclusion})" in card
+    assert "version 2" in card and "ab" * 32 in card and "Is this Ada Lovelace?" in html
+    for w in words:
+        assert w.replace("'", "&#39;") in card, w
+    assert 'id="reference"' not in render_html(face_clip_report)  # no claim, no card
+
+
+def test_fired_rules_are_shown_in_the_verdict_banner(face_clip_report):
+    data = json.loads(face_clip_report.to_json())
+    data["verdict"].update(label="inconclusive", fusion_label="likely_real", rules=[
+        {"rule": "lip_sync_mismatch", "analyzer": "av_sync", "track_id": 1, "from_label": "likely_real",
+         "to_label": "inconclusive", "detail": "Face 1's mouth does not follow the voice."},
+        {"rule": "foreign_mannerisms", "analyzer": "reference", "track_id": 1, "from_label": "inconclusive",
+         "to_label": "inconclusive", "detail": "Face 1 matches Ada's face but not how Ada moves."}])
+    html = render_html(Report(data))
+    banner = html[html.index('id="verdict"'):html.index("</section>")]
+    assert "The lip-sync rule raised the verdict from “likely real” to “inconclusive”." in banner
+    assert "The mannerism rule fired, but the verdict was already “inconclusive”: it changed nothing." in banner
+    assert "say “likely real” on their own" in banner
+    assert "Combination rules that fired" in html and "Face 1 matches Ada&#39;s face but not how Ada moves." in html
+
+
+def test_skipped_lip_sync_reads_as_one_line(face_clip_report):
+    html = render_html(face_clip_report)
+    card = html[html.index('id="analyzer-av_sync"'):]
+    card = card[:card.index("</section>")]
+    assert "Lip sync (av_sync)" in card and "not run</span>" in card
+    assert card.count("the file has no sound track") == 1 and "Not run: the file has no sound track." in card

@@ -1,4 +1,4 @@
-"""Enrolled people in the store and on the command line: list, export, import, remove, one-line errors."""
+"""Enrolled people in the store (SQLite and PostgreSQL) and on the command line: list, export, import, remove, one-line errors."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ def _profile(name: str) -> PersonProfile:
                          created_at="2026-01-01T00:00:00Z", unmask_version="0.1.0")
 
 
-@pytest.fixture()
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'people.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A people database on SQLite and, when UNMASK_TEST_PG_URL is set, PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'people.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     with People.open(url) as people:
         for n in ("Ada Lovelace", "Alan Turing"):
             p = _profile(n)

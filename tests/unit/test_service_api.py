@@ -4,67 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from service_stubs import MODE_ENV, REPORT_ENV, StubEngine
+from service_stubs import MODE_ENV, StubEngine, upload, uploads_dir, wait_for
 
 from unmask.errors import ConfigError
-from unmask.service.app import create_app
 from unmask.service.settings import ServiceSettings
 from unmask.store import Store
 
 TOKEN = "t0ken-for-the-tests-0123456789"
-
-
-@pytest.fixture(scope="session")
-def canned_report(face_clip_report, tmp_path_factory) -> Path:
-    p = tmp_path_factory.mktemp("canned") / "report.json"
-    p.write_text(face_clip_report.to_json())
-    return p
-
-
-@pytest.fixture
-def service(tmp_path, canned_report, monkeypatch):
-    """``service(**settings)`` → a TestClient on a fresh data directory, stub engine in worker threads."""
-    monkeypatch.setenv(REPORT_ENV, str(canned_report))
-    monkeypatch.delenv(MODE_ENV, raising=False)
-    StubEngine.calls.clear()
-    stack = []
-
-    def make(start_workers: bool = True, **kw) -> TestClient:
-        defaults = dict(data_dir=tmp_path / "data", worker_mode="thread", poll_s=0.05, heartbeat_s=0.2)
-        settings = ServiceSettings(**{**defaults, **kw}).validate()
-        client = TestClient(create_app(settings, factory=StubEngine, start_workers=start_workers))
-        client.__enter__()
-        stack.append(client)
-        return client
-
-    yield make
-    for c in stack:
-        c.__exit__(None, None, None)
-
-
-def upload(client, path: Path, name: str | None = None, **kw):
-    with open(path, "rb") as f:
-        return client.post("/v1/scans", files={"file": (name or path.name, f, "application/octet-stream")}, **kw)
-
-
-def wait_for(client, scan_id: str, statuses=("done", "failed"), timeout: float = 15.0, **kw) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = client.get(f"/v1/scans/{scan_id}", **kw)
-        assert r.status_code == 200, r.text
-        if r.json()["status"] in statuses:
-            return r.json()
-        time.sleep(0.05)
-    raise AssertionError(f"scan {scan_id} still {r.json()['status']} after {timeout} s")
-
-
-def uploads_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "uploads"
 
 
 def test_upload_scan_report_and_delete(service, face_clip, face_clip_report, tmp_path):

@@ -208,6 +208,68 @@ def test_a_deleted_running_scan_tells_its_worker(store):
     assert not store.scans.finish(s.id, "w:1", REPORT, None)
 
 
+def test_a_scan_keeps_its_claim_and_the_reference_conclusion(store):
+    s = store.scans.create("a.mp4", "/srv/a", claims="Ada Lovelace", claims_version=2)
+    assert (s.claims, s.claims_version, s.claim_conclusion) == ("Ada Lovelace", 2, None)
+    store.scans.claim("w:1")
+    assert store.scans.finish(s.id, "w:1", {**REPORT, "reference": {"conclusion": "impersonator"}}, None)
+    assert store.scans.get(s.id).claim_conclusion == "impersonator"
+    plain = store.scans.create("b.mp4", "/srv/b")
+    assert (plain.claims, plain.claims_version) == (None, None)
+
+
+# -- enrolments --------------------------------------------------------------------------------
+
+
+def test_enrolment_lifecycle_stores_the_person_with_the_done_mark(store):
+    from unmask.errors import UnknownEnrolment
+    from unmask.store import EnrolmentFile
+
+    files = [EnrolmentFile("speech 1.mp4", "/srv/e/0", 1000), EnrolmentFile("portrait.jpg", "/srv/e/1", 20)]
+    e = store.enrolments.create("Ada Lovelace", files)
+    assert e.status == "queued" and e.files == tuple(files) and e.person_version is None and e.lines == ()
+    store.people.add("Ada Lovelace", b"v1")
+    got = store.enrolments.claim("w:1")
+    assert got is not None and got.id == e.id and got.attempts == 1
+    assert store.enrolments.progress(e.id, "w:1", 0.5, "reading speech 1.mp4")
+    assert store.enrolments.finish(e.id, "w:2", b"profile", {"embeddings": 7}, ["a"]) is None  # not its worker
+    person = store.enrolments.finish(e.id, "w:1", b"profile", {"embeddings": 7}, ["speech 1.mp4: 6.9 s"])
+    assert person is not None and (person.name, person.version, person.profile) == ("Ada Lovelace", 2, b"profile")
+    done = store.enrolments.get(e.id)
+    assert (done.status, done.person_version, done.summary, done.lines) == ("done", 2, {"embeddings": 7},
+                                                                            ("speech 1.mp4: 6.9 s",))
+    assert store.people.get("Ada Lovelace").profile == b"profile"
+    assert store.enrolments.finish(e.id, "w:1", b"again", {}, []) is None  # only once: no third version
+    assert [p.version for p in store.people.versions("Ada Lovelace")] == [1, 2]
+
+    bad = store.enrolments.create("Bob", files[:1])
+    store.enrolments.claim("w:1")
+    assert store.enrolments.fail(bad.id, "too little usable footage of Bob", worker="w:1")
+    assert [x.id for x in store.enrolments.list()] == [bad.id, e.id]
+    assert [x.id for x in store.enrolments.list(status="failed")] == [bad.id]
+    assert store.enrolments.delete(bad.id).files == tuple(files[:1])
+    with pytest.raises(UnknownEnrolment):
+        store.enrolments.get(bad.id)
+    with pytest.raises(StoreError):
+        store.enrolments.create("  ", files)
+
+
+def test_enrolments_are_recovered_like_scans(store):
+    from unmask.store import EnrolmentFile
+
+    e = store.enrolments.create("Ada", [EnrolmentFile("a.mp4", "/srv/a", 1)])
+    store.enrolments.claim("host:1:x")
+    assert [r.status for r in store.enrolments.recover(lambda w: w == "host:1:x", float("inf"), 2)] == ["queued"]
+    store.enrolments.claim("host:1:x")
+    assert store.enrolments.running()[0].id == e.id
+    assert store.enrolments.requeue(e.id, "host:1:x") and store.enrolments.get(e.id).attempts == 1
+    store.enrolments.claim("host:1:x")
+    (gone,) = store.enrolments.recover(lambda w: True, float("inf"), 2, why="the process died")
+    assert gone.status == "failed" and gone.error == "interrupted 2 times: the process died; not retried again"
+    store.enrolments.delete(e.id)
+    assert not store.enrolments.progress(e.id, "host:1:x", 0.5, "x") and not store.enrolments.has_queued()
+
+
 def test_concurrent_claims_never_share_a_scan(tmp_path):
     url = f"sqlite:///{tmp_path / 'q.db'}"
     with Store.open(url) as st:

@@ -71,6 +71,10 @@ class FileFaces:
     tracks: tuple[FaceTrack, ...] = ()
     error: str = ""
     candidates: list[tuple[FaceTrack, np.ndarray]] = field(default_factory=list)  # (track, median embedding)
+    name: str = ""  # what the profile and messages call the file (default: its file name)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
 
 
 def read_file_faces(path: str | Path, finder: FaceFinder, config: ScanConfig) -> FileFaces:
@@ -134,17 +138,25 @@ class Enroller:
         return np.median(np.stack(embs), axis=0) if embs else None
 
     def enroll(self, name: str, paths: Sequence[str | Path], progress: Progress | None = None,
-               now: _dt.datetime | None = None) -> Enrollment:
-        """Build a profile for ``name`` from ``paths``; ``EnrollmentError`` when the footage cannot support one."""
+               now: _dt.datetime | None = None, names: Sequence[str] | None = None) -> Enrollment:
+        """Build a profile for ``name`` from ``paths``; ``EnrollmentError`` when the footage cannot support one.
+
+        ``names``: what to call each file in the profile, the lines and the messages (default: its
+        file name), e.g. the names a client uploaded files under when the server stores them as ``0``, ``1``.
+        """
         name = check_name(name)
         if not paths:
             raise EnrollmentError("enrolment needs at least one video or photo of the person")
+        if names is not None and len(names) != len(paths):
+            raise ValueError(f"{len(names)} names for {len(paths)} files")
         say: Progress = progress or (lambda what, done: None)
         files: list[FileFaces] = []
         n = len(paths)
         for i, p in enumerate(paths):
-            say(f"reading {Path(p).name}", i / n * 0.7)
+            shown = names[i] if names is not None else Path(p).name
+            say(f"reading {shown}", i / n * 0.7)
             ff = read_file_faces(p, self.finder, self.config)
+            ff.name = shown
             if ff.info is not None:
                 for tr in usable_tracks(ff):
                     med = self._median_embedding(tr, ANCHOR_EMBEDDINGS)
@@ -160,9 +172,9 @@ class Enroller:
         win_src: list[int] = []
         lines: list[str] = []
         for k, ff in enumerate(files):
-            say(f"measuring {ff.path.name}", 0.72 + 0.28 * k / n)
+            say(f"measuring {ff.name}", 0.72 + 0.28 * k / n)
             item, e, w, line = self._file_footage(ff, anchor, notes.get(k, ""))
-            items.append(replace(item, name=ff.path.name))
+            items.append(replace(item, name=ff.name))
             for v in e:
                 embs.append(v)
                 emb_src.append(k)
@@ -218,7 +230,7 @@ class Enroller:
             d = float(np.linalg.norm(a - b))
             if d > SAME_PERSON:
                 raise EnrollmentError(
-                    f"{files[ka].path.name} and {files[kb].path.name} do not show the same person (face distance {d:.2f}; "
+                    f"{files[ka].name} and {files[kb].name} do not show the same person (face distance {d:.2f}; "
                     f"the same person is usually below {SAME_PERSON:.2f}): enrol only footage of one person")
             return np.median(np.stack([a, b]), axis=0), notes
         anchor = np.median(np.stack([m for _, m in firsts]), axis=0)
@@ -233,7 +245,7 @@ class Enroller:
 
     def _file_footage(self, ff: FileFaces, anchor: np.ndarray | None, note: str
                       ) -> tuple[FootageItem, list[np.ndarray], list[np.ndarray], str]:
-        name = ff.path.name
+        name = ff.name
         if ff.info is None:
             return FootageItem(name, "", "unknown", 0.0, 0.0, 0, 0, note), [], [], f"{name}: {note}"
         info = ff.info

@@ -103,9 +103,15 @@ class People:
         except OSError as e:
             raise ProfileError(f"{p}: cannot read ({e.strerror or e})") from None
         try:
-            profile = PersonProfile.from_bytes(raw)
+            return self.import_bytes(raw, name)
         except ProfileError as e:
             raise ProfileError(f"{p}: {e}") from None
+
+    def import_bytes(self, raw: bytes, name: str | None = None) -> tuple[PersonRecord, PersonProfile]:
+        """Validate exported profile bytes and store them (under ``name`` if given) as a new version."""
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{len(raw)} bytes is far too big for a person profile")
+        profile = PersonProfile.from_bytes(raw)
         if name is not None and check_name(name) != profile.name:
             from dataclasses import replace
 

@@ -27,6 +27,9 @@ TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
 MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
 TIMELINE_BIN_S = 1.0
 
+#: combination rules (``unmask.rules``) as a reader would name them
+RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule"}
+
 LABEL_WORDS = {
     "likely_real": "Likely real",
     "inconclusive": "Inconclusive",
@@ -137,22 +140,39 @@ def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer
     return out
 
 
-def _summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]],
-             rules: Sequence["RuleHit"] = (), reference: Mapping[str, Any] | None = None) -> str:
-    s = _fusion_summary(verdict, ctx, top, drivers, rules)
+def _summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], drivers: list[dict[str, Any]],
+             rules: Sequence["RuleHit"] = (), reference: Mapping[str, Any] | None = None,
+             fused: frozenset[str] | None = None) -> str:
+    s = _fusion_summary(verdict, ctx, ranked, drivers, rules, fused)
     if reference is not None:
         s += f" Claimed to be {reference['claimed']}: {reference['statement']}"
     return s
 
 
-def _fusion_summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any]], drivers: list[dict[str, Any]],
-                    rules: Sequence["RuleHit"] = ()) -> str:
+def _rule_name(rule: str) -> str:
+    return RULE_WORDS.get(rule, rule.replace("_", " ") + " rule")
+
+
+def _fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], drivers: list[dict[str, Any]],
+                    rules: Sequence["RuleHit"] = (), fused: frozenset[str] | None = None) -> str:
+    """The verdict in words, saying what moved it: the fusion's cues, or a combination rule that raised the label.
+
+    ``ranked`` is every finding, strongest first; ``fused`` the analyzers the fusion model reads. The
+    "strongest finding" is only ever one the fusion read: a lip-sync or reference finding did not
+    move the score, so it is named as the rule it is (and whether it changed the label), never as
+    what the verdict rests on.
+    """
     words = LABEL_WORDS[verdict.label]
     raised = [r for r in rules if r.to_label != r.from_label]
+    idle = [r for r in rules if r.to_label == r.from_label]
+    idle_words = "".join(f" Also, the {_rule_name(r.rule)} fired: {r.detail} The label was already "
+                         f"\"{LABEL_WORDS[r.from_label].lower()}\", so it changed nothing." for r in idle)
     if raised and verdict.score is not None:
         first = raised[0].from_label
-        return (f"{words}: {' '.join(r.detail for r in rules)} (The cues the fusion model reads give a score of "
-                f"{verdict.score:.2f}, \"{LABEL_WORDS[first].lower()}\" on their own; this rule raised the label.)")
+        which = " and the ".join(_rule_name(r.rule) for r in raised)
+        return (f"{words}: {' '.join(r.detail for r in raised)} (The cues the fusion model reads give a score of "
+                f"{verdict.score:.2f}, \"{LABEL_WORDS[first].lower()}\" on their own; the {which} raised the label to "
+                f"\"{words.lower()}\".){idle_words}")
     if verdict.label == "no_face":
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
     if verdict.label == "cannot_assess":
@@ -161,11 +181,12 @@ def _fusion_summary(verdict: Verdict, ctx: MediaContext, top: list[dict[str, Any
     tr = next(t for t in ctx.tracks if t.id == verdict.track_id)
     where = f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)" if not ctx.is_still else f"face {tr.id}"
     s = f"{words} (score {verdict.score:.2f}; likely manipulated at ≥ {verdict.likely_fake:.2f}, likely real below {verdict.likely_real:.2f}). The most suspicious face is {where}."
-    if top and verdict.label != "likely_real":
-        s += f" Strongest finding: {top[0]['detail']}"
+    read = [e for e in ranked if fused is None or e["analyzer"] in fused]
+    if read and verdict.label != "likely_real":
+        s += f" Strongest finding: {read[0]['detail']}"
     elif drivers:
         s += f" What weighed most: {drivers[0]['detail']}"
-    return s
+    return s + idle_words
 
 
 def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer]) -> dict[str, Any] | None:
@@ -248,7 +269,9 @@ def build_report(
             "video_features": {k: _r(v, 6) for k, v in sorted(r.video_features.items())},
         })
     all_evidence.sort(key=lambda x: (-x[0], x[1]["t_start"] or 0.0, x[1]["analyzer"]))
-    top = [e for _, e in all_evidence[:TOP_EVIDENCE]]
+    ranked = [e for _, e in all_evidence]
+    top = ranked[:TOP_EVIDENCE]
+    fused = frozenset(f.split(".", 1)[0] for f in fusion.features) or None  # the analyzers the score reads
     drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
     reference = _reference(results, analyzers)
@@ -276,7 +299,7 @@ def build_report(
             "score": _r(verdict.score),
             "thresholds": {"likely_real": verdict.likely_real, "likely_fake": verdict.likely_fake},
             "track_id": verdict.track_id,
-            "summary": _summary(verdict, ctx, top, drivers, rules, reference),
+            "summary": _summary(verdict, ctx, ranked, drivers, rules, reference, fused),
             "drivers": drivers,
             "reasons": list(verdict.reasons),
             "contributions": {k: _r(c) for k, c in sorted(verdict.contributions.items())},

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from unmask.report.attachments import Attachment
-from unmask.report.build import LABEL_WORDS, Report
+from unmask.report.build import LABEL_WORDS, RULE_WORDS, Report
 
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
 MAX_LANES = 8  # rows of face bars under the timeline
@@ -33,6 +33,21 @@ LABEL_MEANING = {
     "cannot_assess": "Faces were found, but none was good enough to judge (see the reasons).",
 }
 
+#: the reference check's conclusion as a headline: what the face and the movements say together
+CONCLUSION_HEADLINE = {
+    "consistent": "Same face, same way of moving → consistent with {name} (not proof)",
+    "impersonator": "Same face, foreign mannerisms → likely {name}'s face swapped onto an impersonator",
+    "mannerisms_unclear": "Same face, mannerisms unclear → neither confirms nor contradicts {name}",
+    "mannerisms_not_checked": "Same face, mannerisms not compared → only the face was checked",
+    "not_this_person": "Different face → not {name}, which is not by itself a fake",
+    "cannot_assess": "No usable face → whether this is {name} cannot be checked",
+}
+#: card titles where the analyzer's module name is not plain words
+ANALYZER_TITLES = {"av_sync": "Lip sync (av_sync)", "reference": "Reference check (claimed person)",
+                   "blend_cnn": "Learned blend detector (blend_cnn)"}
+CONCLUSION_TONE = {"impersonator": "fake", "mannerisms_unclear": "unsure", "consistent": "real"}
+
+
 # timeline geometry (SVG user units)
 _W, _PLOT_H, _LEFT, _RIGHT, _TOP, _LANE_H = 860, 130, 52, 14, 10, 14
 
@@ -44,6 +59,8 @@ def _env() -> Environment:
     env.filters["words"] = lambda s: str(s).replace("_", " ")
     env.filters["num"] = _num
     env.filters["secs"] = lambda t: "" if t is None else f"{float(t):.1f} s"
+    env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]  # `capitalize` would lower the rest (names)
+    env.globals["analyzer_title"] = lambda name: ANALYZER_TITLES.get(name, name.replace("_", " ").capitalize())
     return env
 
 
@@ -140,6 +157,51 @@ def gauge(data: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"score": 100 * float(v["score"]), "real": 100 * float(th["likely_real"]), "fake": 100 * float(th["likely_fake"])}
 
 
+def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The claimed-person check in words: a headline, and one line each for the face and the movements."""
+    ref = data.get("reference")
+    if not ref:
+        return None
+    name, c = ref["claimed"], ref["conclusion"]
+    ident, mann = ref["identity"], ref["mannerisms"]
+    if ident["score"] is None:
+        face = "not compared (no face could be recognised)"
+    elif ident["score"] >= 0.5:
+        face = f"the same face as in {name}'s enrolled footage"
+    else:
+        face = f"a different face from {name}'s enrolled footage"
+    if not mann["checked"]:
+        still = data["input"]["kind"] == "image"
+        moves = ("not compared: a still image has no movement" if still else
+                 "not compared: the face needs at least 4 s in view at a stretch")
+    elif c == "consistent":
+        moves = f"moves like {name}"
+    elif c == "impersonator":
+        moves = f"does not move like {name}: the way its expressions and head movements go together is someone else's"
+    elif c == "mannerisms_unclear":
+        moves = f"unclear whether it moves like {name}"
+    elif (mann["score"] or 0) >= 0.8:  # as conclusion.py: only then worth a word
+        moves = f"its movements resemble {name}'s, as {name}'s own footage with another face swapped in would"
+    else:
+        moves = "compared, but with someone else's face this says little"
+    return {"headline": CONCLUSION_HEADLINE.get(c, c).format(name=name), "tone": CONCLUSION_TONE.get(c, "none"),
+            "face": face, "moves": moves}
+
+
+def rule_lines(v: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each combination rule that fired: its name and what it did to the label."""
+    out = []
+    for r in v.get("rules", []):
+        name = RULE_WORDS.get(r["rule"], r["rule"].replace("_", " ") + " rule")
+        if r["to_label"] != r["from_label"]:
+            did = (f"raised the verdict from “{LABEL_WORDS[r['from_label']].lower()}” to "
+                   f"“{LABEL_WORDS[r['to_label']].lower()}”")
+        else:
+            did = f"fired, but the verdict was already “{LABEL_WORDS[r['from_label']].lower()}”: it changed nothing"
+        out.append({"name": name, "did": did, "detail": r["detail"], "rule": r["rule"]})
+    return out
+
+
 def _embedded_json(data: Mapping[str, Any]) -> Markup:
     """The report as JSON that is safe inside ``<script>`` (no ``</script>``, no HTML comment openers)."""
     text = json.dumps(data, indent=None, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -168,6 +230,8 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
         gauge=gauge(d), tl=timeline(d), thumbs=thumbs, moments=[a for a in atts if a.kind == "moment"],
         heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
         report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
+        ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
+        fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
     )
 
 

@@ -2,9 +2,10 @@
 
     app = create_app(ServiceSettings.from_env(workers=1))   # FastAPI; run with uvicorn
 
-Modules: ``settings`` (validated once), ``app`` (API routes), ``web`` (pages), ``uploads``
-(streamed, size-limited, server-named), ``pool`` and ``worker`` (bounded scan workers fed by
-the store's queue), ``engine`` (the one-method seam to the scanner), ``server`` (binding, uvicorn).
+Modules: ``settings`` (validated once), ``app`` (API routes: scans, people, enrolments), ``web``
+(pages), ``uploads`` (streamed, size-limited, server-named), ``pool`` and ``worker`` (bounded
+workers fed by the store's queues of enrolments and scans), ``engine`` (the seam to the scanner
+and the enroller), ``server`` (binding, uvicorn).
 """
 
 from unmask.service.settings import ServiceSettings

@@ -1,9 +1,10 @@
-"""The seam between the service and the scanner: one method, ``scan``.
+"""The seam between the service and the scanner: ``scan``, and ``enroll`` for reference mode.
 
-Workers call ``engine.scan(path, overrides, progress)`` and get a
-:class:`~unmask.report.build.Report`. :class:`ScannerEngine` is the real pipeline;
-tests pass a stub with the same method so the queue, API and web app can be
-tested in milliseconds. An engine factory is any picklable callable
+Workers call ``engine.scan(path, overrides, progress, claims=profile)`` and get a
+:class:`~unmask.report.build.Report`, and ``engine.enroll(name, files, progress)``
+for an enrolment (an :class:`~unmask.reference.enroll.Enrollment`). :class:`ScannerEngine`
+is the real pipeline; tests pass a stub with the same methods so the queue, API and
+web app can be tested in milliseconds. An engine factory is any picklable callable
 ``factory(config) -> engine`` (process workers build their own).
 """
 
@@ -11,17 +12,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from unmask.config import ScanConfig
 from unmask.report.build import Report
+
+if TYPE_CHECKING:
+    from unmask.reference.enroll import Enrollment
+    from unmask.reference.profile import PersonProfile
 
 Progress = Callable[[str, float], None]
 
 
 class ScanEngine(Protocol):
-    def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress) -> Report:
-        """Scan one file with the server's settings plus ``overrides``; raise ``UnmaskError`` for bad input."""
+    def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
+             claims: "PersonProfile | None" = None) -> Report:
+        """Scan one file with the server's settings plus ``overrides`` (checked against ``claims`` when given);
+        raise ``UnmaskError`` for bad input."""
+        ...
+
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> "Enrollment":
+        """Build ``name``'s profile from ``files`` ((server path, the client's name) each); ``EnrollmentError``
+        when the footage cannot support one."""
         ...
 
 
@@ -55,6 +67,7 @@ class ScannerEngine:
     def __init__(self, config: ScanConfig) -> None:
         self.config = config
         self._scanners: OrderedDict[str, Any] = OrderedDict()
+        self._enroller: Any = None
 
     def _scanner(self, config: ScanConfig) -> Any:
         from unmask.pipeline import Scanner
@@ -72,10 +85,20 @@ class ScannerEngine:
         """Load the default configuration's models before the first scan arrives."""
         self._scanner(self.config).load()
 
-    def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress) -> Report:
+    def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
+             claims: "PersonProfile | None" = None) -> Report:
         scanner = self._scanner(merged_config(self.config, overrides))
-        report: Report = scanner.scan(path, progress=progress)
+        report: Report = scanner.scan(path, progress=progress, claims=claims)
         return report
+
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> "Enrollment":
+        """Enrol with the server's settings; the enroller (face and embedding models) loads at the first enrolment."""
+        if self._enroller is None:
+            from unmask.reference.enroll import Enroller
+
+            self._enroller = Enroller(self.config)
+        result: Enrollment = self._enroller.enroll(name, [p for p, _ in files], progress, names=[n for _, n in files])
+        return result
 
     def settings_for(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         return merged_config(self.config, overrides).to_dict()

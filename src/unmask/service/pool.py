@@ -1,9 +1,9 @@
-"""A bounded pool of scan workers beside the API, fed by the queue in the store.
+"""A bounded pool of workers beside the API, fed by the store's queues (enrolments, scans).
 
 Process workers (the default) keep the API responsive (no shared GIL, lower CPU
-priority) and contain crashes: a worker that dies is replaced and its scan
-re-queued, or failed after ``max_attempts``. On start the pool recovers scans a
-previous server left ``running``; on stop it re-queues what is unfinished
+priority) and contain crashes: a worker that dies is replaced and its scan or
+enrolment re-queued, or failed after ``max_attempts``. On start the pool recovers
+work a previous server left ``running``; on stop it re-queues what is unfinished
 without counting the attempt.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from unmask.errors import UnmaskError
 from unmask.service.engine import EngineFactory, ScannerEngine
 from unmask.service.settings import ServiceSettings
-from unmask.service.worker import local_worker_dead, process_main, work, worker_id, worker_pid
+from unmask.service.worker import local_worker_dead, process_main, remove_enrolment_files, work, worker_id, worker_pid
 from unmask.store import Store
 
 log = logging.getLogger("unmask.service")
@@ -97,23 +97,33 @@ class WorkerPool:
             self._monitor.join(MONITOR_S * 3)
         pids = {p.pid for p in self._procs}
         try:
-            for rec in self.store.scans.running():
-                hp = worker_pid(rec.worker or "")
-                if hp and hp[0] == socket.gethostname() and (hp[1] in pids or (rec.worker or "").startswith(worker_id())):
-                    self.store.scans.requeue(rec.id, rec.worker or "")
+            for repo in (self.store.enrolments, self.store.scans):
+                for rec in repo.running():
+                    hp = worker_pid(rec.worker or "")
+                    if hp and hp[0] == socket.gethostname() and (hp[1] in pids or (rec.worker or "").startswith(worker_id())):
+                        repo.requeue(rec.id, rec.worker or "")
         except UnmaskError as e:
-            log.warning("could not re-queue unfinished scans (%s); they will be recovered at the next start", e)
+            log.warning("could not re-queue unfinished work (%s); it will be recovered at the next start", e)
 
     # -- recovery ---------------------------------------------------------------------------
     def recover(self, why: str = "the server stopped while scanning this file") -> None:
-        """Re-queue (or fail, after ``max_attempts``) scans whose worker is gone or silent."""
+        """Re-queue (or fail, after ``max_attempts``) scans and enrolments whose worker is gone or silent."""
         try:
             for rec in self.store.scans.recover(local_worker_dead, self.settings.stale_after_s,
                                                 self.settings.max_attempts, why=why):
                 log.warning("scan %s (%s) was interrupted: now %s%s", rec.id, rec.source_name, rec.status,
                             f" ({rec.error})" if rec.error else "")
+            self._recover_enrolments(local_worker_dead, self.settings.stale_after_s,
+                                     "the server stopped while enrolling from this footage")
         except UnmaskError as e:
             log.warning("could not check for interrupted scans (%s)", e)
+
+    def _recover_enrolments(self, dead: Any, stale_after_s: float, why: str) -> None:
+        for rec in self.store.enrolments.recover(dead, stale_after_s, self.settings.max_attempts, why=why):
+            log.warning("enrolment %s (%s) was interrupted: now %s%s", rec.id, rec.name, rec.status,
+                        f" ({rec.error})" if rec.error else "")
+            if rec.status == "failed":
+                remove_enrolment_files(rec)
 
     def _watch(self) -> None:
         last_stale = time.monotonic()
@@ -142,5 +152,6 @@ class WorkerPool:
             for rec in self.store.scans.recover(dead, float("inf"), self.settings.max_attempts,
                                                 why=f"the scanning process died ({how})"):
                 log.warning("scan %s (%s): now %s", rec.id, rec.source_name, rec.status)
+            self._recover_enrolments(dead, float("inf"), f"the enrolling process died ({how})")
         except UnmaskError as e:
-            log.warning("could not recover the scan of worker %s (%s)", pid, e)
+            log.warning("could not recover the work of worker %s (%s)", pid, e)

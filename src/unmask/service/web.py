@@ -1,4 +1,4 @@
-"""The web app: upload with a progress bar, live scan progress, past scans, the report view.
+"""The web app: upload with a progress bar, live scan progress, past scans, the report view, enrolled people.
 
 Server-rendered pages with a few lines of inline JS; nothing is loaded from elsewhere,
 so it works on an air-gapped newsroom laptop. With API tokens configured, a browser
@@ -19,6 +19,7 @@ from unmask import __version__
 from unmask.errors import UnknownScan
 from unmask.report.build import LABEL_WORDS
 from unmask.report.html import LABEL_TONE
+from unmask.textreport import CONCLUSION_WORDS
 
 PAGE_SIZE = 25
 COOKIE_DAYS = 30
@@ -31,6 +32,8 @@ def _env() -> Environment:
     env.globals.update(label_words=LABEL_WORDS, label_tone=LABEL_TONE, version=__version__)
     env.filters["when"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else ""
     env.filters["size"] = _size
+    env.filters["quote"] = lambda s: quote(str(s), safe="")
+    env.globals["conclusion_words"] = CONCLUSION_WORDS
     return env
 
 
@@ -66,9 +69,23 @@ def add_web_routes(app: FastAPI) -> None:
         if not signed_in(request):
             return to_login(request)
         svc = _service(request)
-        page = _store(request).scans.list(limit=PAGE_SIZE, offset=max(0, offset))
+        st = _store(request)
+        page = st.scans.list(limit=PAGE_SIZE, offset=max(0, offset))
         return _page("index.html.j2", page=page, max_upload=_size(svc.settings.max_upload_bytes),
-                     auth=svc.settings.auth_required, page_size=PAGE_SIZE)
+                     auth=svc.settings.auth_required, page_size=PAGE_SIZE, people=st.people.list())
+
+    @app.get("/people", include_in_schema=False)
+    def people_page(request: Request) -> Response:
+        if not signed_in(request):
+            return to_login(request)
+        from unmask.reference.enroll import MIN_FACE_VIDEO_S
+        from unmask.service.app import MAX_ENROL_FILES
+
+        svc = _service(request)
+        st = _store(request)
+        return _page("people.html.j2", people=st.people.list(), enrolments=st.enrolments.list(limit=10),
+                     max_upload=_size(svc.settings.max_upload_bytes), max_files=MAX_ENROL_FILES,
+                     min_video_s=MIN_FACE_VIDEO_S, auth=svc.settings.auth_required)
 
     @app.get("/scans/{scan_id}", include_in_schema=False)
     def scan_page(request: Request, scan_id: str) -> Response:

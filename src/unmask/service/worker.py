@@ -1,8 +1,10 @@
-"""One worker: claim a queued scan, run it with progress and heartbeats, commit the report atomically.
+"""One worker: claim a queued enrolment or scan, run it with progress and heartbeats, commit the result atomically.
 
-A worker is a process (default) or a thread. It never holds a scan the store
-does not say is its own: progress writes double as the check, so a scan deleted
-(or recovered as abandoned) mid-way is dropped at the next progress call.
+A worker is a process (default) or a thread. It never holds work the store does
+not say is its own: progress writes double as the check, so a scan or enrolment
+deleted (or recovered as abandoned) mid-way is dropped at the next progress call.
+Enrolments go first: they are few, and the person who asked for one is waiting
+for it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from unmask.errors import InputError, UnmaskError
+from unmask.errors import InputError, ReferenceModeError, UnknownPerson, UnmaskError
 from unmask.report.build import Report
 from unmask.report.html import render_html
 from unmask.service.engine import EngineFactory, ScanEngine
 from unmask.service.settings import ServiceSettings
-from unmask.store import ScanRecord, Store
+from unmask.store import EnrolmentRecord, ScanRecord, Store
+from unmask.store.queue import QueueRepo
 
 log = logging.getLogger("unmask.service")
 
@@ -82,10 +85,10 @@ def _is_zombie(pid: int) -> bool:
 
 
 class _Tracker:
-    """The scan's progress callback: throttled writes, heartbeats, and the stop/lost checks."""
+    """The progress callback of a scan or enrolment: throttled writes, heartbeats, and the stop/lost checks."""
 
-    def __init__(self, store: Store, scan_id: str, worker: str, stop: Flag) -> None:
-        self.store, self.scan_id, self.worker, self.stop = store, scan_id, worker, stop
+    def __init__(self, repo: QueueRepo[Any], row_id: str, worker: str, stop: Flag) -> None:
+        self.repo, self.row_id, self.worker, self.stop = repo, row_id, worker, stop
         self.lost = False
         self._last = 0.0
         self._stage = ""
@@ -107,10 +110,10 @@ class _Tracker:
         with self._lock:
             self._stage, self._fraction, self._last = stage, fraction, time.monotonic()
             try:
-                if not self.store.scans.progress(self.scan_id, self.worker, fraction, stage):
+                if not self.repo.progress(self.row_id, self.worker, fraction, stage):
                     self.lost = True
-            except UnmaskError as e:  # a busy database must not kill the scan; the next write retries
-                log.warning("scan %s: progress not recorded (%s)", self.scan_id, e)
+            except UnmaskError as e:  # a busy database must not kill the work; the next write retries
+                log.warning("%s: progress not recorded (%s)", self.row_id, e)
 
     def beat(self) -> None:
         self._write(self._stage or "starting", self._fraction)
@@ -129,20 +132,39 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _heartbeat(tracker: _Tracker, done: threading.Event, every_s: float) -> threading.Thread:
+    def beat() -> None:
+        while not done.wait(every_s):
+            tracker.beat()
+
+    hb = threading.Thread(target=beat, name=f"heartbeat-{tracker.row_id[:8]}", daemon=True)
+    hb.start()
+    return hb
+
+
+def claimed_profile(store: Store, rec: ScanRecord) -> Any:
+    """The person profile a scan is checked against (``None`` without a claim); ``UnmaskError`` when it is gone."""
+    if not rec.claims:
+        return None
+    from unmask.reference.people import People
+
+    try:
+        return People(store).get(rec.claims, rec.claims_version)
+    except UnknownPerson:
+        what = f"{rec.claims!r}" + (f" version {rec.claims_version}" if rec.claims_version is not None else "")
+        raise ReferenceModeError(f"the claimed person {what} is no longer enrolled (removed after this scan was "
+                                 "queued)") from None
+
+
 def run_scan(store: Store, engine: ScanEngine, rec: ScanRecord, worker: str, stop: Flag,
              heartbeat_s: float = 5.0) -> str:
     """Run one claimed scan to its end. Returns ``done``, ``failed``, ``lost`` (deleted meanwhile) or ``stopped``."""
-    tracker = _Tracker(store, rec.id, worker, stop)
+    tracker = _Tracker(store.scans, rec.id, worker, stop)
     done = threading.Event()
-
-    def heartbeat() -> None:
-        while not done.wait(heartbeat_s):
-            tracker.beat()
-
-    hb = threading.Thread(target=heartbeat, name=f"heartbeat-{rec.id[:8]}", daemon=True)
-    hb.start()
+    hb = _heartbeat(tracker, done, heartbeat_s)
     try:
-        report = engine.scan(Path(rec.media_path), rec.overrides, tracker)
+        claims = claimed_profile(store, rec)
+        report = engine.scan(Path(rec.media_path), rec.overrides, tracker, claims=claims)
         if tracker.lost:
             return "lost"
         data = _public_report(report, rec)
@@ -168,11 +190,70 @@ def run_scan(store: Store, engine: ScanEngine, rec: ScanRecord, worker: str, sto
     return "done" if store.scans.finish(rec.id, worker, data, html) else "lost"
 
 
+def remove_enrolment_files(rec: EnrolmentRecord) -> None:
+    """An enrolment's uploaded footage goes once it has given its profile (or failed): the profile is what is kept."""
+    dirs = set()
+    for f in rec.files:
+        p = Path(f.path)
+        p.unlink(missing_ok=True)
+        dirs.add(p.parent)
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def run_enrolment(store: Store, engine: ScanEngine, rec: EnrolmentRecord, worker: str, stop: Flag,
+                  heartbeat_s: float = 5.0) -> str:
+    """Run one claimed enrolment to its end: ``done``, ``failed``, ``lost`` (deleted meanwhile) or ``stopped``."""
+    tracker = _Tracker(store.enrolments, rec.id, worker, stop)
+    done = threading.Event()
+    hb = _heartbeat(tracker, done, heartbeat_s)
+    person = None
+    try:
+        result = engine.enroll(rec.name, [(Path(f.path), f.name) for f in rec.files], tracker)
+        if tracker.lost:
+            return "lost"
+        prof = result.profile
+        person = store.enrolments.finish(rec.id, worker, prof.to_bytes(), prof.summary(), result.lines, name=prof.name)
+    except ScanStopped:
+        if tracker.lost:
+            return "lost"
+        store.enrolments.requeue(rec.id, worker)
+        return "stopped"
+    except UnmaskError as e:
+        store.enrolments.fail(rec.id, _one_line(e), worker)
+        remove_enrolment_files(rec)
+        return "failed"
+    except Exception as e:  # noqa: BLE001 - one enrolment's internal error must not stop the worker
+        log.exception("enrolment %s: internal error", rec.id)
+        store.enrolments.fail(rec.id, f"internal error ({type(e).__name__}: {_one_line(e)}); please report it", worker)
+        remove_enrolment_files(rec)
+        return "failed"
+    finally:
+        done.set()
+        hb.join(timeout=heartbeat_s + 1)
+    if person is None:
+        return "lost"
+    remove_enrolment_files(rec)
+    return "done"
+
+
+def _claim(store: Store, worker: str) -> EnrolmentRecord | ScanRecord | None:
+    """The next piece of work: the oldest queued enrolment, else the oldest queued scan."""
+    if store.enrolments.has_queued():
+        rec = store.enrolments.claim(worker)
+        if rec is not None:
+            return rec
+    return store.scans.claim(worker) if store.scans.has_queued() else None
+
+
 def work(store: Store, engine: ScanEngine, worker: str, stop: Flag, wake: Flag, settings: ServiceSettings) -> None:
-    """Claim and run scans until ``stop`` is set; sleep on ``wake`` (or ``poll_s``) when the queue is empty."""
+    """Claim and run enrolments and scans until ``stop`` is set; sleep on ``wake`` (or ``poll_s``) when both queues are empty."""
     while not stop.is_set():
         try:
-            rec = store.scans.claim(worker) if store.scans.has_queued() else None
+            rec = _claim(store, worker)
         except UnmaskError as e:
             log.warning("worker %s: cannot read the queue (%s)", worker, e)
             rec = None
@@ -180,8 +261,12 @@ def work(store: Store, engine: ScanEngine, worker: str, stop: Flag, wake: Flag, 
             if wake.wait(settings.poll_s):
                 wake.clear()
             continue
-        outcome = run_scan(store, engine, rec, worker, stop, settings.heartbeat_s)
-        log.info("scan %s (%s): %s", rec.id, rec.source_name, outcome)
+        if isinstance(rec, EnrolmentRecord):
+            outcome = run_enrolment(store, engine, rec, worker, stop, settings.heartbeat_s)
+            log.info("enrolment %s (%s, %d files): %s", rec.id, rec.name, len(rec.files), outcome)
+        else:
+            outcome = run_scan(store, engine, rec, worker, stop, settings.heartbeat_s)
+            log.info("scan %s (%s): %s", rec.id, rec.source_name, outcome)
 
 
 def log_to_stderr(who: str) -> None:

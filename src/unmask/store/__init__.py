@@ -1,4 +1,4 @@
-"""The store: scans (a persistent queue), their reports, and enrolled people, in one SQL database.
+"""The store: scans and enrolments (persistent queues), reports, and enrolled people, in one SQL database.
 
     >>> store = Store.open()                      # UNMASK_DATABASE_URL, else SQLite in the data directory
     >>> rec = store.people.add("Ada", profile_bytes, {"faces": 120})
@@ -25,13 +25,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from unmask.errors import StoreError
 from unmask.store.engine import IMMEDIATE, make_engine, redact
+from unmask.store.enrolments import EnrolmentRepo
 from unmask.store.migrate import upgrade
 from unmask.store.paths import data_dir, default_url
 from unmask.store.people import PeopleRepo
-from unmask.store.records import PersonRecord, ScanPage, ScanRecord, ScanStatus
+from unmask.store.records import EnrolmentFile, EnrolmentRecord, PersonRecord, ScanPage, ScanRecord, ScanStatus
 from unmask.store.scans import ScanRepo
 
-__all__ = ["Store", "PersonRecord", "ScanRecord", "ScanPage", "ScanStatus", "data_dir", "default_url"]
+__all__ = ["Store", "EnrolmentFile", "EnrolmentRecord", "PersonRecord", "ScanRecord", "ScanPage", "ScanStatus",
+           "data_dir", "default_url"]
 
 
 class Store:
@@ -43,6 +45,7 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.people = PeopleRepo(self)
         self.scans = ScanRepo(self)
+        self.enrolments = EnrolmentRepo(self)
 
     @classmethod
     def open(cls, url: str | None = None, migrate: bool = True) -> "Store":

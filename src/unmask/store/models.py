@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: scans (the persistent queue), their reports, enrolled people.
+"""SQLAlchemy tables: scans (the persistent queue), their reports, enrolled people, enrolment requests.
 
 Changing a table means a new Alembic revision in ``migrations/versions`` (the store
 applies them on open); the models here must match the newest revision.
@@ -44,6 +44,9 @@ class ScanRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claims: Mapped[str | None] = mapped_column(String(200))  # reference mode: the enrolled person it claims to show
+    claims_version: Mapped[int | None] = mapped_column(Integer)  # that person's profile version, fixed when queued
+    claim_conclusion: Mapped[str | None] = mapped_column(String(32))  # the report's reference.conclusion once done
 
     __table_args__ = (Index("ix_scans_created_at", "created_at"),)
 
@@ -72,3 +75,28 @@ class PersonRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_people_name_version"),)
+
+
+class EnrolmentRow(Base):
+    """One enrolment request (reference mode): uploaded footage → a new version of a person; queued like a scan."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    name: Mapped[str] = mapped_column(String(200))  # the person to enrol
+    files: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # [{name (client's), path (server's), size_bytes}]
+    person_version: Mapped[int | None] = mapped_column(Integer)  # the version it made, once done
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # the profile's summary, once done
+    lines: Mapped[list[Any] | None] = mapped_column(JSONType)  # what each file gave, once done
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_enrolments_created_at", "created_at"),)

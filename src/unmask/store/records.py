@@ -51,6 +51,44 @@ class ScanRecord:
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    claims: str | None = None  # reference mode: the enrolled person the file is claimed to show
+    claims_version: int | None = None  # the profile version it is checked against (fixed when queued)
+    claim_conclusion: str | None = None  # the report's reference.conclusion, once done
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+@dataclass(frozen=True)
+class EnrolmentFile:
+    """One uploaded file of an enrolment: the client's name (for display and the profile), the server's path."""
+
+    name: str
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class EnrolmentRecord:
+    """An enrolment request and where it stands; once done, the person version it made."""
+
+    id: str
+    status: ScanStatus
+    stage: str | None
+    progress: float
+    name: str
+    files: tuple[EnrolmentFile, ...]
+    person_version: int | None
+    summary: dict[str, Any] | None
+    lines: tuple[str, ...]
+    error: str | None
+    attempts: int
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
 
     @property
     def finished(self) -> bool:
