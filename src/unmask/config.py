@@ -121,6 +121,14 @@ class ScanConfig:
             values.update(_flatten(dict(overrides)))
         return cls.from_flat(values)
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "ScanConfig":
+        """This configuration with dotted overrides (``{"sampling.fps": 4}``) on top, validated (``ConfigError``)."""
+        if not overrides:
+            return self
+        flat = _flatten(self.to_dict())
+        flat.update(overrides)
+        return ScanConfig.from_flat(flat)
+
     @classmethod
     def from_dict(cls, nested: Mapping[str, Any]) -> "ScanConfig":
         """From the nested form ``to_dict`` returns (or a parsed settings file)."""

@@ -49,3 +49,12 @@ def test_bad_file_is_a_config_error(tmp_path):
         ScanConfig.load(f, env={})
     with pytest.raises(ConfigError, match="cannot read"):
         ScanConfig.load(tmp_path / "missing.toml", env={})
+
+
+def test_with_overrides_validates_and_leaves_the_base_alone():
+    base = ScanConfig()
+    cfg = base.with_overrides({"sampling.fps": 4})
+    assert cfg.sampling.fps == 4.0 and base.sampling.fps != 4.0
+    assert base.with_overrides({}) is base
+    with pytest.raises(ConfigError):
+        base.with_overrides({"sampling.nope": 1})

@@ -42,7 +42,7 @@ from unmask.errors import (
     UnreadableInput,
 )
 from unmask.media.probe import probe
-from unmask.service.engine import EngineFactory, ScannerEngine, merged_config
+from unmask.service.engine import EngineFactory, ScannerEngine
 from unmask.service.pool import WorkerPool
 from unmask.service.settings import ServiceSettings
 from unmask.service.uploads import BadUpload, UploadTooLarge, receive, receive_files
@@ -290,7 +290,7 @@ def _settings_from(raw: Any, base: ServiceSettings) -> dict[str, Any]:
     if any(isinstance(v, (dict, list)) for v in raw.values()):
         raise HTTPException(422, "settings use dotted keys with plain values, e.g. {\"sampling.fps\": 4}")
     try:
-        merged_config(base.scan_config, raw)
+        base.scan_config.with_overrides(raw)
     except ConfigError as e:
         raise HTTPException(422, f"bad settings: {e}") from None
     return dict(raw)

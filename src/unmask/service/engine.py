@@ -40,25 +40,6 @@ class ScanEngine(Protocol):
 EngineFactory = Callable[[ScanConfig], ScanEngine]
 
 
-def merged_config(base: ScanConfig, overrides: Mapping[str, Any]) -> ScanConfig:
-    """The server's configuration with a request's dotted overrides on top, validated (``ConfigError``)."""
-    if not overrides:
-        return base
-    flat = _flatten(base.to_dict())
-    flat.update(overrides)
-    return ScanConfig.from_flat(flat)
-
-
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 class ScannerEngine:
     """The real pipeline. Keeps a Scanner (loaded models) per distinct configuration, the two most recent."""
 
@@ -87,7 +68,7 @@ class ScannerEngine:
 
     def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
              claims: "PersonProfile | None" = None) -> Report:
-        scanner = self._scanner(merged_config(self.config, overrides))
+        scanner = self._scanner(self.config.with_overrides(overrides))
         report: Report = scanner.scan(path, progress=progress, claims=claims)
         return report
 
@@ -101,4 +82,4 @@ class ScannerEngine:
         return result
 
     def settings_for(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        return merged_config(self.config, overrides).to_dict()
+        return self.config.with_overrides(overrides).to_dict()
