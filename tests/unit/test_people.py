@@ -76,8 +76,9 @@ def test_cli_lists_exports_imports_and_removes(db, tmp_path, capsys):
     (["scan", "whatever.mp4", "--claims", "Nobody"], "no enrolled person 'Nobody'"),
     (["scan", "whatever.mp4", "--claims-version", "2"], "--claims-version needs --claims"),
     (["enroll", "Nobody", "missing.mp4"], "too little usable footage of Nobody"),
+    (["enroll", "Nobody", "missing.mp4"], "could not read missing.mp4 (no such file)"),
 ], ids=["remove-unknown", "export-unknown", "import-missing", "scan-unknown-claim", "version-without-claim",
-        "enroll-bad-file"])
+        "enroll-bad-file", "enroll-names-unreadable-file"])
 def test_cli_errors_are_one_line(db, tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
     assert main(argv[:1] + ["--db", db] + argv[1:] if argv[0] != "scan" else argv + ["--db", db, "-q"]) == 1

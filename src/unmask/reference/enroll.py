@@ -191,7 +191,9 @@ class Enroller:
             missing.append(f"{face_video_s:.1f} s of the face in video (needs {MIN_FACE_VIDEO_S:.0f} s, "
                            f"in stretches of at least {WINDOW_S:.0f} s)")
         if missing:
+            unread = [f"{ff.name} ({ff.error})" for ff in files if ff.error]
             raise EnrollmentError(f"too little usable footage of {name}: " + " and ".join(missing)
+                                  + (f"; could not read {', '.join(unread)}" if unread else "")
                                   + f"; add more or longer footage where the face is in view and at least "
                                     f"{MIN_FACE_PX:.0f} px")
         created = (now or _dt.datetime.now(_dt.timezone.utc)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
