@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference train clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference train facepack clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -48,6 +48,10 @@ $(VENV)/.train-installed: $(STAMP)
 
 train: $(VENV)/.train-installed
 	$(BIN)/unmask train $(DATA) --out train-runs/latest
+
+# what a GPU machine needs to train (benchmarks/device_train.sh): JPEG-coded face caches + manifest, ~40 MB
+facepack: $(STAMP)
+	$(BIN)/python -m unmask.learned.dataset pack .facepack --manifest $(DATA)
 
 clean:
 	rm -rf $(VENV) $(BENCH) .pytest_cache

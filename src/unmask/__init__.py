@@ -25,8 +25,26 @@ from unmask.errors import (  # noqa: E402
     UnreadableInput,
     UnsupportedMedia,
 )
-from unmask.report.build import Report  # noqa: E402
-from unmask.pipeline import Scanner, scan  # noqa: E402
+
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:
+    from unmask.pipeline import Scanner, scan
+    from unmask.report.build import Report
+
+# The scanner pulls in PyAV, mediapipe and dlib: load it on first use, so that light submodules
+# (unmask.learned.train on a GPU machine that has torch but none of those) import on their own.
+_LAZY = {"Scanner": "unmask.pipeline", "scan": "unmask.pipeline", "Report": "unmask.report.build"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'unmask' has no attribute {name!r}")
 
 __all__ = [
     "__version__",

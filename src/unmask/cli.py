@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--minutes", type=float, default=25.0, help="wall-time budget for training (default 25)")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--size", type=int, default=128, help="network input size in pixels (default 128)")
+    t.add_argument("--batch", type=int, default=32, help="faces per step (default 32)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where the network trains (default cpu)")
+    t.add_argument("--workers", type=int, default=0, help="processes making self-blends in parallel (default 0)")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2; 1 when the cores are shared)")
+    t.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
     t.add_argument("--quiet", "-q", action="store_true")
 
     sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
@@ -211,7 +217,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from unmask.learned.train import main as train_main
     except ImportError as e:
         raise UnmaskError(f"training needs the train extra (torch): run `make train` or pip install -e '.[train]' ({e})") from None
-    argv = [args.manifest, "--out", args.out, "--minutes", str(args.minutes), "--epochs", str(args.epochs), "--size", str(args.size)]
+    argv = [args.manifest, "--out", args.out, "--minutes", str(args.minutes), "--epochs", str(args.epochs),
+            "--size", str(args.size), "--batch", str(args.batch), "--seed", str(args.seed), "--device", args.device,
+            "--workers", str(args.workers), "--threads", str(args.threads), "--cache", args.cache]
+    if args.quiet:
+        argv.append("--quiet")
     return int(train_main(argv) or 0)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
+from unmask.errors import UnmaskError  # noqa: E402
 from unmask.learned.model import BlendNet, count_parameters  # noqa: E402
 from unmask.learned.train import TrainConfig, at_native_scale, crop_resize, degrade, train  # noqa: E402
 
@@ -131,3 +135,38 @@ def test_training_is_deterministic_given_seed(tmp_path: Path) -> None:
     assert len(m1["epochs"]) == 2 and m1["planned_epochs"] == 2
     assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()
     assert [e["pseudo_auc"] for e in m1["epochs"]] == [e["pseudo_auc"] for e in m2["epochs"]]
+
+
+def test_batch_workers_give_the_same_run_as_one_process(tmp_path: Path) -> None:
+    """Each batch has its own seed, so the pool of self-blend workers (a GPU machine's spare cores) changes nothing."""
+    real = synthetic_faces(24, 0, 3)
+    base = TrainConfig(size=32, batch=8, epochs=1, max_minutes=5.0, seed=5)
+    train(real, None, base, tmp_path / "a", sample_fn=stub_sample)  # type: ignore[arg-type]
+    train(real, None, dataclasses.replace(base, workers=2), tmp_path / "b", sample_fn=stub_sample)  # type: ignore[arg-type]
+    assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()
+
+
+def test_device_is_checked_before_training(tmp_path: Path) -> None:
+    real = synthetic_faces(8, 0, 2)
+    with pytest.raises(UnmaskError, match="device must be"):
+        train(real, None, TrainConfig(size=32, device="tpu"), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    with pytest.raises(UnmaskError, match="workers"):
+        train(real, None, TrainConfig(size=32, workers=-1), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    if not torch.cuda.is_available():
+        with pytest.raises(UnmaskError, match="no GPU"):
+            train(real, None, TrainConfig(size=32, device="cuda"), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+
+
+def test_training_code_imports_without_the_scan_stack() -> None:
+    """A GPU machine has torch but not PyAV, mediapipe or dlib: training must not need them."""
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in {'av', 'mediapipe', 'dlib', 'sqlalchemy', 'fastapi'}:\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import unmask.learned.train, unmask.learned.sbi, unmask.learned.model, unmask.learned.dataset\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

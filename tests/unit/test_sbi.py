@@ -127,5 +127,13 @@ def test_extract_faces_on_a_tiny_manifest(tmp_path, astronaut_obs):
     back = FaceSet.load(tmp_path / "f.npz")
     assert np.array_equal(back.images, fs.images) and np.array_equal(back.groups, fs.groups)
     assert back.labels.dtype == np.int8 and back.skipped == fs.skipped
+    fs.save(tmp_path / "packed.npz", jpeg_quality=90)  # the form that travels to a GPU machine
+    packed = FaceSet.load(tmp_path / "packed.npz")
+    assert (tmp_path / "packed.npz").stat().st_size < (tmp_path / "f.npz").stat().st_size / 3
+    assert packed.images.shape == fs.images.shape and packed.images.dtype == np.uint8
+    assert np.abs(packed.images.astype(int) - fs.images).mean() < 3.0
+    assert np.array_equal(packed.landmarks, fs.landmarks) and np.array_equal(packed.native, fs.native)
+    with pytest.raises(UnmaskError, match="jpeg_quality"):
+        fs.save(tmp_path / "bad.npz", jpeg_quality=10)
     with pytest.raises(UnmaskError):
         FaceSet.load(Path(tmp_path / "missing.npz"))

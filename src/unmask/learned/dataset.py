@@ -20,9 +20,6 @@ import numpy as np
 from unmask.config import FaceConfig, SamplingConfig
 from unmask.errors import ManifestError, UnmaskError
 from unmask.faces.align import align_face
-from unmask.faces.finder import FaceFinder
-from unmask.media.decode import FrameReader
-from unmask.media.probe import probe
 from unmask.types import N_LANDMARKS, FaceObs, Frame
 
 
@@ -51,28 +48,64 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def save(self, path: Path) -> None:
-        """Write an uncompressed .npz (faces compress poorly; loading stays fast)."""
+    def save(self, path: Path, jpeg_quality: int | None = None) -> None:
+        """Write an .npz: raw pixels (fast to load), or with ``jpeg_quality`` JPEG-coded faces.
+
+        The JPEG form is ~10x smaller: it is what travels to a GPU machine, whose upload is
+        capped (64 MiB); training re-encodes every sample anyway, so one more JPEG pass costs little.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        if jpeg_quality is None:
+            arrays["images"] = self.images
+        else:
+            if not 50 <= jpeg_quality <= 100:
+                raise UnmaskError(f"jpeg_quality must be in 50..100, got {jpeg_quality}")
+            coded = [_encode_jpeg(im, jpeg_quality) for im in self.images]
+            arrays["jpeg"] = np.concatenate(coded) if coded else np.zeros(0, np.uint8)
+            arrays["jpeg_ends"] = np.cumsum([len(c) for c in coded]).astype(np.int64)
+            arrays["image_size"] = np.array(self.images.shape[1:3], np.int64)
         np.savez(
-            path, images=self.images, landmarks=self.landmarks, labels=self.labels,
+            path, landmarks=self.landmarks, labels=self.labels,
             groups=self.groups.astype(str), sources=self.sources.astype(str), skipped=np.array(self.skipped, dtype=str),
-            native=np.asarray(self.native, np.float32),
+            native=np.asarray(self.native, np.float32), **arrays,
         )
 
     @classmethod
     def load(cls, path: Path) -> "FaceSet":
         try:
             with np.load(Path(path), allow_pickle=False) as z:
+                images = z["images"] if "images" in z else _decode_jpegs(z["jpeg"], z["jpeg_ends"], z["image_size"])
                 return cls(
-                    images=z["images"], landmarks=z["landmarks"].astype(np.float32), labels=z["labels"].astype(np.int8),
+                    images=images, landmarks=z["landmarks"].astype(np.float32), labels=z["labels"].astype(np.int8),
                     groups=z["groups"], sources=z["sources"],
                     skipped=tuple(str(s) for s in z["skipped"]) if "skipped" in z else (),
                     native=z["native"].astype(np.float32) if "native" in z else None,
                 )
         except (OSError, KeyError, ValueError) as e:
             raise UnmaskError(f"{path}: not a FaceSet file ({e})") from None
+
+
+def _encode_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise UnmaskError("could not JPEG-encode a face")
+    return np.asarray(buf, np.uint8).ravel()
+
+
+def _decode_jpegs(data: np.ndarray, ends: np.ndarray, size: np.ndarray) -> np.ndarray:
+    h, w = (int(v) for v in size)
+    out = np.zeros((len(ends), h, w, 3), np.uint8)
+    start = 0
+    for i, end in enumerate(ends):
+        bgr = cv2.imdecode(data[start:int(end)], cv2.IMREAD_COLOR)
+        if bgr is None or bgr.shape[:2] != (h, w):
+            raise ValueError(f"face {i} is not a {h}x{w} JPEG")
+        out[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        start = int(end)
+    return out
 
 
 def _empty(size: int, skipped: list[str]) -> FaceSet:
@@ -131,6 +164,10 @@ def extract_faces(
     sources: list[str] = []
     native: list[float] = []
     skipped: list[str] = []
+    from unmask.faces.finder import FaceFinder  # mediapipe and PyAV: only for extraction, not for training
+    from unmask.media.decode import FrameReader
+    from unmask.media.probe import probe
+
     with FaceFinder(FaceConfig(crop_size=size)) as finder:
         for i, r in enumerate(rows):
             rel = r["path"]
@@ -209,3 +246,56 @@ def split_by_group(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[
     is_val = np.isin(groups, val)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
+
+
+def pack(manifest: Path, out_dir: Path, cache: Path, quality: int = 90) -> list[Path]:
+    """JPEG-coded copies of the face caches (extracted first if missing) and the manifest, in ``out_dir``.
+
+    This is what a training run on a GPU machine needs and all it needs: that machine has torch but
+    neither the media nor mediapipe, and takes at most 64 MiB with it.
+    """
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, labels in (("faces-real.npz", ("real",)), ("faces-fake.npz", ("fake",))):
+        src = Path(cache) / name
+        if src.is_file():
+            faces = FaceSet.load(src)
+        else:
+            faces = extract_faces(Path(manifest), labels)
+            faces.save(src)
+        faces.save(out_dir / name, jpeg_quality=quality)
+        written.append(out_dir / name)
+    shutil.copyfile(manifest, out_dir / "manifest.csv")
+    written.append(out_dir / "manifest.csv")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m unmask.learned.dataset pack OUT_DIR [--manifest M] [--cache DIR] [--quality Q]"""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m unmask.learned.dataset", description="face caches for training")
+    sub = p.add_subparsers(dest="command", required=True)
+    k = sub.add_parser("pack", help="JPEG-coded face caches + manifest, to carry to a GPU machine")
+    k.add_argument("out_dir", type=Path)
+    k.add_argument("--manifest", type=Path, default=Path("../shared/data/manifest.csv"))
+    k.add_argument("--cache", type=Path, default=Path("cache"))
+    k.add_argument("--quality", type=int, default=90)
+    a = p.parse_args(argv)
+    try:
+        if not a.manifest.is_file():
+            raise UnmaskError(f"{a.manifest}: manifest not found")
+        for path in pack(a.manifest, a.out_dir, a.cache, a.quality):
+            print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
+    except UnmaskError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
