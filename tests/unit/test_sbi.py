@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -137,3 +139,18 @@ def test_extract_faces_on_a_tiny_manifest(tmp_path, astronaut_obs):
         fs.save(tmp_path / "bad.npz", jpeg_quality=10)
     with pytest.raises(UnmaskError):
         FaceSet.load(Path(tmp_path / "missing.npz"))
+
+
+def test_training_code_imports_without_the_scan_stack() -> None:
+    """A GPU machine has torch but not PyAV, mediapipe or dlib: training must not need them."""
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in {'av', 'mediapipe', 'dlib', 'sqlalchemy', 'fastapi'}:\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import unmask.learned.train, unmask.learned.sbi, unmask.learned.dataset, unmask.learned.evaluate\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
