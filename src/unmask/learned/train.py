@@ -202,6 +202,9 @@ _WORKER: dict[str, Any] = {}  # set once per pool worker process by _init_worker
 
 
 def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe them
     _WORKER.update(faces=faces, size=size, sample=sample, p_fake=p_fake)
 
 
