@@ -198,7 +198,7 @@ def _resolve_device(name: str) -> str:
 
 # --- batches, in this process or in a pool of workers ---------------------------------------------------
 
-_WORKER: dict[str, Any] = {}  # set once per pool worker process by _init_worker (fork: inherited, not pickled)
+_WORKER: dict[str, Any] = {}  # set once per pool worker process by _init_worker
 
 
 def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float) -> None:
@@ -324,7 +324,9 @@ def train(
     if config.workers:
         import multiprocessing as mp
 
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        # spawn, not fork: a child forked from a process whose OpenCV thread pool is running can deadlock
+        # in its first cv2 call (seen here: the pool hung). The faces are pickled once per worker.
+        ctx = mp.get_context("spawn")
         pool = ctx.Pool(config.workers, initializer=_init_worker, initargs=(real, config.size, sample, config.p_fake))
 
     epochs: list[dict[str, Any]] = []
