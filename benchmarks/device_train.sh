@@ -18,6 +18,7 @@ BATCH="${BATCH:-64}"
 WORKERS="${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 0 ))}"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 [ -f .facepack/faces-real.npz ] || { echo "no .facepack/faces-real.npz: run 'make facepack' first" >&2; exit 2; }
+"$PY" -c "import torch" 2>/dev/null || { echo "$PY has no torch: set PY (e.g. PY=.venv/bin/python after make train)" >&2; exit 2; }
 mkdir -p "$OUT/run"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 "$PY" -m unmask.learned.train .facepack/faces-real.npz --out "$OUT/run" --device auto --workers "$WORKERS" \

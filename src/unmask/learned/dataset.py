@@ -248,6 +248,15 @@ def split_by_group(groups: np.ndarray, val_fraction: float, seed: int) -> tuple[
 
 
 
+def cached_faces(path: Path, manifest: Path, labels: tuple[str, ...]) -> FaceSet:
+    """The faces cached at ``path``; extracted from ``manifest`` (files with these labels) and cached if absent."""
+    if path.is_file():
+        return FaceSet.load(path)
+    faces = extract_faces(manifest, labels)
+    faces.save(path)
+    return faces
+
+
 def pack(manifest: Path, out_dir: Path, cache: Path, quality: int = 90) -> list[Path]:
     """JPEG-coded copies of the face caches (extracted first if missing) and the manifest, in ``out_dir``.
 
@@ -260,12 +269,7 @@ def pack(manifest: Path, out_dir: Path, cache: Path, quality: int = 90) -> list[
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, labels in (("faces-real.npz", ("real",)), ("faces-fake.npz", ("fake",))):
-        src = Path(cache) / name
-        if src.is_file():
-            faces = FaceSet.load(src)
-        else:
-            faces = extract_faces(Path(manifest), labels)
-            faces.save(src)
+        faces = cached_faces(Path(cache) / name, Path(manifest), labels)
         faces.save(out_dir / name, jpeg_quality=quality)
         written.append(out_dir / name)
     shutil.copyfile(manifest, out_dir / "manifest.csv")

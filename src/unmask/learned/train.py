@@ -506,29 +506,22 @@ def _check_onnx(model: Any, path: Path, images: np.ndarray) -> float:
 # --- command line ------------------------------------------------------------------------------------
 
 def _load_faces(arg: Path, cache: Path, say: Callable[[str], None]) -> tuple[FaceSet, FaceSet | None]:
-    from unmask.learned.dataset import FaceSet, extract_faces
+    from unmask.learned.dataset import FaceSet, cached_faces
 
     if arg.suffix == ".npz":
         real_path, fake_path = arg, arg.with_name("faces-fake.npz")
+        if not real_path.is_file():
+            raise UnmaskError(f"{arg}: face cache not found")
+        real = FaceSet.load(real_path)
+        fake = FaceSet.load(fake_path) if fake_path.is_file() else None
     else:
         real_path, fake_path = cache / "faces-real.npz", cache / "faces-fake.npz"
-    if real_path.is_file():
-        real = FaceSet.load(real_path)
-        say(f"loaded {len(real)} real faces from {real_path}")
-    else:
-        if arg.suffix == ".npz":
-            raise UnmaskError(f"{arg}: face cache not found")
-        say(f"extracting real faces from {arg} (cached to {real_path})")
-        real = extract_faces(arg, ("real",))
-        real.save(real_path)
-    fake: FaceSet | None = None
-    if fake_path.is_file():
-        fake = FaceSet.load(fake_path)
-        say(f"loaded {len(fake)} fake faces (validation only) from {fake_path}")
-    elif arg.suffix != ".npz":
-        say(f"extracting fake faces (validation only) from {arg} (cached to {fake_path})")
-        fake = extract_faces(arg, ("fake",))
-        fake.save(fake_path)
+        if not real_path.is_file() or not fake_path.is_file():
+            say(f"extracting faces from {arg} (cached in {cache})")
+        real = cached_faces(real_path, arg, ("real",))
+        fake = cached_faces(fake_path, arg, ("fake",))
+    say(f"{len(real)} real faces from {real_path}"
+        + (f", {len(fake)} fake faces (validation only) from {fake_path}" if fake is not None else ""))
     return real, fake
 
 
