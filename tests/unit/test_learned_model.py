@@ -17,7 +17,16 @@ pytest.importorskip("onnx")
 
 from unmask.errors import UnmaskError  # noqa: E402
 from unmask.learned.model import BlendNet, count_parameters  # noqa: E402
-from unmask.learned.train import TrainConfig, at_native_scale, crop_resize, degrade, train  # noqa: E402
+from unmask.learned.train import (  # noqa: E402
+    PATCH_SEAM_MIN,
+    TrainConfig,
+    at_native_scale,
+    crop_resize,
+    damage_strength,
+    degrade,
+    random_patch,
+    train,
+)
 
 torch.set_flush_denormal(True)
 torch.set_num_threads(2)
@@ -154,3 +163,59 @@ def test_device_is_checked_before_training(tmp_path: Path) -> None:
         with pytest.raises(UnmaskError, match="no GPU"):
             train(real, None, TrainConfig(size=32, device="cuda"), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
 
+
+
+def test_highpass_net_has_the_same_outputs_and_old_checkpoints_still_load() -> None:
+    hp = BlendNet(highpass=True).eval()
+    with torch.no_grad():
+        logit, boundary = hp(torch.rand(2, 3, 64, 64) * 255)
+    assert logit.shape == (2,) and boundary.shape == (2, 1, 16, 16)
+    plain = BlendNet()
+    assert not any(k.startswith(("luma", "hp_kernels")) for k in plain.state_dict())  # old state dicts still fit
+    plain.load_state_dict(BlendNet().state_dict())
+
+
+def test_damage_curriculum_ramps_and_zero_means_full_damage() -> None:
+    assert damage_strength(0, 100, 0.0) == 1.0 and damage_strength(99, 100, 0.0) == 1.0
+    assert damage_strength(0, 100, 0.5) == 0.0
+    assert damage_strength(25, 100, 0.5) == pytest.approx(0.5)
+    assert damage_strength(80, 100, 0.5) == 1.0
+    face = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    assert np.array_equal(degrade(face, np.random.default_rng(1), strength=0.0), face)  # no damage at strength 0
+
+
+def test_patches_keep_full_resolution_and_are_fake_only_on_the_seam() -> None:
+    img = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    seam = np.zeros((S, S), np.float32)
+    seam[:, :4] = 1.0  # a seam only along the left edge
+    rng = np.random.default_rng(2)
+    seen = set()
+    for _ in range(40):
+        p, bmap, has_seam = random_patch(img, seam, 32, rng)
+        assert p.shape == (32, 32, 3) and bmap.shape == (8, 8)
+        assert has_seam == bool(bmap.max() > 0)  # the label follows the crop's own boundary
+        seen.add(has_seam)
+    assert seen == {True, False}
+    assert random_patch(img, np.zeros((S, S), np.float32), 32, rng)[2] is False
+    assert PATCH_SEAM_MIN > 0
+    with pytest.raises(UnmaskError, match="larger than the face"):
+        random_patch(img, seam, S + 4, rng)
+
+
+def test_new_training_options_are_validated_and_run(tmp_path: Path) -> None:
+    real = synthetic_faces(24, 0, 3)
+    with pytest.raises(UnmaskError, match="val_groups not among"):
+        train(real, None, TrainConfig(size=32, val_groups=("nope",)), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    with pytest.raises(UnmaskError, match="every real face"):
+        train(real, None, TrainConfig(size=32, val_groups=("g0", "g1", "g2", "g3")), tmp_path,
+              sample_fn=stub_sample)  # type: ignore[arg-type]
+    with pytest.raises(UnmaskError, match="patch must be"):
+        train(real, None, TrainConfig(size=32, patch=48), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    with pytest.raises(UnmaskError, match="curriculum"):
+        train(real, None, TrainConfig(size=32, curriculum=1.5), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    cfg = TrainConfig(size=64, batch=8, epochs=1, max_minutes=2.0, patch=32, curriculum=0.5, highpass=True,
+                      val_groups=("g3",))
+    m = train(real, None, cfg, tmp_path / "run", sample_fn=stub_sample)  # type: ignore[arg-type]
+    assert m["epochs"] and (tmp_path / "run" / "blend_cnn.onnx").is_file()
+    man = json.loads((tmp_path / "run" / "blend_cnn.json").read_text())
+    assert "high-pass" in man["architecture"] and man["data"]["val"]["groups"] == {"g3": 6}

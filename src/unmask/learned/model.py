@@ -7,6 +7,13 @@ style boundary map from the stride-4 features, which gives the classifier a
 dense, localised training signal and the report something to show.
 Normalisation lives inside ``forward`` so the exported ONNX takes plain
 0-255 RGB floats.
+
+``highpass=True`` adds fixed high-pass residuals (SRM-style kernels on the
+luminance) as extra input channels. A network trained from scratch sees image
+content first and forensic traces late, if at all; steganalysis and
+manipulation-detection networks (Fridrich & Kodovsky's SRM, RGB-N, Bayar &
+Stamm) hand it the noise residual directly so the seam in noise level is
+visible from the first step.
 """
 
 from __future__ import annotations
@@ -26,6 +33,17 @@ _STAGES: tuple[tuple[int, int, int, int], ...] = (
     (4, 128, 2, 1),
     (4, 192, 2, 2),
 )
+
+
+# Fixed 3x3 high-pass kernels (SRM family): second-order "KB", Laplacian, and a horizontal+vertical
+# second difference pair summed as one edge-agnostic residual.
+_HIGHPASS = (
+    ((-1, 2, -1), (2, -4, 2), (-1, 2, -1)),
+    ((0, 1, 0), (1, -4, 1), (0, 1, 0)),
+    ((0, 0, 0), (1, -2, 1), (0, 0, 0)),
+    ((0, 1, 0), (0, -2, 0), (0, 1, 0)),
+)
+_HIGHPASS_SCALE = 1.0 / 16.0  # residuals of 0-255 pixels are a few units: bring them near unit range
 
 
 def _ch(c: float) -> int:
@@ -64,13 +82,18 @@ class InvertedResidual(nn.Module):
 class BlendNet(nn.Module):
     """Face in (N,3,S,S) 0-255 RGB; out ``logit`` (N,) and ``boundary`` (N,1,S/4,S/4) logits."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, highpass: bool = False) -> None:
         super().__init__()
         self.width = width
+        self.highpass = highpass
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255.0)
+        if highpass:  # buffers only when used, so plain BlendNet checkpoints keep their keys
+            self.register_buffer("luma", torch.tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1))
+            self.register_buffer("hp_kernels",
+                                 torch.tensor(_HIGHPASS, dtype=torch.float32).unsqueeze(1) * _HIGHPASS_SCALE)
         cin = _ch(24 * width)
-        self.stem = _conv_bn(3, cin, 3, 2)
+        self.stem = _conv_bn(3 + (len(_HIGHPASS) if highpass else 0), cin, 3, 2)
         stages: list[nn.Module] = []
         self.tap_channels = 0
         for i, (t, c, n, s) in enumerate(_STAGES):
@@ -109,8 +132,12 @@ class BlendNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = (x - self.mean) / self.std
-        x = self.stem(x)
+        rgb = (x - self.mean) / self.std
+        if self.highpass:
+            grey = (x * self.luma).sum(dim=1, keepdim=True)
+            residual = nn.functional.conv2d(nn.functional.pad(grey, (1, 1, 1, 1), mode="replicate"), self.hp_kernels)
+            rgb = torch.cat([rgb, residual.clamp(-3.0, 3.0)], dim=1)
+        x = self.stem(rgb)
         low = ctx = x
         for i, stage in enumerate(self.stages):
             x = stage(x)
@@ -127,6 +154,11 @@ class BlendNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def architecture(highpass: bool) -> str:
+    """The manifest's one-line description of a BlendNet."""
+    return ARCHITECTURE + ("; input + 4 fixed SRM-style high-pass residuals of the luminance" if highpass else "")
 
 
 ARCHITECTURE = "BlendNet: MobileNetV2-style inverted residuals (6 stages, ReLU6, BatchNorm), GAP+linear fake logit, stride-4 boundary decoder"

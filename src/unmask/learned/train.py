@@ -53,32 +53,50 @@ class TrainConfig:
     #: processes making pseudo-fakes in parallel (0: in the training process). On a GPU machine the
     #: self-blends, not the network, are the bottleneck: give them the spare cores.
     workers: int = 0
+    #: fixed high-pass residual input channels (see model.BlendNet)
+    highpass: bool = False
+    #: fraction of the run over which social-media damage ramps from none to full (0: full from the start).
+    #: A network from scratch finds seams on clean blends first; JPEG and blur from step 0 hide them.
+    curriculum: float = 0.0
+    #: real groups held out for validation (empty: a seeded random split). Holding out the real sources of
+    #: the development swaps (DFDC, FF++ originals) makes the video-level check domain-matched.
+    val_groups: tuple[str, ...] = ()
+    #: > 0: train on random ``patch`` x ``patch`` crops of the face at full crop resolution (``size`` is then
+    #: the whole face the network sees at validation and in a scan). Shrinking a 256 px face to 128 px
+    #: erases a x2 resolution drop, half of what a self-blend changes; a crop keeps every pixel at the
+    #: cost of one. A patch is labelled fake only if it holds part of the seam.
+    patch: int = 0
 
 
 # --- augmentation ----------------------------------------------------------------------------------
 
-def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Social-media style damage at the face's native size: colour, rescale, blur, noise, JPEG."""
+def degrade(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Social-media style damage at the face's native size: colour, rescale, blur, noise, JPEG.
+
+    ``strength`` scales how often each kind of damage is applied (the curriculum); at 1 the random
+    draws are the same as ever, so seeded runs reproduce.
+    """
     import cv2
 
     out = img
-    if rng.random() < 0.5:  # small colour jitter: contrast, brightness, saturation
+    k = float(strength)
+    if rng.random() < 0.5 * k:  # small colour jitter: contrast, brightness, saturation
         f = out.astype(np.float32)
         f = (f - 128.0) * rng.uniform(0.85, 1.15) + 128.0 + rng.uniform(-15, 15)
         grey = f.mean(axis=2, keepdims=True)
         f = grey + (f - grey) * rng.uniform(0.8, 1.2)
         out = np.clip(f, 0, 255).astype(np.uint8)
     h, w = out.shape[:2]
-    if rng.random() < 0.3:  # down-then-up scale
+    if rng.random() < 0.3 * k:  # down-then-up scale
         s = rng.uniform(0.5, 1.0)
         small = cv2.resize(out, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    if rng.random() < 0.2:
+    if rng.random() < 0.2 * k:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.2))
-    if rng.random() < 0.2:
+    if rng.random() < 0.2 * k:
         noise = rng.normal(0.0, rng.uniform(1.0, 6.0), out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    if rng.random() < 0.7:
+    if rng.random() < 0.7 * k:
         q = int(rng.integers(30, 96))
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
         if ok:
@@ -108,6 +126,28 @@ def crop_resize(
     return img, np.clip(bmap, 0.0, 1.0)
 
 
+#: a self-blended patch counts as fake when its strongest boundary value reaches this (it shows the seam)
+PATCH_SEAM_MIN = 0.3
+
+
+def random_patch(
+    img: np.ndarray, boundary: np.ndarray, patch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A random patch x patch crop (both maps alike) plus flip, at full resolution; also whether it holds the seam."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if h < patch or w < patch:
+        raise UnmaskError(f"patch {patch} is larger than the face crop ({w}x{h})")
+    y, x = int(rng.integers(0, h - patch + 1)), int(rng.integers(0, w - patch + 1))
+    img, boundary = img[y : y + patch, x : x + patch], boundary[y : y + patch, x : x + patch]
+    if rng.random() < 0.5:
+        img, boundary = img[:, ::-1], boundary[:, ::-1]
+    q = max(1, patch // 4)
+    bmap = cv2.resize(np.ascontiguousarray(boundary, dtype=np.float32), (q, q), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img), np.clip(bmap, 0.0, 1.0), bool(boundary.max() >= PATCH_SEAM_MIN)
+
+
 def _default_sampler() -> SampleFn:
     from unmask.learned.sbi import make_sample
 
@@ -116,7 +156,7 @@ def _default_sampler() -> SampleFn:
 
 def at_native_scale(
     face: np.ndarray, landmarks: np.ndarray, native: float, rng: np.random.Generator, sample: SampleFn, p_fake: float,
-    augment: bool,
+    augment: bool, strength: float = 1.0,
 ) -> tuple[np.ndarray, int, np.ndarray]:
     """A training sample made at the resolution the frame had, then upscaled as the face crop was.
 
@@ -133,24 +173,33 @@ def at_native_scale(
         n = max(48, int(round(side * f)))
         small = cv2.resize(face, (n, n), interpolation=cv2.INTER_AREA)
         s = sample(small, landmarks * (n / side), rng, p_fake)
-        img = degrade(s.image, rng) if augment else s.image
+        img = degrade(s.image, rng, strength) if augment else s.image
         img = cv2.resize(img, (side, side), interpolation=cv2.INTER_LINEAR)
         bmap = cv2.resize(s.boundary, (side, side), interpolation=cv2.INTER_LINEAR)
         return img, s.label, bmap
     s = sample(face, landmarks, rng, p_fake)
-    return (degrade(s.image, rng) if augment else s.image), s.label, s.boundary
+    return (degrade(s.image, rng, strength) if augment else s.image), s.label, s.boundary
 
 
 def make_batch(
-    faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool
+    faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool,
+    strength: float = 1.0, patch: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx]."""
+    """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx].
+
+    With ``patch`` and ``augment``, images are patch-sized full-resolution crops labelled by whether they
+    show the seam; validation (``augment`` False) always sees the whole face at ``size``.
+    """
     imgs, labels, maps = [], [], []
     native = np.asarray(faces.native)
     for i in idx:
         img, label, boundary = at_native_scale(faces.images[i], faces.landmarks[i], float(native[i]), rng, sample,
-                                               p_fake, augment)
-        img, bmap = crop_resize(img, boundary, size, rng if augment else None)
+                                               p_fake, augment, strength)
+        if patch and augment:
+            img, bmap, seam = random_patch(img, boundary, patch, rng)
+            label = int(label and seam)
+        else:
+            img, bmap = crop_resize(img, boundary, size, rng if augment else None)
         imgs.append(img)
         labels.append(float(label))
         maps.append(bmap)
@@ -201,27 +250,36 @@ def _resolve_device(name: str) -> str:
 _WORKER: dict[str, Any] = {}  # set once per pool worker process by _init_worker
 
 
-def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float) -> None:
+def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float, patch: int = 0) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe them
-    _WORKER.update(faces=faces, size=size, sample=sample, p_fake=p_fake)
+    _WORKER.update(faces=faces, size=size, sample=sample, p_fake=p_fake, patch=patch)
 
 
-def _batch_job(job: tuple[tuple[int, int, int], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    seed, idx = job
+def _batch_job(job: tuple[tuple[int, int, int], np.ndarray, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seed, idx, strength = job
     w = _WORKER
-    return make_batch(w["faces"], idx, w["size"], np.random.default_rng(seed), w["sample"], w["p_fake"], augment=True)
+    return make_batch(w["faces"], idx, w["size"], np.random.default_rng(seed), w["sample"], w["p_fake"], augment=True,
+                      strength=strength, patch=w["patch"])
+
+
+def damage_strength(epoch: int, planned_epochs: int, curriculum: float) -> float:
+    """How much social-media damage epoch ``epoch`` gets: a linear ramp over the first ``curriculum`` of the run."""
+    if curriculum <= 0.0:
+        return 1.0
+    return float(min(1.0, (epoch / max(1, planned_epochs)) / curriculum))
 
 
 def _epoch_batches(faces: FaceSet, order: np.ndarray, epoch: int, config: TrainConfig, sample: SampleFn,
-                   pool: Any | None) -> Any:
+                   pool: Any | None, strength: float = 1.0) -> Any:
     """Training batches of one epoch, each from its own seed (seed, epoch, k): the same with or without workers."""
-    jobs = [((config.seed, epoch, k), order[k : k + config.batch]) for k in range(0, len(order), config.batch)]
+    jobs = [((config.seed, epoch, k), order[k : k + config.batch], strength) for k in range(0, len(order), config.batch)]
     jobs = [j for j in jobs if len(j[1]) >= 2]  # BatchNorm needs more than one sample
     if pool is None:
-        return (make_batch(faces, idx, config.size, np.random.default_rng(seed), sample, config.p_fake, augment=True)
-                for seed, idx in jobs)
+        return (make_batch(faces, idx, config.size, np.random.default_rng(seed), sample, config.p_fake, augment=True,
+                           strength=st, patch=config.patch)
+                for seed, idx, st in jobs)
     return pool.imap(_batch_job, jobs, chunksize=1)
 
 
@@ -268,7 +326,7 @@ def train(
     import torch
 
     from unmask.learned.dataset import split_by_group
-    from unmask.learned.model import ARCHITECTURE, BlendNet, count_parameters
+    from unmask.learned.model import BlendNet, architecture, count_parameters
 
     say = progress or (lambda _m: None)
     sample = sample_fn or _default_sampler()
@@ -278,8 +336,12 @@ def train(
         raise UnmaskError(f"need at least 4 real faces to train, got {len(real)}")
     if config.size % 4 or config.size < 32:
         raise UnmaskError(f"size must be a multiple of 4 and >= 32, got {config.size}")
+    if config.patch and (config.patch % 4 or config.patch < 32 or config.patch > config.size):
+        raise UnmaskError(f"patch must be a multiple of 4, >= 32 and <= size ({config.size}), got {config.patch}")
     if config.workers < 0:
         raise UnmaskError(f"workers must be 0 or more, got {config.workers}")
+    if not 0.0 <= config.curriculum <= 1.0:
+        raise UnmaskError(f"curriculum must be in [0, 1], got {config.curriculum}")
     device = _resolve_device(config.device)
 
     torch.set_flush_denormal(True)
@@ -289,7 +351,17 @@ def train(
     real_only = np.flatnonzero(real_labels == 0)
     if len(np.unique(np.asarray(real.groups)[real_only])) < 2:
         raise UnmaskError("need real faces from at least two groups to hold some out for validation")
-    tr_sub, va_sub = split_by_group(np.asarray(real.groups)[real_only], config.val_fraction, config.seed)
+    real_groups = np.asarray(real.groups)[real_only].astype(str)
+    if config.val_groups:
+        unknown = sorted(set(config.val_groups) - set(real_groups))
+        if unknown:
+            raise UnmaskError(f"val_groups not among the real faces' groups: {', '.join(unknown)}")
+        va_sub = np.flatnonzero(np.isin(real_groups, list(config.val_groups)))
+        tr_sub = np.flatnonzero(~np.isin(real_groups, list(config.val_groups)))
+        if not len(tr_sub):
+            raise UnmaskError("val_groups hold out every real face: nothing left to train on")
+    else:
+        tr_sub, va_sub = split_by_group(real_groups, config.val_fraction, config.seed)
     train_idx, val_idx = real_only[tr_sub], real_only[va_sub]
     say(f"train faces {len(train_idx)} ({len(np.unique(real.groups[train_idx]))} groups), "
         f"val faces {len(val_idx)} ({len(np.unique(real.groups[val_idx]))} groups)")
@@ -309,7 +381,7 @@ def train(
         fake_in_val_groups = np.isin(np.asarray(fake_val.groups)[fidx].astype(str),
                                      np.asarray(real.groups)[val_idx].astype(str))
 
-    model = BlendNet().to(device)
+    model = BlendNet(highpass=config.highpass).to(device)
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -327,7 +399,8 @@ def train(
         # spawn, not fork: a child forked from a process whose OpenCV thread pool is running can deadlock
         # in its first cv2 call (seen here: the pool hung). The faces are pickled once per worker.
         ctx = mp.get_context("spawn")
-        pool = ctx.Pool(config.workers, initializer=_init_worker, initargs=(real, config.size, sample, config.p_fake))
+        pool = ctx.Pool(config.workers, initializer=_init_worker, initargs=(real, config.size, sample, config.p_fake,
+                                                                                config.patch))
 
     epochs: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": None, "state": None}
@@ -344,7 +417,8 @@ def train(
             model.train()
             order = rng.permutation(train_idx)
             te = time.monotonic()
-            for imgs, y, maps in _epoch_batches(real, order, epoch, config, sample, pool):
+            strength = damage_strength(epoch, planned_epochs, config.curriculum)
+            for imgs, y, maps in _epoch_batches(real, order, epoch, config, sample, pool, strength):
                 lr = config.lr * _lr_factor(step / (planned_epochs * steps_per_epoch))
                 for g in opt.param_groups:
                     g["lr"] = lr
@@ -431,7 +505,7 @@ def train(
         "name": "blend_cnn",
         "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
         "sha256": _sha256(onnx_path),
-        "architecture": f"{ARCHITECTURE}; {count_parameters(model)} params",
+        "architecture": f"{architecture(config.highpass)}; {count_parameters(model)} params",
         "input": {"size": config.size, "layout": "NCHW", "range": "0-255 RGB",
                   "face_alignment": "unmask.faces.align.align_face(obs, 256) then resize"},
         "outputs": {"logit": "(N,) fake logit; sigmoid = probability",
@@ -542,6 +616,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="processes making the self-blends in parallel (default 0; on a GPU machine, the spare cores)")
     p.add_argument("--threads", type=int, default=2,
                    help="torch CPU threads (default 2; use 1 when other work shares the cores: two threads on busy cores ran 6x slower)")
+    p.add_argument("--highpass", action="store_true", help="add fixed high-pass residual input channels")
+    p.add_argument("--curriculum", type=float, default=0.0, metavar="F",
+                   help="ramp the social-media damage from none to full over this fraction of the run (default 0)")
+    p.add_argument("--val-groups", default="", metavar="G1,G2",
+                   help="real groups (manifest source_repo) to hold out for validation, comma-separated")
+    p.add_argument("--patch", type=int, default=0, metavar="P",
+                   help="train on P x P full-resolution crops; --size is then the whole face (default 0: no crops)")
     p.add_argument("--quiet", "-q", action="store_true")
     args = p.parse_args(argv)
     if args.threads < 1:
@@ -556,7 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     real, fake = _load_faces(Path(args.source), Path(args.cache), say)
     config = TrainConfig(size=args.size, batch=args.batch, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed,
-                         device=args.device, workers=args.workers)
+                         device=args.device, workers=args.workers, highpass=args.highpass,
+                         curriculum=args.curriculum, patch=args.patch,
+                         val_groups=tuple(g.strip() for g in args.val_groups.split(",") if g.strip()))
     command = "python -m unmask.learned.train " + " ".join(argv if argv is not None else sys.argv[1:])
     metrics = train(real, fake, config, Path(args.out), say, command=command)
     print(json.dumps({k: metrics[k] for k in ("best_epoch", "best", "wall_s", "images_per_s", "steps")}, indent=2))
