@@ -13,16 +13,31 @@ from unmask.types import FaceTrack, MediaContext, MediaInfo, SampledFrame
 class _Model:
     """Returns scripted probabilities; records what it was given."""
 
+    polar = False
+
     def __init__(self, probs, available=True):
         self.probs, self.available, self.seen = probs, available, []
 
     def load(self):
         pass
 
-    def predict(self, faces):
+    def predict(self, faces, landmarks=None):
         self.seen.append(faces.shape)
+        assert landmarks is not None and landmarks.shape == (len(faces), 478, 2)
         p = np.asarray(self.probs[: len(faces)], np.float32)
         return p, np.zeros((len(faces), 32, 32), np.float32)
+
+
+class _PolarModel(_Model):
+    """A polar model whose seam map lights up one column: the chin (column 5 of 8: 45-90 degrees, y down)."""
+
+    polar = True
+
+    def predict(self, faces, landmarks=None):
+        p, _ = super().predict(faces, landmarks)
+        maps = np.zeros((len(faces), 6, 8), np.float32)
+        maps[:, 2:4, 5] = 0.9
+        return p, maps
 
 
 def _ctx(track):
@@ -59,3 +74,19 @@ def test_track_without_landmarks_is_not_scored(astronaut_obs):
 def test_not_run_by_default():
     assert "blend_cnn" not in ScanConfig().analyzers
     assert "blend_cnn" in ScanConfig.load(env={}, overrides={"analyzers": "blend_cnn,glitches"}).analyzers
+
+
+def test_polar_model_says_where_on_the_outline_and_draws_heatmaps(astronaut_obs):
+    r = BlendCNNAnalyzer(_PolarModel([0.9] * 16)).analyze(_ctx(_track(astronaut_obs, 16)))
+    assert_well_formed(r)
+    assert r.evidence and "the chin, right (as seen)" in r.evidence[0].detail
+    assert 1 <= len(r.heatmaps) <= 2
+    hm = r.heatmaps[0]
+    assert hm.image.shape == (256, 256, 3) and hm.heat.shape == (256, 256) and hm.heat.max() > 0.5
+    ys, xs = np.nonzero(hm.heat > 0.5 * hm.heat.max())
+    assert ys.mean() > 128  # the chin is in the lower half of the aligned face
+
+
+def test_no_heatmaps_when_nothing_is_suspicious(astronaut_obs):
+    r = BlendCNNAnalyzer(_PolarModel([0.1] * 16)).analyze(_ctx(_track(astronaut_obs, 16)))
+    assert r.status == "ok" and not r.heatmaps and not r.evidence

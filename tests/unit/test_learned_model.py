@@ -219,3 +219,24 @@ def test_new_training_options_are_validated_and_run(tmp_path: Path) -> None:
     assert m["epochs"] and (tmp_path / "run" / "blend_cnn.onnx").is_file()
     man = json.loads((tmp_path / "run" / "blend_cnn.json").read_text())
     assert "high-pass" in man["architecture"] and man["data"]["val"]["groups"] == {"g3": 6}
+
+
+def test_polar_arch_trains_on_outline_strips_and_exports(tmp_path: Path) -> None:
+    from unmask.learned.polar import N_ANGLES, N_RADII
+
+    real = synthetic_faces(24, 0, 3)
+    t = np.linspace(0, 2 * np.pi, 478, endpoint=False)
+    ring = np.stack([S / 2 + 20 * np.cos(t), S / 2 + 24 * np.sin(t)], axis=1).astype(np.float32)
+    real = dataclasses.replace(real, landmarks=np.stack([ring] * len(real)))
+    with pytest.raises(UnmaskError, match="arch must be"):
+        train(real, None, TrainConfig(size=32, arch="vit"), tmp_path, sample_fn=stub_sample)  # type: ignore[arg-type]
+    with pytest.raises(UnmaskError, match="blendnet arch only"):
+        train(real, None, TrainConfig(size=32, arch="polar", highpass=True), tmp_path,
+              sample_fn=stub_sample)  # type: ignore[arg-type]
+    cfg = TrainConfig(size=64, batch=8, epochs=1, max_minutes=2.0, arch="polar", val_groups=("g3",))
+    m = train(real, None, cfg, tmp_path / "run", sample_fn=stub_sample)  # type: ignore[arg-type]
+    assert m["epochs"][0]["pseudo_auc"] is not None and m["params"] < 200_000
+    man = json.loads((tmp_path / "run" / "blend_cnn.json").read_text())
+    assert man["input"]["kind"] == "polar" and man["input"]["shape"] == [N_RADII, N_ANGLES]
+    assert man["input"]["size"] == S  # the aligned face side the strip is unwrapped from
+    assert man["architecture"].startswith("PolarNet")

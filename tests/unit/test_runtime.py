@@ -76,3 +76,25 @@ def test_runtime_does_not_import_torch() -> None:
     code = "import sys, unmask.learned.runtime as r; r.BlendModel().available; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_polar_model_unwraps_the_outline_and_needs_landmarks(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from unmask.learned.polar import MAP_SHAPE, N_ANGLES, N_RADII
+    from unmask.learned.polar_net import PolarNet
+    from unmask.learned.train import export_onnx
+
+    torch.manual_seed(0)
+    export_onnx(PolarNet(), tmp_path / "blend_cnn.onnx", (N_RADII, N_ANGLES))
+    (tmp_path / "blend_cnn.json").write_text(json.dumps(
+        {"sha256": file_sha256(tmp_path / "blend_cnn.onnx"), "input": {"kind": "polar", "size": 64}}))
+    m = BlendModel(tmp_path / "blend_cnn.onnx", tmp_path / "blend_cnn.json")
+    assert m.polar
+    faces = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    t = np.linspace(0, 2 * np.pi, 478, endpoint=False)
+    lm = np.stack([32 + 20 * np.cos(t), 32 + 24 * np.sin(t)], axis=1).astype(np.float32)  # a ring of points
+    prob, maps = m.predict(faces, np.stack([lm] * 3))
+    assert prob.shape == (3,) and maps.shape == (3, *MAP_SHAPE)
+    with pytest.raises(ModelError, match="landmarks"):
+        m.predict(faces)

@@ -11,13 +11,15 @@ they are absent the analyzer is skipped, never faked.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.faces.align import align_face
-from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
+from unmask.learned.polar import heat_on_face, sector_name
+from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, Heatmap, MediaContext, Need, TrackScore
 
 FACES_PER_TRACK = 16  # aligned faces scored per track, evenly spaced (batching keeps this cheap)
 ALIGN_SIZE = 256  # aligned crop side before the model's own resize
@@ -25,6 +27,7 @@ TOP_FRACTION = 0.25  # a track's score is the mean of its most suspicious quarte
 EVIDENCE_LEVEL = 0.5
 SPAN_GAP_S = 1.0
 MAX_EVIDENCE_PER_TRACK = 3
+HEATMAPS_PER_TRACK = 2  # the most suspicious frames get a picture of where the seam was seen
 
 
 def _evenly(obs: tuple[FaceObs, ...], n: int) -> list[FaceObs]:
@@ -71,13 +74,15 @@ class BlendCNNAnalyzer(Analyzer):
             return self.skipped("no trained blend-detector weights are shipped with this installation")
         tracks: list[TrackScore] = []
         evidence: list[Evidence] = []
+        heatmaps: list[Heatmap] = []
         for tr in ctx.tracks:
             scored = self._track(tr)
             if scored is None:
                 continue
-            ts, ev = scored
+            ts, ev, hm = scored
             tracks.append(ts)
             evidence += ev
+            heatmaps += hm
         if not tracks:
             return self.skipped("no face could be aligned for the blend detector")
         worst = max(tracks, key=lambda t: t.score)
@@ -87,20 +92,24 @@ class BlendCNNAnalyzer(Analyzer):
         else:
             expl = ("A network trained to spot pasted faces finds no clear blending traces "
                     f"(highest probability {worst.score:.2f}).")
-        return self.ok(tracks, evidence, expl)
+        result = self.ok(tracks, evidence, expl)
+        return dataclasses.replace(result, heatmaps=tuple(heatmaps)) if heatmaps else result
 
-    def _track(self, track: FaceTrack) -> tuple[TrackScore, list[Evidence]] | None:
+    def _track(self, track: FaceTrack) -> tuple[TrackScore, list[Evidence], list[Heatmap]] | None:
         assert self._model is not None
         picked: list[FaceObs] = []
         faces: list[np.ndarray] = []
+        marks: list[np.ndarray] = []
         for o in _evenly(track.with_landmarks, FACES_PER_TRACK):
             a = align_face(o, ALIGN_SIZE)
-            if a is not None:
+            lm = o.landmarks_in_crop()
+            if a is not None and lm is not None:
                 picked.append(o)
                 faces.append(a.image)
+                marks.append(a.map_points(lm))
         if not faces:
             return None
-        prob, maps = self._model.predict(np.stack(faces))
+        prob, maps = self._model.predict(np.stack(faces), np.stack(marks))
         prob = np.clip(prob.astype(np.float64), 0.0, 1.0)
         peak = np.array([float(np.percentile(m, 99)) for m in maps])
         feats = {
@@ -116,12 +125,25 @@ class BlendCNNAnalyzer(Analyzer):
             t0, t1 = span[0][0].t, span[-1][0].t
             when = f"{t0:.1f} s" if t1 - t0 < 0.05 else f"{t0:.1f}–{t1:.1f} s"
             p = float(np.median([r[1] for r in span]))
+            where = "around the face"
+            if self._model.polar:  # the span's most suspicious frame: where along the outline its seam map peaks
+                top = max(span, key=lambda r: r[1])
+                i = next(j for j, o in enumerate(picked) if o is top[0])
+                where = f"strongest along {sector_name(int(np.argmax(maps[i].max(axis=0))), maps[i].shape[1])}"
             ev.append(Evidence(
                 cue="learned_blend",
                 detail=(f"Face {track.id}, {when}: a network trained to spot pasted faces finds blending traces "
-                        f"around the face (probability {p:.2f})."),
+                        f"{where} (probability {p:.2f})."),
                 strength=float(np.clip(p, 0.0, 1.0)),
                 t_start=t0, t_end=t1, track_id=track.id,
                 frame_start=span[0][0].frame_index, frame_end=span[-1][0].frame_index,
             ))
-        return ts, ev
+        hms: list[Heatmap] = []
+        if self._model.polar:
+            for i in np.argsort(-prob)[:HEATMAPS_PER_TRACK]:
+                if prob[i] < EVIDENCE_LEVEL:
+                    break
+                heat = heat_on_face(maps[i], marks[i], faces[i].shape[:2])
+                hms.append(Heatmap(track.id, picked[i].frame_index, picked[i].t, faces[i], heat, float(prob[i]),
+                                   "bright: where along the face outline the network saw the edge of a pasted face"))
+        return ts, ev, hms

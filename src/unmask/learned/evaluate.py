@@ -26,7 +26,7 @@ from unmask.metrics import roc_metrics
 
 
 def per_source_scores(model: BlendModel, faces: FaceSet) -> dict[str, float]:
-    prob, _ = model.predict(faces.images)
+    prob, _ = model.predict(faces.images, faces.landmarks)
     out: dict[str, list[float]] = {}
     for src, p in zip(faces.sources.astype(str), prob.tolist()):
         out.setdefault(src, []).append(p)

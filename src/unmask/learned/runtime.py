@@ -65,7 +65,13 @@ class BlendModel:
 
     @property
     def size(self) -> int:
+        """Side of the aligned face the model wants (a polar model unwraps its strip from this)."""
         return int(self.manifest["input"]["size"])
+
+    @property
+    def polar(self) -> bool:
+        """Whether the model reads the face-outline strip (``learned.polar``), which needs landmarks."""
+        return self.manifest["input"].get("kind") == "polar"
 
     def load(self) -> None:
         """Verify and open the model once; raises ModelError with what is wrong."""
@@ -98,25 +104,44 @@ class BlendModel:
         self._manifest = manifest
         self._session = session
 
-    def predict(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, boundary maps N×h×w), all in [0,1]."""
+    def predict(self, faces: np.ndarray, landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, boundary maps N×h×w), all in [0,1].
+
+        ``landmarks`` (N×478×2, aligned-face pixels) are required by a polar model.
+        """
         self.load()
         faces = np.asarray(faces)
         if faces.ndim == 3:
             faces = faces[None]
+            landmarks = None if landmarks is None else np.asarray(landmarks)[None]
         if faces.ndim != 4 or faces.shape[-1] != 3:
             raise ModelError(f"blend CNN expects N×S×S×3 RGB faces, got shape {faces.shape}")
         size = self.size
+        if self.polar and (landmarks is None or len(landmarks) != len(faces)):
+            raise ModelError("this blend CNN reads the face outline: pass one set of landmarks per face")
         if len(faces) == 0:
             return np.zeros(0, np.float32), np.zeros((0, size // 4, size // 4), np.float32)
         probs: list[np.ndarray] = []
         maps: list[np.ndarray] = []
         for start in range(0, len(faces), BATCH):
-            x = self._prepare(faces[start : start + BATCH], size)
+            if self.polar:
+                assert landmarks is not None
+                x = self._prepare_polar(faces[start : start + BATCH], np.asarray(landmarks)[start : start + BATCH],
+                                        size)
+            else:
+                x = self._prepare(faces[start : start + BATCH], size)
             logit, boundary = self._session.run(["logit", "boundary"], {"image": x})
             probs.append(_sigmoid(np.asarray(logit).reshape(-1)))
             maps.append(_sigmoid(np.asarray(boundary)[:, 0]))
         return np.concatenate(probs), np.concatenate(maps)
+
+    @staticmethod
+    def _prepare_polar(batch: np.ndarray, landmarks: np.ndarray, size: int) -> np.ndarray:
+        from unmask.learned.polar import unwrap_all
+
+        if batch.shape[1] != size:
+            raise ModelError(f"this blend CNN unwraps {size} px aligned faces, got {batch.shape[1]} px")
+        return np.ascontiguousarray(unwrap_all(batch, landmarks).transpose(0, 3, 1, 2), dtype=np.float32)
 
     @staticmethod
     def _prepare(batch: np.ndarray, size: int) -> np.ndarray:

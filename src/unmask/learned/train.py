@@ -66,6 +66,11 @@ class TrainConfig:
     #: erases a x2 resolution drop, half of what a self-blend changes; a crop keeps every pixel at the
     #: cost of one. A patch is labelled fake only if it holds part of the seam.
     patch: int = 0
+    #: "blendnet" (the whole aligned face) or "polar" (the outline band unwrapped into a strip, ``learned.polar``)
+    arch: str = "blendnet"
+    #: share of real samples changed as a whole like a blend's source (colour, resolution, sharpening), so a
+    #: uniformly soft or sharp face is real: without it a network learns "low quality = fake"
+    p_real_transformed: float = 0.0
 
 
 # --- augmentation ----------------------------------------------------------------------------------
@@ -148,9 +153,16 @@ def random_patch(
     return np.ascontiguousarray(img), np.clip(bmap, 0.0, 1.0), bool(boundary.max() >= PATCH_SEAM_MIN)
 
 
-def _default_sampler() -> SampleFn:
+ARCHES = ("blendnet", "polar")
+
+
+def _default_sampler(p_real_transformed: float = 0.0) -> SampleFn:
     from unmask.learned.sbi import make_sample
 
+    if p_real_transformed > 0.0:
+        import functools
+
+        return functools.partial(make_sample, p_real_transformed=p_real_transformed)
     return make_sample
 
 
@@ -183,19 +195,22 @@ def at_native_scale(
 
 def make_batch(
     faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool,
-    strength: float = 1.0, patch: int = 0,
+    strength: float = 1.0, patch: int = 0, arch: str = "blendnet",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx].
 
     With ``patch`` and ``augment``, images are patch-sized full-resolution crops labelled by whether they
-    show the seam; validation (``augment`` False) always sees the whole face at ``size``.
+    show the seam; validation (``augment`` False) always sees the whole face at ``size``. With ``arch``
+    "polar", images are outline strips (``learned.polar``) and the maps their coarse seam maps.
     """
     imgs, labels, maps = [], [], []
     native = np.asarray(faces.native)
     for i in idx:
         img, label, boundary = at_native_scale(faces.images[i], faces.landmarks[i], float(native[i]), rng, sample,
                                                p_fake, augment, strength)
-        if patch and augment:
+        if arch == "polar":
+            img, bmap = polar_sample(img, boundary, faces.landmarks[i], rng if augment else None)
+        elif patch and augment:
             img, bmap, seam = random_patch(img, boundary, patch, rng)
             label = int(label and seam)
         else:
@@ -206,9 +221,35 @@ def make_batch(
     return np.stack(imgs), np.array(labels, np.float32), np.stack(maps)
 
 
-def _resize_all(images: np.ndarray, size: int) -> np.ndarray:
+def polar_sample(img: np.ndarray, boundary: np.ndarray, landmarks: np.ndarray,
+                 rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+    """A face and its boundary map as an outline strip and a coarse seam map; with ``rng``, mirrored and jittered."""
+    import cv2
+
+    from unmask.learned.polar import MAP_SHAPE, mirror, unwrap
+
+    scale, shift = 1.0, (0.0, 0.0)
+    if rng is not None:
+        if rng.random() < 0.5:
+            img, landmarks = mirror(img, landmarks)
+            boundary = np.ascontiguousarray(boundary[:, ::-1])
+        scale = float(rng.uniform(0.95, 1.05))
+        shift = (float(rng.uniform(-0.03, 0.03)), float(rng.uniform(-0.03, 0.03)))
+    strip = unwrap(img, landmarks, scale, shift)
+    seam = unwrap(np.ascontiguousarray(boundary, dtype=np.float32), landmarks, scale, shift)
+    bmap = cv2.resize(seam, (MAP_SHAPE[1], MAP_SHAPE[0]), interpolation=cv2.INTER_AREA)
+    return strip, np.clip(bmap, 0.0, 1.0)
+
+
+def model_inputs(faces: FaceSet, idx: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """What the network sees of faces[idx] when scoring (no augmentation): resized faces, or outline strips."""
+    images = np.asarray(faces.images)[idx]
+    if config.arch == "polar":
+        from unmask.learned.polar import unwrap_all
+
+        return unwrap_all(images, np.asarray(faces.landmarks)[idx])
     zeros = np.zeros(images.shape[1:3], np.float32)
-    return np.stack([crop_resize(im, zeros, size, None)[0] for im in images]) if len(images) else images
+    return np.stack([crop_resize(im, zeros, config.size, None)[0] for im in images]) if len(images) else images
 
 
 # --- metrics -----------------------------------------------------------------------------------------
@@ -250,18 +291,19 @@ def _resolve_device(name: str) -> str:
 _WORKER: dict[str, Any] = {}  # set once per pool worker process by _init_worker
 
 
-def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float, patch: int = 0) -> None:
+def _init_worker(faces: FaceSet, size: int, sample: SampleFn, p_fake: float, patch: int = 0,
+                 arch: str = "blendnet") -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe them
-    _WORKER.update(faces=faces, size=size, sample=sample, p_fake=p_fake, patch=patch)
+    _WORKER.update(faces=faces, size=size, sample=sample, p_fake=p_fake, patch=patch, arch=arch)
 
 
 def _batch_job(job: tuple[tuple[int, int, int], np.ndarray, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     seed, idx, strength = job
     w = _WORKER
     return make_batch(w["faces"], idx, w["size"], np.random.default_rng(seed), w["sample"], w["p_fake"], augment=True,
-                      strength=strength, patch=w["patch"])
+                      strength=strength, patch=w["patch"], arch=w["arch"])
 
 
 def damage_strength(epoch: int, planned_epochs: int, curriculum: float) -> float:
@@ -278,7 +320,7 @@ def _epoch_batches(faces: FaceSet, order: np.ndarray, epoch: int, config: TrainC
     jobs = [j for j in jobs if len(j[1]) >= 2]  # BatchNorm needs more than one sample
     if pool is None:
         return (make_batch(faces, idx, config.size, np.random.default_rng(seed), sample, config.p_fake, augment=True,
-                           strength=st, patch=config.patch)
+                           strength=st, patch=config.patch, arch=config.arch)
                 for seed, idx, st in jobs)
     return pool.imap(_batch_job, jobs, chunksize=1)
 
@@ -327,9 +369,17 @@ def train(
 
     from unmask.learned.dataset import split_by_group
     from unmask.learned.model import BlendNet, architecture, count_parameters
+    from unmask.learned.polar_net import ARCHITECTURE as POLAR_ARCHITECTURE
+    from unmask.learned.polar_net import PolarNet
 
     say = progress or (lambda _m: None)
-    sample = sample_fn or _default_sampler()
+    if config.arch not in ARCHES:
+        raise UnmaskError(f"arch must be one of {', '.join(ARCHES)}, got {config.arch!r}")
+    if config.arch == "polar" and (config.patch or config.highpass):
+        raise UnmaskError("patch and highpass apply to the blendnet arch only")
+    if not 0.0 <= config.p_real_transformed <= 1.0:
+        raise UnmaskError(f"p_real_transformed must be in [0, 1], got {config.p_real_transformed}")
+    sample = sample_fn or _default_sampler(config.p_real_transformed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if len(real) < 4:
@@ -368,20 +418,22 @@ def train(
 
     # Fixed validation sets: pseudo-fakes from a fixed seed, no augmentation, so epochs compare.
     pv_img, pv_y, _ = make_batch(real, val_idx, config.size, np.random.default_rng(config.seed + 1000), sample,
-                                 config.p_fake, augment=False)
-    real_val_img = _resize_all(np.asarray(real.images)[val_idx], config.size)
-    fake_img = np.zeros((0, config.size, config.size, 3), np.uint8)
+                                 config.p_fake, augment=False, arch=config.arch)
+    real_val_img = model_inputs(real, val_idx, config)
+    fake_img = np.zeros((0, *real_val_img.shape[1:]), np.uint8)
     fake_in_val_groups = np.zeros(0, bool)
     if fake_val is not None and len(fake_val):
         fidx = np.flatnonzero(np.asarray(fake_val.labels) == 1)
         if len(fidx) > VAL_FAKE_LIMIT:
             fidx = np.sort(np.random.default_rng(config.seed + 2000).choice(fidx, VAL_FAKE_LIMIT, replace=False))
-        fake_img = _resize_all(np.asarray(fake_val.images)[fidx], config.size)
+        fake_img = model_inputs(fake_val, fidx, config)
         # Group-matched subset: fakes from the held-out groups, so source/domain cannot stand in for the label.
         fake_in_val_groups = np.isin(np.asarray(fake_val.groups)[fidx].astype(str),
                                      np.asarray(real.groups)[val_idx].astype(str))
 
-    model = BlendNet(highpass=config.highpass).to(device)
+    model = (PolarNet() if config.arch == "polar" else BlendNet(highpass=config.highpass)).to(device)
+    # PolarNet's map is its class activation map, not a trained head: no map loss
+    map_weight = config.boundary_weight if config.arch == "blendnet" else 0.0
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -389,7 +441,7 @@ def train(
     steps_per_epoch = max(1, math.ceil(len(train_idx) / config.batch))
     planned_epochs = config.epochs  # cut after epoch 0 if the time budget cannot fit them all
     budget_s = config.max_minutes * 60.0
-    say(f"BlendNet {count_parameters(model) / 1e6:.2f} M params on {device}, {steps_per_epoch} steps/epoch, "
+    say(f"{type(model).__name__} {count_parameters(model) / 1e6:.2f} M params on {device}, {steps_per_epoch} steps/epoch, "
         f"up to {config.epochs} epochs or {config.max_minutes:g} min"
         + (f", {config.workers} batch workers" if config.workers else ""))
     pool = None
@@ -400,7 +452,7 @@ def train(
         # in its first cv2 call (seen here: the pool hung). The faces are pickled once per worker.
         ctx = mp.get_context("spawn")
         pool = ctx.Pool(config.workers, initializer=_init_worker, initargs=(real, config.size, sample, config.p_fake,
-                                                                                config.patch))
+                                                                                config.patch, config.arch))
 
     epochs: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -1.0, "epoch": None, "state": None}
@@ -426,7 +478,7 @@ def train(
                 logit, bmap = model(x)
                 cls_loss = bce(logit, torch.from_numpy(y).to(device))
                 map_loss = bce(bmap[:, 0], torch.from_numpy(maps).to(device))
-                loss = cls_loss + config.boundary_weight * map_loss
+                loss = cls_loss + map_weight * map_loss
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -476,7 +528,7 @@ def train(
     model.eval()
     torch.save(model.state_dict(), out_dir / "blend_cnn.pt")
     onnx_path = out_dir / ONNX_NAME
-    export_onnx(model, onnx_path, config.size)
+    export_onnx(model, onnx_path, tuple(pv_img.shape[1:3]))
     max_diff = _check_onnx(model, onnx_path, pv_img[:8])
     best_row = epochs[best["epoch"]]
     metrics = {
@@ -505,11 +557,13 @@ def train(
         "name": "blend_cnn",
         "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
         "sha256": _sha256(onnx_path),
-        "architecture": f"{architecture(config.highpass)}; {count_parameters(model)} params",
-        "input": {"size": config.size, "layout": "NCHW", "range": "0-255 RGB",
-                  "face_alignment": "unmask.faces.align.align_face(obs, 256) then resize"},
+        "architecture": (POLAR_ARCHITECTURE if config.arch == "polar" else architecture(config.highpass))
+        + f"; {count_parameters(model)} params",
+        "input": _input_spec(config, int(np.asarray(real.images).shape[1])),
         "outputs": {"logit": "(N,) fake logit; sigmoid = probability",
-                    "boundary": f"(N,1,{config.size // 4},{config.size // 4}) blend-boundary logits"},
+                    "boundary": ("(N,1,6,8) seam class-activation logits along the outline strip"
+                                 if config.arch == "polar" else
+                                 f"(N,1,{config.size // 4},{config.size // 4}) blend-boundary logits")},
         "training_command": command or f"unmask.learned.train.train(config={asdict(config)})",
         "data": {
             "train": {"faces": int(len(train_idx)), "sources": len(_data_list(real, train_idx)),
@@ -541,12 +595,26 @@ def _sha256(path: Path) -> str:
     return file_sha256(path)
 
 
-def export_onnx(model: Any, path: Path, size: int) -> None:
-    """Write the eval-mode model as opset-17 ONNX with a dynamic batch axis."""
+def _input_spec(config: TrainConfig, face_side: int) -> dict[str, Any]:
+    """The manifest's input block: what the runtime must feed the network."""
+    align = f"unmask.faces.align.align_face(obs, {face_side})"
+    if config.arch == "polar":
+        from unmask.learned import polar
+
+        return {"kind": "polar", "size": face_side, "shape": [polar.N_RADII, polar.N_ANGLES], "layout": "NCHW",
+                "range": "0-255 RGB", "radii": [polar.R_MIN, polar.R_MAX],
+                "face_alignment": f"{align}, then unmask.learned.polar.unwrap(image, aligned landmarks)"}
+    return {"kind": "face", "size": config.size, "layout": "NCHW", "range": "0-255 RGB",
+            "face_alignment": f"{align} then resize"}
+
+
+def export_onnx(model: Any, path: Path, size: int | tuple[int, int]) -> None:
+    """Write the eval-mode model as opset-17 ONNX with a dynamic batch axis; ``size`` is a side or (h, w)."""
     import torch
 
     model.eval()
-    x = torch.zeros(1, 3, size, size)
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.zeros(1, 3, h, w)
     try:
         torch.onnx.export(
             model, x, str(path), dynamo=False, opset_version=17, input_names=["image"],
@@ -623,6 +691,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="real groups (manifest source_repo) to hold out for validation, comma-separated")
     p.add_argument("--patch", type=int, default=0, metavar="P",
                    help="train on P x P full-resolution crops; --size is then the whole face (default 0: no crops)")
+    p.add_argument("--arch", choices=ARCHES, default="blendnet",
+                   help="blendnet: the whole aligned face; polar: the face-outline band as a strip (default blendnet)")
+    p.add_argument("--p-real-transformed", type=float, default=0.0, metavar="P",
+                   help="share of real samples changed as a whole like a blend source (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
     args = p.parse_args(argv)
     if args.threads < 1:
@@ -638,7 +710,8 @@ def main(argv: list[str] | None = None) -> int:
     real, fake = _load_faces(Path(args.source), Path(args.cache), say)
     config = TrainConfig(size=args.size, batch=args.batch, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed,
                          device=args.device, workers=args.workers, highpass=args.highpass,
-                         curriculum=args.curriculum, patch=args.patch,
+                         curriculum=args.curriculum, patch=args.patch, arch=args.arch,
+                         p_real_transformed=args.p_real_transformed,
                          val_groups=tuple(g.strip() for g in args.val_groups.split(",") if g.strip()))
     command = "python -m unmask.learned.train " + " ".join(argv if argv is not None else sys.argv[1:])
     metrics = train(real, fake, config, Path(args.out), say, command=command)
