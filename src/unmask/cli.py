@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -75,19 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip")
     common(b)
 
-    t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)")
-    t.add_argument("manifest", metavar="MANIFEST", help="manifest whose real files give the training faces")
-    t.add_argument("--out", required=True, metavar="DIR", help="run directory: weights, manifest, metrics, loss curve")
-    t.add_argument("--minutes", type=float, default=25.0, help="wall-time budget for training (default 25)")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--size", type=int, default=128, help="network input size in pixels (default 128)")
-    t.add_argument("--batch", type=int, default=32, help="faces per step (default 32)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"), help="where the network trains (default cpu)")
-    t.add_argument("--workers", type=int, default=0, help="processes making self-blends in parallel (default 0)")
-    t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2; 1 when the cores are shared)")
-    t.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
-    t.add_argument("--quiet", "-q", action="store_true")
+    t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)",
+                       description="Train the learned blend detector on self-blended real faces; see docs/training.md.")
+    from unmask.learned.train import add_arguments as add_train_arguments  # numpy only: torch loads when training
+
+    add_train_arguments(t)
 
     sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
@@ -214,15 +207,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     try:
-        from unmask.learned.train import main as train_main
+        import torch  # noqa: F401 - only to say clearly that the extra is missing
     except ImportError as e:
         raise UnmaskError(f"training needs the train extra (torch): run `make train` or pip install -e '.[train]' ({e})") from None
-    argv = [args.manifest, "--out", args.out, "--minutes", str(args.minutes), "--epochs", str(args.epochs),
-            "--size", str(args.size), "--batch", str(args.batch), "--seed", str(args.seed), "--device", args.device,
-            "--workers", str(args.workers), "--threads", str(args.threads), "--cache", args.cache]
-    if args.quiet:
-        argv.append("--quiet")
-    return int(train_main(argv) or 0)
+    from unmask.learned.train import run
+
+    return run(args, "unmask " + shlex.join(sys.argv[1:]))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -240,3 +240,11 @@ def test_polar_arch_trains_on_outline_strips_and_exports(tmp_path: Path) -> None
     assert man["input"]["kind"] == "polar" and man["input"]["shape"] == [N_RADII, N_ANGLES]
     assert man["input"]["size"] == S  # the aligned face side the strip is unwrapped from
     assert man["architecture"].startswith("PolarNet")
+
+
+def test_bad_training_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from unmask.learned.train import main
+
+    assert main([str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run"), "--cache", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err

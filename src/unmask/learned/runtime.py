@@ -120,7 +120,9 @@ class BlendModel:
         if self.polar and (landmarks is None or len(landmarks) != len(faces)):
             raise ModelError("this blend CNN reads the face outline: pass one set of landmarks per face")
         if len(faces) == 0:
-            return np.zeros(0, np.float32), np.zeros((0, size // 4, size // 4), np.float32)
+            from unmask.learned.polar import MAP_SHAPE
+
+            return np.zeros(0, np.float32), np.zeros((0, *(MAP_SHAPE if self.polar else (size // 4, size // 4))), np.float32)
         probs: list[np.ndarray] = []
         maps: list[np.ndarray] = []
         for start in range(0, len(faces), BATCH):

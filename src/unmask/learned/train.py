@@ -15,6 +15,7 @@ import csv
 import datetime as _dt
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -657,6 +658,8 @@ def _load_faces(arg: Path, cache: Path, say: Callable[[str], None]) -> tuple[Fac
         real = FaceSet.load(real_path)
         fake = FaceSet.load(fake_path) if fake_path.is_file() else None
     else:
+        if not arg.is_file():  # before the cache: a cached run must not hide a mistyped manifest
+            raise UnmaskError(f"{arg}: manifest not found")
         real_path, fake_path = cache / "faces-real.npz", cache / "faces-fake.npz"
         if not real_path.is_file() or not fake_path.is_file():
             say(f"extracting faces from {arg} (cached in {cache})")
@@ -667,15 +670,16 @@ def _load_faces(arg: Path, cache: Path, say: Callable[[str], None]) -> tuple[Fac
     return real, fake
 
 
-def main(argv: list[str] | None = None) -> int:
-    """python -m unmask.learned.train MANIFEST_OR_CACHE --out DIR [--minutes M] [--epochs E] [--size S]"""
-    p = argparse.ArgumentParser(prog="python -m unmask.learned.train", description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The training options, shared by ``python -m unmask.learned.train`` and ``unmask train``."""
     p.add_argument("source", metavar="MANIFEST_OR_CACHE", help="media manifest CSV, or a faces-real.npz cache")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes)
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory: weights, manifest, metrics, loss curve")
+    p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes,
+                   help=f"wall-time budget for training (default {TrainConfig.max_minutes:g})")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--size", type=int, default=TrainConfig.size)
-    p.add_argument("--batch", type=int, default=TrainConfig.batch)
+    p.add_argument("--size", type=int, default=TrainConfig.size,
+                   help=f"network input size in pixels (default {TrainConfig.size})")
+    p.add_argument("--batch", type=int, default=TrainConfig.batch, help=f"faces per step (default {TrainConfig.batch})")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
@@ -696,7 +700,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-real-transformed", type=float, default=0.0, metavar="P",
                    help="share of real samples changed as a whole like a blend source (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Train from parsed options; raises UnmaskError for bad options or data. ``command`` goes in the manifest."""
     if args.threads < 1:
         raise UnmaskError(f"--threads must be at least 1, got {args.threads}")
     say: Callable[[str], None] = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
@@ -713,10 +721,22 @@ def main(argv: list[str] | None = None) -> int:
                          curriculum=args.curriculum, patch=args.patch, arch=args.arch,
                          p_real_transformed=args.p_real_transformed,
                          val_groups=tuple(g.strip() for g in args.val_groups.split(",") if g.strip()))
-    command = "python -m unmask.learned.train " + " ".join(argv if argv is not None else sys.argv[1:])
     metrics = train(real, fake, config, Path(args.out), say, command=command)
     print(json.dumps({k: metrics[k] for k in ("best_epoch", "best", "wall_s", "images_per_s", "steps")}, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m unmask.learned.train MANIFEST_OR_CACHE --out DIR [options]; errors are one line, exit 2."""
+    p = add_arguments(argparse.ArgumentParser(prog="python -m unmask.learned.train",
+                                              description=__doc__.splitlines()[0]))
+    args = p.parse_args(argv)
+    command = "python -m unmask.learned.train " + shlex.join(argv if argv is not None else sys.argv[1:])
+    try:
+        return run(args, command)
+    except UnmaskError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
