@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference train facepack clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train facepack clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -41,6 +41,10 @@ fit-fusion: $(STAMP)
 # reference mode and lip sync on the dev data (docs/reference-benchmarks.md); FIT=1 rewrites models/reference.json
 eval-reference: $(STAMP)
 	$(BIN)/python benchmarks/reference_eval.py $(DATA) --out $(BENCH)-reference --timing $(if $(FIT),--fit src/unmask/models/reference.json,)
+
+# three training-free lower-face cues for lip-sync fakes, measured (docs/reference-benchmarks.md, "Lip sync")
+eval-lipsync: $(STAMP)
+	$(BIN)/python benchmarks/lipsync_cues.py $(DATA) --out $(BENCH)-lipsync
 
 $(VENV)/.train-installed: $(STAMP)
 	$(BIN)/pip install -q -e ".[test,train]"
