@@ -89,6 +89,12 @@ class FusionModel:
             return None
         return self.real_median[self.features.index(feature)]
 
+    def weight(self, feature: str) -> float | None:
+        """The feature's coefficient on its standardised value (positive: higher values push toward fake)."""
+        if feature not in self.features:
+            return None
+        return self.coef[self.features.index(feature)]
+
     def predict(self, features: Mapping[str, float]) -> tuple[float, dict[str, float]]:
         """Probability of manipulation and each feature's contribution to the logit."""
         if not self.features:  # the uncalibrated placeholder shipped before the first fit

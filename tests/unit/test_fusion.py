@@ -120,3 +120,18 @@ def test_kinds_the_model_was_not_validated_on_are_not_scored():
     assert v.tracks[0].assessable  # the face itself passed the quality gate
     stills = FusionModel("t", ("a.x",), (0.0,), (1.0,), (1.0,), 0.0, 0.3, 0.8, kinds=("video", "animation", "image"))
     assert decide(ctx, _results({0: 3.0}, {0: 0.0}), stills).label == "likely_fake"
+
+
+def test_drivers_say_which_direction_the_calibration_learned():
+    """A feature whose *low* values went with fakes is explained as such, not as 'this points to manipulation'."""
+    from dataclasses import replace
+
+    from unmask.report.build import _drivers
+
+    model = replace(MODEL, real_median=(0.0, 0.5))
+    ctx = _ctx([_track(1)])
+    verdict = decide(ctx, _results({1: 3.0}, {1: -3.0}), model)  # high x (w > 0) and low y (w < 0): both toward fake
+    text = {d["feature"]: d["detail"] for d in _drivers(verdict, model, [])}
+    assert "higher values went with manipulation" in text["x"]
+    assert "lower values went with manipulation" in text["y"] and "against about 0.5" in text["y"]
+    assert model.weight("b.y") == -1.0 and model.weight("nope") is None

@@ -134,7 +134,14 @@ def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer
             detail = f"{analyzer.replace('_', ' ').capitalize()}: {words}{', ' + how + ',' if how else ''} is {_fmt(value)} here"
             if typical is not None:
                 detail += f", against about {_fmt(typical)} in the real videos unmask was calibrated on"
-            detail += "; this points to manipulation." if c > 0 else "; this points to a real recording."
+            # say what the calibration learned, not what the analyzer assumed: the two can disagree
+            # (e.g. less colour difference than in real videos went with the development fakes)
+            higher = (fusion.weight(name) or c) > 0
+            where = "in that calibration" if typical is not None else "in unmask's calibration"
+            if c > 0:
+                detail += f"; {where}, {'higher' if higher else 'lower'} values went with manipulation."
+            else:
+                detail += f"; {where}, {'lower' if higher else 'higher'} values went with real recordings."
         out.append({"analyzer": analyzer, "feature": feature, "value": _r(value, 6), "typical_real": _r(typical, 6),
                     "contribution": _r(c), "detail": detail})
     return out
