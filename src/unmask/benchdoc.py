@@ -119,6 +119,14 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
                              f"{v['real_time_factor']} | {v['frames_analyzed']} | {v['peak_rss_mb']} |")
         lines.append("")
     lines += ["![ROC](benchmarks-roc.png)", ""]
+    lines += [
+        "## Reference mode and lip sync",
+        "",
+        "Identity and mannerism checks against enrolled people (enrol from some files, check on others), and the "
+        "lip-sync analyzer against the lip-sync fakes and constructed dubs, are measured by `make eval-reference` "
+        "and `make eval-lipsync`: [reference-benchmarks.md](reference-benchmarks.md).",
+        "",
+    ]
     return "\n".join(lines)
 
 

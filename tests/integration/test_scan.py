@@ -133,7 +133,8 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
     assert len(rows) == 2
     from unmask.benchdoc import render
 
-    assert "## Each analyzer alone" in render(s)
+    doc = render(s)
+    assert "## Each analyzer alone" in doc and "(reference-benchmarks.md)" in doc
     # a second run reuses the saved reports
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
     # robustness: degraded copies of the videos
