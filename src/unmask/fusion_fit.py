@@ -4,7 +4,8 @@ Training rows: one per labeled video or animation (stills excluded: they lack
 the temporal cues, and ~150 photos would swamp ~90 videos), using the longest
 assessable face track's features. Cross-validation is grouped by source
 repository (people and processing are shared within one), never by frame.
-The verdict thresholds come from the out-of-fold scores: ``likely_fake`` is
+Each weight is held to the sign its analyzer's reasoning gives
+(``Analyzer.suspect_when``). The verdict thresholds come from the out-of-fold scores: ``likely_fake`` is
 the lowest score at which at most ``TARGET_FPR`` of real videos are flagged
 (and never below 0.5); ``likely_real`` the highest score below which at most
 ``TARGET_MISS`` of fakes fall.
@@ -75,6 +76,51 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def feature_signs(names: list[str]) -> np.ndarray:
+    """Each ``analyzer.feature``'s allowed weight sign (+1, -1, 0: free), from its analyzer's ``suspect_when``."""
+    from importlib import import_module
+
+    from unmask.analyzers.registry import ANALYZERS
+
+    signs = []
+    for name in names:
+        analyzer, feature = name.split(".", 1)
+        if analyzer not in ANALYZERS:
+            signs.append(0)
+            continue
+        module, cls = ANALYZERS[analyzer]
+        signs.append(getattr(import_module(module), cls).direction(feature))
+    return np.array(signs, dtype=int)
+
+
+def fit_logistic(Z: np.ndarray, y: np.ndarray, C: float, signs: np.ndarray) -> tuple[np.ndarray, float]:
+    """L2 logistic regression with balanced class weights, each weight held to its sign (0: free).
+
+    The objective is scikit-learn's (``0.5 |w|^2 + C * sum of weighted log-losses``), so with no
+    constraint it gives the same weights; with constraints, a cue the development set would teach
+    backwards gets weight 0 instead.
+    """
+    from scipy.optimize import minimize
+
+    y = y.astype(float)
+    n, d = Z.shape
+    n_pos = max(float(y.sum()), 1.0)
+    n_neg = max(n - float(y.sum()), 1.0)
+    sw = np.where(y == 1, n / (2 * n_pos), n / (2 * n_neg))
+
+    def loss(p: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = p[:d], p[d]
+        m = Z @ w + b
+        ll = y * np.logaddexp(0.0, -m) + (1 - y) * np.logaddexp(0.0, m)
+        g = sw * (1.0 / (1.0 + np.exp(-m)) - y)
+        return float(0.5 * w @ w + C * np.sum(sw * ll)), np.r_[w + C * (Z.T @ g), C * g.sum()]
+
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs] + [(None, None)]
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": 5000, "gtol": 1e-8})
+    return res.x[:d], float(res.x[d])
+
+
 def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None = None) -> dict[str, Any]:
     """Fit on every labeled video of one or more bench runs.
 
@@ -82,7 +128,6 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     manipulation: a copy keeps its original's source group, so cross-validation never splits the two,
     and the thresholds are chosen out-of-fold over originals and copies together.
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     dirs = [bench_dirs] if isinstance(bench_dirs, Path) else list(bench_dirs)
@@ -95,20 +140,21 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
              and n.split(".", 1)[1] not in CONTEXT_FEATURES and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS]
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
+    signs = feature_signs(names)
 
-    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         mu = np.nanmean(Xtr, axis=0)
         Xi = np.where(np.isnan(Xtr), mu, Xtr)
         sd = Xi.std(axis=0)
         sd[sd < 1e-9] = 1.0
         Z = np.clip((Xi - mu) / sd, -Z_CLIP, Z_CLIP)
-        clf = LogisticRegression(C=REG_C, class_weight="balanced", max_iter=2000).fit(Z, ytr)
-        return mu, sd, clf
+        w, b = fit_logistic(Z, ytr, REG_C, signs)
+        return mu, sd, w, b
 
-    def predict(model: tuple[np.ndarray, np.ndarray, Any], Xte: np.ndarray) -> np.ndarray:
-        mu, sd, clf = model
+    def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], Xte: np.ndarray) -> np.ndarray:
+        mu, sd, w, b = model
         Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
-        return clf.predict_proba(Z)[:, 1]
+        return 1.0 / (1.0 + np.exp(-(Z @ w + b)))
 
     n_splits = min(5, len(set(groups.tolist())))
     oof = np.full(len(rows), np.nan)
@@ -137,7 +183,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             "tpr_at_likely_fake": round(float(np.mean(ss[yy == 1] >= likely_fake)), 4),
         }
 
-    mu, sd, clf = fit(X, y)
+    mu, sd, coef, intercept = fit(X, y)
     single = {}
     for j, n in enumerate(names):
         col = np.where(np.isnan(X[:, j]), np.nanmean(X[:, j]), X[:, j])
@@ -148,8 +194,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "features": names,
         "mean": [round(float(v), 8) for v in mu],
         "scale": [round(float(v), 8) for v in sd],
-        "coef": [round(float(v), 8) for v in clf.coef_[0]],
-        "intercept": round(float(clf.intercept_[0]), 8),
+        "coef": [round(float(v), 8) for v in coef],
+        "intercept": round(float(intercept), 8),
         # what real development videos typically show, so a verdict can say "x here, about y in real videos"
         "real_median": [round(float(np.nanmedian(X[y == 0, j])), 6) for j in range(len(names))],
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
@@ -170,6 +216,10 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         },
         "single_feature_auc": single,
         "regularisation_C": REG_C,
+        # weights held to the sign their analyzer's reasoning gives (Analyzer.suspect_when); the ones the
+        # development set would have taught backwards sit at 0
+        "sign_constraints": {n: int(sg) for n, sg in zip(names, signs) if sg},
+        "held_at_zero": [n for n, sg, w in zip(names, signs, coef) if sg and abs(float(w)) < 1e-6],
         "excluded_context_features": list(CONTEXT_FEATURES),
         "command": ("make bench bench-crf30 fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; "
                     "unmask bench ../shared/data/manifest.csv --out bench-crf30 --perturb crf30; "

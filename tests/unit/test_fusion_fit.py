@@ -48,3 +48,30 @@ def test_fit_fusion_writes_a_loadable_model(tmp_path):
     cv = json.loads(out.read_text())["cross_validation"]
     assert cv["auc"] > 0.7 and set(cv["by_perturbation"]) == {"none", "crf30"}
     assert m.typical_real("a.x") is not None
+
+
+def test_fit_logistic_matches_sklearn_without_constraints_and_holds_signs_with_them():
+    from sklearn.linear_model import LogisticRegression
+
+    from unmask.fusion_fit import fit_logistic
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(30), np.ones(50)]
+    Z = np.c_[rng.normal(y * 1.0, 1.0), rng.normal(-y * 1.0, 1.0), rng.normal(size=80)]
+    w, b = fit_logistic(Z, y, 0.1, np.zeros(3, dtype=int))
+    ref = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000, tol=1e-10).fit(Z, y)
+    assert np.allclose(w, ref.coef_[0], atol=1e-4) and abs(b - ref.intercept_[0]) < 1e-4
+    # feature 1 goes *down* with fakes; if its analyzer says higher is suspect, it may not be learned backwards
+    w, _ = fit_logistic(Z, y, 0.1, np.array([1, 1, 0]))
+    assert w[0] > 0.1 and w[1] == 0.0
+
+
+def test_feature_signs_come_from_the_analyzers():
+    from unmask.analyzers.blinks import BlinkAnalyzer
+    from unmask.fusion_fit import feature_signs
+
+    assert BlinkAnalyzer.direction("left_right_corr") == -1 and BlinkAnalyzer.direction("one_eyed_frac") == 1
+    assert BlinkAnalyzer.direction("mean_blink_s") == 0
+    signs = feature_signs(["glitches.dup_frac", "blend_boundary.color_dist_p90", "blinks.left_right_corr",
+                           "blend_boundary.sharp_ratio_med", "a.x"])
+    assert signs.tolist() == [1, 1, -1, 0, 0]

@@ -263,6 +263,7 @@ class AVSyncAnalyzer(Analyzer):
         "speech_s": "seconds of speech while the face was on screen",
         "mouth_std_cm": "how much the lips part and close",
     }
+    suspect_when: ClassVar[dict[str, int]] = {"corr": -1, "corr_best": -1, "sync_z": -1, "disagree_frac": 1}
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if ctx.is_still or ctx.info.kind != "video":

@@ -46,6 +46,19 @@ class Analyzer(ABC):
     #: plain words for each feature (base name, without the ``_med``/``_p90``/``_p10`` suffix), so the
     #: verdict can say which measurement pushed the score, e.g. "left/right eye openness correlation"
     feature_words: ClassVar[dict[str, str]] = {}
+    #: which way each feature (base name) moves when the face was manipulated, by the analyzer's own
+    #: reasoning: +1 higher is more suspicious, -1 lower is. The fusion's learned weights are held to
+    #: these signs (:mod:`unmask.fusion_fit`), so a cue cannot be learned backwards from how the
+    #: development set happens to be made up; features not listed may take either sign.
+    suspect_when: ClassVar[dict[str, int]] = {}
+
+    @classmethod
+    def direction(cls, feature: str) -> int:
+        """+1, -1 or 0 (either way) for a feature, with or without its ``_med``/``_p90``/``_p10`` suffix."""
+        for sfx in ("_med", "_p90", "_p10"):
+            if feature.endswith(sfx) and feature[: -len(sfx)] in cls.suspect_when:
+                return cls.suspect_when[feature[: -len(sfx)]]
+        return cls.suspect_when.get(feature, 0)
 
     @classmethod
     def describe_feature(cls, feature: str) -> tuple[str, str]:

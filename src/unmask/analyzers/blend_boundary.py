@@ -256,6 +256,11 @@ class BlendBoundaryAnalyzer(Analyzer):
         "frame_score": "per-frame blend-boundary suspicion",
         "frac_frames_flagged": "share of frames with a suspicious blend boundary",
     }
+    #: noise_ratio and sharp_ratio are suspect either way (a pasted face can be noisier or cleaner)
+    suspect_when: ClassVar[dict[str, int]] = {
+        "color_dist": 1, "seam": 1, "fh_color_dist": 1, "fh_noise_ratio": -1, "fh_sharp_ratio": -1,
+        "frame_score": 1, "frac_frames_flagged": 1,
+    }
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         scores: list[TrackScore] = []

@@ -53,6 +53,7 @@ class BlendCNNAnalyzer(Analyzer):
         "prob_top": "blend-detector probability on the most suspicious quarter of frames",
         "boundary_peak": "strength of the predicted blending boundary",
     }
+    suspect_when: ClassVar[dict[str, int]] = {"prob": 1, "prob_top": 1, "boundary_peak": 1}
 
     def __init__(self, model: "BlendModel | None" = None) -> None:  # noqa: F821 - imported lazily
         self._model = model

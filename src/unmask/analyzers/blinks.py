@@ -146,6 +146,7 @@ class BlinkAnalyzer(Analyzer):
         "left_right_corr": "how closely the left and right eyes open and close together",
         "one_eyed_frac": "share of blinks made with one eye only",
     }
+    suspect_when: ClassVar[dict[str, int]] = {"blink_rate_per_min": -1, "left_right_corr": -1, "one_eyed_frac": 1}
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if ctx.is_still or ctx.info.kind == "image":

@@ -253,6 +253,9 @@ class GlitchAnalyzer(Analyzer):
         "stagger_frac": "share of frames with irregular timing",
         "dropout_frac": "share of frames where the face vanished mid-track",
     }
+    suspect_when: ClassVar[dict[str, int]] = {
+        "freeze_runs_per_min": 1, "max_freeze_s": 1, "dup_frac": 1, "stagger_frac": 1, "dropout_frac": 1,
+    }
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if ctx.is_still or ctx.info.kind == "image" or len(ctx.frame_stats) < 3:

@@ -153,6 +153,9 @@ class HeadPoseAnalyzer(Analyzer):
         "outline_err": "misfit of the face outline under the inner face's pose",
         "angle_dev": "frame-to-frame wobble of the inner-face/outline pose disagreement",
     }
+    suspect_when: ClassVar[dict[str, int]] = {
+        k: 1 for k in ("angle", "yaw", "pitch", "roll", "direction", "shift", "outline_err", "angle_dev")
+    }
 
     def __init__(self) -> None:
         self._solver: PoseSolver | None = None

@@ -236,6 +236,9 @@ class TemporalAnalyzer(Analyzer):
         "id_drift_max": "largest identity change along the track",
         "id_drift_mean": "average identity change along the track",
     }
+    suspect_when: ClassVar[dict[str, int]] = {
+        "jitter_inner": 1, "jitter_ratio": 1, "flicker_inner": 1, "flicker_ratio": 1, "id_drift_max": 1, "id_drift_mean": 1,
+    }
 
     def __init__(self, embedder: FaceEmbedder | None = None) -> None:
         self._embedder = embedder or FaceEmbedder()
