@@ -86,10 +86,15 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         b = ai.get(name, {})
         lines.append(f"| {name} | {a['n']} | {_f(a['auc'])} | {b.get('n', '–')} | {_f(b.get('auc'))} |")
     if fusion_meta and fusion_meta.get("single_feature_auc"):
-        lines += ["", "Fusion coefficients (standardised features; positive pushes towards fake) and each feature's AUC alone:", "",
-                  "| feature | coefficient | AUC alone |", "|---|---|---|"]
-        for n, c in sorted(zip(fusion_meta["features"], fusion_meta["coef"]), key=lambda x: -abs(x[1])):
-            lines.append(f"| {n} | {c:+.3f} | {_f(fusion_meta['single_feature_auc'].get(n))} |")
+        signs = fusion_meta.get("sign_constraints") or {}
+        lines += ["", "Fusion coefficients (standardised features; positive pushes towards fake), the direction each is "
+                  "held to by its analyzer's reasoning (\"held at 0\": the development set would have taught it "
+                  "backwards), and each feature's AUC alone:", "",
+                  "| feature | coefficient | held to | AUC alone |", "|---|---|---|---|"]
+        for n, c in sorted(zip(fusion_meta["features"], fusion_meta["coef"]), key=lambda x: (-abs(x[1]), x[0])):
+            held = {1: "higher is suspect", -1: "lower is suspect"}.get(signs.get(n, 0), "either way")
+            coef = "0 (held at 0)" if c == 0 and n in signs else f"{c:+.3f}"
+            lines.append(f"| {n} | {coef} | {held} | {_f(fusion_meta['single_feature_auc'].get(n))} |")
     for title, key in (("By manipulation", "by_manipulation"), ("By origin", "by_origin")):
         lines += ["", f"## {title}", "",
                   "AUC of each group's fakes against the real files of the same kind (videos vs real videos, stills vs real stills).", "",

@@ -89,6 +89,11 @@ class FusionModel:
             return None
         return self.real_median[self.features.index(feature)]
 
+    @property
+    def read_analyzers(self) -> frozenset[str]:
+        """The analyzers with at least one non-zero weight: the ones that can move the score."""
+        return frozenset(f.split(".", 1)[0] for f, w in zip(self.features, self.coef) if w != 0.0)
+
     def weight(self, feature: str) -> float | None:
         """The feature's coefficient on its standardised value (positive: higher values push toward fake)."""
         if feature not in self.features:
@@ -102,6 +107,8 @@ class FusionModel:
         contrib: dict[str, float] = {}
         z = self.intercept
         for name, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef):
+            if w == 0.0:  # held at zero by the fit: it does not move the score, so it is not reported as if it did
+                continue
             x = features.get(name)
             v = 0.0 if x is None or not math.isfinite(x) else (x - mu) / (sd or 1.0)
             v = float(np.clip(v, -Z_CLIP, Z_CLIP))

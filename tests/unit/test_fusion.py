@@ -135,3 +135,15 @@ def test_drivers_say_which_direction_the_calibration_learned():
     assert "higher values went with manipulation" in text["x"]
     assert "lower values went with manipulation" in text["y"] and "against about 0.5" in text["y"]
     assert model.weight("b.y") == -1.0 and model.weight("nope") is None
+
+
+def test_a_weight_held_at_zero_reads_nothing():
+    """An analyzer whose weights all sit at 0 neither contributes nor counts as read by the score."""
+    from dataclasses import replace
+
+    model = replace(MODEL, coef=(2.0, 0.0))
+    p, contrib = model.predict({"a.x": 1.0, "b.y": 5.0})
+    assert set(contrib) == {"a.x"} and p == pytest.approx(1 / (1 + np.exp(-2.0)))
+    assert model.read_analyzers == frozenset({"a"})
+    v = decide(_ctx([_track(1)]), _results({1: 1.0}, {1: 5.0}), model)
+    assert set(v.contributions) == {"a"}

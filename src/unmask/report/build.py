@@ -278,7 +278,7 @@ def build_report(
     all_evidence.sort(key=lambda x: (-x[0], x[1]["t_start"] or 0.0, x[1]["analyzer"]))
     ranked = [e for _, e in all_evidence]
     top = ranked[:TOP_EVIDENCE]
-    fused = frozenset(f.split(".", 1)[0] for f in fusion.features) or None  # the analyzers the score reads
+    fused = fusion.read_analyzers or None  # the analyzers the score reads (a weight held at zero reads nothing)
     drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
     reference = _reference(results, analyzers)
