@@ -82,17 +82,17 @@ def highpass(p: np.ndarray, sigma: float) -> np.ndarray:
 
 def detail(img: np.ndarray) -> float | None:
     def energy(centres: tuple[tuple[float, float], ...]) -> float | None:
-        ps = [patch(img, c) for c in centres[:2]]
+        ps = [patch(img, c) for c in centres]
         if any(p is None for p in ps):
             return None
-        return float(np.mean([np.mean(highpass(p, 1.0)[2:-2, 2:-2] ** 2) for p in ps if p is not None]))
+        return float(np.mean([np.mean(highpass(p, 1.0)[2:-2, 2:-2] ** 2) for p in ps]))  # type: ignore[arg-type]
 
-    up, lo = energy(UPPER), energy(LOWER)
+    up, lo = energy(UPPER), energy(LOWER[:2])  # cheeks against cheeks: the chin is not compared
     return None if up is None or lo is None else 0.5 * float(np.log((lo + 0.05) / (up + 0.05)))
 
 
-def crispness(img: np.ndarray, lm: np.ndarray, idx: tuple[int, ...]) -> float | None:
-    gm = np.hypot(cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3))
+def crispness(img: np.ndarray, gm: np.ndarray, lm: np.ndarray, idx: tuple[int, ...]) -> float | None:
+    """90th-percentile gradient ``gm`` along an outline, over the contrast of the region it encloses."""
     poly = lm[list(idx)].astype(np.int32)
     band = np.zeros(img.shape, np.uint8)
     cv2.polylines(band, [poly], True, 1, thickness=7)
@@ -106,7 +106,8 @@ def crispness(img: np.ndarray, lm: np.ndarray, idx: tuple[int, ...]) -> float | 
 
 
 def lip_edges(img: np.ndarray, lm: np.ndarray) -> float | None:
-    lips, a, b = (crispness(img, lm, i) for i in (LIPS_OUTER, EYE_L_OUTLINE, EYE_R_OUTLINE))
+    gm = np.hypot(cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3))
+    lips, a, b = (crispness(img, gm, lm, i) for i in (LIPS_OUTER, EYE_L_OUTLINE, EYE_R_OUTLINE))
     return None if lips is None or a is None or b is None else float(np.log(lips / ((a + b) / 2)))
 
 

@@ -78,18 +78,12 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
 
 def feature_signs(names: list[str]) -> np.ndarray:
     """Each ``analyzer.feature``'s allowed weight sign (+1, -1, 0: free), from its analyzer's ``suspect_when``."""
-    from importlib import import_module
-
-    from unmask.analyzers.registry import ANALYZERS
+    from unmask.analyzers.registry import ANALYZERS, analyzer_class
 
     signs = []
     for name in names:
         analyzer, feature = name.split(".", 1)
-        if analyzer not in ANALYZERS:
-            signs.append(0)
-            continue
-        module, cls = ANALYZERS[analyzer]
-        signs.append(getattr(import_module(module), cls).direction(feature))
+        signs.append(analyzer_class(analyzer).direction(feature) if analyzer in ANALYZERS else 0)
     return np.array(signs, dtype=int)
 
 

@@ -37,6 +37,14 @@ def flagged_spans(rows: Sequence[T], time_of: Callable[[T], float], score_of: Ca
     return spans
 
 
+def _split_feature(feature: str) -> tuple[str, str]:
+    """(base name, how it was aggregated over frames in words): ``x_p90`` → ("x", "at its highest")."""
+    for sfx, how in (("_med", ""), ("_p90", "at its highest"), ("_p10", "at its lowest")):
+        if feature.endswith(sfx):
+            return feature[: -len(sfx)], how
+    return feature, ""
+
+
 class Analyzer(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
@@ -55,10 +63,7 @@ class Analyzer(ABC):
     @classmethod
     def direction(cls, feature: str) -> int:
         """+1, -1 or 0 (either way) for a feature, with or without its ``_med``/``_p90``/``_p10`` suffix."""
-        for sfx in ("_med", "_p90", "_p10"):
-            if feature.endswith(sfx) and feature[: -len(sfx)] in cls.suspect_when:
-                return cls.suspect_when[feature[: -len(sfx)]]
-        return cls.suspect_when.get(feature, 0)
+        return cls.suspect_when.get(_split_feature(feature)[0], 0)
 
     @classmethod
     def describe_feature(cls, feature: str) -> tuple[str, str]:
@@ -66,11 +71,8 @@ class Analyzer(ABC):
 
         ``sharp_ratio_p10`` → ("sharpness inside the face relative to ...", "at its lowest").
         """
-        for sfx, how in (("_med", ""), ("_p90", "at its highest"), ("_p10", "at its lowest")):
-            if feature.endswith(sfx):
-                base = feature[: -len(sfx)]
-                return cls.feature_words.get(base, base.replace("_", " ")), how
-        return cls.feature_words.get(feature, feature.replace("_", " ")), ""
+        base, how = _split_feature(feature)
+        return cls.feature_words.get(base, base.replace("_", " ")), how
 
     def load(self) -> None:
         """Load heavy models. Called once before the first ``analyze``; default: nothing."""

@@ -11,7 +11,6 @@ they are absent the analyzer is skipped, never faked.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import numpy as np
@@ -93,8 +92,7 @@ class BlendCNNAnalyzer(Analyzer):
         else:
             expl = ("A network trained to spot pasted faces finds no clear blending traces "
                     f"(highest probability {worst.score:.2f}).")
-        result = self.ok(tracks, evidence, expl)
-        return dataclasses.replace(result, heatmaps=tuple(heatmaps)) if heatmaps else result
+        return self.ok(tracks, evidence, expl, heatmaps=heatmaps)
 
     def _track(self, track: FaceTrack) -> tuple[TrackScore, list[Evidence], list[Heatmap]] | None:
         assert self._model is not None
