@@ -35,6 +35,7 @@ import numpy as np
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
 from unmask.analyzers.face_regions import LEFT_EYE, RIGHT_EYE
+from unmask.errors import UnmaskError
 from unmask.pipeline import Scanner
 from unmask.types import FaceObs
 
@@ -164,18 +165,30 @@ def auc_low(pos: list[float], neg: list[float]) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="lipsync_cues.py", description=__doc__.split("\n")[0])
     ap.add_argument("manifest", type=Path)
     ap.add_argument("--out", type=Path, default=Path("bench-lipsync"))
     args = ap.parse_args(argv)
+    if not args.manifest.is_file():
+        ap.error(f"{args.manifest}: no such manifest (expected ../shared/data/manifest.csv)")
     base = args.manifest.parent
-    rows = [r for r in csv.DictReader(args.manifest.open()) if r["kind"] == "video"
-            and (r["label"] == "real" or r["manipulation"] == "lip_sync")]
+    with args.manifest.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "label", "kind", "manipulation"} - set(reader.fieldnames or ())
+        if missing:
+            ap.error(f"{args.manifest}: not a media manifest (no column {', '.join(sorted(missing))})")
+        rows = [r for r in reader if r["kind"] == "video" and (r["label"] == "real" or r["manipulation"] == "lip_sync")]
     scanner, sync = Scanner(), AVSyncAnalyzer()
     per_file: dict[str, dict[str, object]] = {}
     for i, r in enumerate(rows, 1):
-        ctx, _ = scanner.context(base / r["path"])
         entry: dict[str, object] = {"label": r["label"], "manipulation": r["manipulation"]}
+        try:
+            ctx, _ = scanner.context(base / r["path"])
+        except UnmaskError as e:  # an unreadable file is reported and skipped, not the end of the run
+            entry["error"] = str(e)
+            per_file[r["path"]] = entry
+            print(f"[{i}/{len(rows)}] {r['path']}: {e}", file=sys.stderr, flush=True)
+            continue
         if ctx.tracks:
             track = max(ctx.tracks, key=lambda t: len(t.observations))
             entry.update(cues(track.with_landmarks))

@@ -61,3 +61,12 @@ def test_auc_low_ranks_lower_values_as_more_suspicious(cues):
     assert cues.auc_low([3.0], [1.0, 2.0]) == 0.0
     assert cues.auc_low([1.0], [1.0]) == 0.5
     assert cues.auc_low([], [1.0]) is None
+
+
+def test_a_missing_or_wrong_manifest_is_a_one_line_error(cues, tmp_path, capsys):
+    for bad in (tmp_path / "nope.csv", SCRIPT):
+        with pytest.raises(SystemExit) as e:
+            cues.main([str(bad), "--out", str(tmp_path / "out")])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("lipsync_cues.py: error: ") and ("no such manifest" in err or "not a media manifest" in err)
