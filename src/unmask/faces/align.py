@@ -59,3 +59,52 @@ def align_face(obs: FaceObs, size: int = 224) -> AlignedFace | None:
     matrix = np.hstack([rot, t[:, None]]).astype(np.float32)
     image = cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     return AlignedFace(image, matrix, float(np.degrees(angle)))
+
+
+#: how much wider than the landmarks' box a detector view is (SBI crops faces at about 1.3x): the face
+#: outline, the blend seam along it and some neck, hair and background must be in the picture
+VIEW_ZOOM = 1.3
+
+
+def view_matrix(landmarks_xy: np.ndarray, size: int, zoom: float = VIEW_ZOOM) -> np.ndarray | None:
+    """2x3 matrix from the landmarks' pixel frame to an upright ``size`` px view of the whole face.
+
+    The eyes are levelled, and the view is centred on the box of the rotated landmarks and ``zoom``
+    times its longer side; None when the eyes coincide.
+    """
+    xy = np.asarray(landmarks_xy, np.float64)[:, :2]
+    right = xy[list(RIGHT_EYE)].mean(axis=0)
+    left = xy[list(LEFT_EYE)].mean(axis=0)
+    a, b = (right, left) if right[0] <= left[0] else (left, right)
+    v = b - a
+    if float(np.linalg.norm(v)) < 1e-3 or not np.all(np.isfinite(xy)):
+        return None
+    angle = float(np.arctan2(v[1], v[0]))
+    c, s = np.cos(-angle), np.sin(-angle)
+    rot = np.array([[c, -s], [s, c]])
+    turned = xy @ rot.T
+    lo, hi = turned.min(axis=0), turned.max(axis=0)
+    side = zoom * float(max(hi - lo))
+    if side < 1e-3:
+        return None
+    scale = size / side
+    centre = (lo + hi) / 2.0
+    t = size / 2.0 - scale * centre
+    return np.hstack([scale * rot, t[:, None]]).astype(np.float32)
+
+
+def face_view(obs: FaceObs, size: int, zoom: float = VIEW_ZOOM) -> AlignedFace | None:
+    """The whole face upright, centred and ``zoom`` x its landmarks' extent, from the stored crop.
+
+    What the learned swap detector reads: unlike :func:`align_face` (eyes at fixed places, chin often
+    cut off), the face outline, where a pasted face's seam runs, is always inside. None without landmarks.
+    """
+    lm = obs.landmarks_in_crop()
+    if lm is None:
+        return None
+    matrix = view_matrix(lm, size, zoom)
+    if matrix is None:
+        return None
+    image = cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    roll = float(np.degrees(np.arctan2(-matrix[1, 0], matrix[0, 0])))
+    return AlignedFace(image, matrix, roll)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -136,6 +136,131 @@ def _rows(manifest: Path, labels: tuple[str, ...]) -> list[dict[str, str]]:
     return [r for r in rows if (r.get("label") or "").strip().lower() in labels]
 
 
+def select_rows(rows: list[dict[str, str]], max_per_origin: int | None, seed: int = 0) -> list[dict[str, str]]:
+    """At most ``max_per_origin`` rows of each ``origin`` (a seeded random pick), in manifest order.
+
+    The real-face pool has 23,318 UTKFace crops next to 1,662 web photos: a cap keeps one source from
+    drowning the others, and the seed makes the pick part of the training command.
+    """
+    if max_per_origin is None:
+        return rows
+    rng = np.random.default_rng(seed)
+    by_origin: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_origin.setdefault((r.get("origin") or "").strip(), []).append(i)
+    keep: set[int] = set()
+    for idx in by_origin.values():
+        if len(idx) > max_per_origin:
+            idx = sorted(rng.choice(idx, size=max_per_origin, replace=False).tolist())
+        keep.update(idx)
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
+def row_group(row: dict[str, str], rel: str) -> str:
+    """The group a file belongs to for splits: its person (``identity``) where known, else its source repository."""
+    return ((row.get("identity") or "").strip() or (row.get("source_repo") or "").strip()
+            or str(Path(rel).parent))
+
+
+@dataclass(frozen=True)
+class _Extraction:
+    """What extracting faces from some manifest rows settles on; picklable, so worker processes return it."""
+
+    size: int
+    per_video: int
+    fps: float
+    min_face_px: float
+    view_zoom: float | None
+
+
+def _extract_rows(job: _Extraction, base: Path, rows: list[dict[str, str]], finder: Any,
+                  progress: Callable[[int], None] | None = None) -> FaceSet:
+    """The faces of ``rows`` (paths relative to ``base``) with one loaded :class:`FaceFinder`."""
+    from unmask.faces.align import face_view
+    from unmask.media.decode import FrameReader
+    from unmask.media.probe import probe
+
+    sampling = SamplingConfig(fps=job.fps, max_frames=job.per_video)
+    images: list[np.ndarray] = []
+    lms: list[np.ndarray] = []
+    labs: list[int] = []
+    groups: list[str] = []
+    sources: list[str] = []
+    native: list[float] = []
+    skipped: list[str] = []
+    for r in rows:
+        rel = r["path"]
+        label = 1 if r["label"].strip().lower() == "fake" else 0
+        group = row_group(r, rel)
+        try:
+            info = probe(base / rel, sampling)
+            finder.reset()
+            for frame in FrameReader(info, sampling):
+                faces = [o for o in finder.process(frame) if o.landmarks is not None and o.size >= job.min_face_px]
+                if not faces and info.kind == "image":
+                    # tight face crops (the face fills the picture) defeat the detector: give it a margin
+                    finder.reset()
+                    faces = [o for o in finder.process(_padded(frame)) if o.landmarks is not None
+                             and o.size >= job.min_face_px]
+                if not faces:
+                    continue
+                obs = max(faces, key=lambda o: o.size)
+                aligned = (align_face(obs, job.size) if job.view_zoom is None
+                           else face_view(obs, job.size, job.view_zoom))
+                if aligned is None:
+                    continue
+                xy = aligned.map_points(obs.landmarks_in_crop())
+                if not np.all(np.isfinite(xy)):
+                    continue
+                images.append(aligned.image)
+                lms.append(xy)
+                labs.append(label)
+                groups.append(group)
+                sources.append(rel)
+                native.append(native_scale(obs, aligned.matrix))
+        except UnmaskError as e:
+            skipped.append(f"{rel}: {e}")
+        if progress is not None:
+            progress(1)
+    if not images:
+        return _empty(job.size, skipped)
+    return FaceSet(
+        np.stack(images).astype(np.uint8), np.stack(lms).astype(np.float32), np.array(labs, np.int8),
+        np.array(groups, dtype=str), np.array(sources, dtype=str), tuple(skipped), np.array(native, np.float32),
+    )
+
+
+_EXTRACTOR: dict[str, Any] = {}  # one FaceFinder per extraction worker process, set by _init_extractor
+
+
+def _init_extractor(size: int) -> None:
+    import cv2
+
+    from unmask.faces.finder import FaceFinder
+
+    cv2.setNumThreads(1)
+    _EXTRACTOR["finder"] = FaceFinder(FaceConfig(crop_size=size))
+
+
+def _extract_chunk(args: tuple[_Extraction, str, list[dict[str, str]]]) -> FaceSet:
+    job, base, rows = args
+    return _extract_rows(job, Path(base), rows, _EXTRACTOR["finder"])
+
+
+def concat(parts: list[FaceSet], size: int) -> FaceSet:
+    """One FaceSet from several, in order (the skipped lists too)."""
+    skipped = [s for p in parts for s in p.skipped]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty(size, skipped)
+    return FaceSet(
+        np.concatenate([p.images for p in parts]), np.concatenate([p.landmarks for p in parts]),
+        np.concatenate([p.labels for p in parts]), np.concatenate([np.asarray(p.groups, str) for p in parts]),
+        np.concatenate([np.asarray(p.sources, str) for p in parts]), tuple(skipped),
+        np.concatenate([np.asarray(p.native, np.float32) for p in parts]),
+    )
+
+
 def extract_faces(
     manifest: Path,
     labels: tuple[str, ...] = ("real",),
@@ -145,68 +270,52 @@ def extract_faces(
     min_face_px: float = 64.0,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    view_zoom: float | None = None,
+    max_per_origin: int | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    kinds: tuple[str, ...] | None = None,
 ) -> FaceSet:
-    """The largest meshed face of up to ``per_video`` frames (at most ``fps`` a second) of each wanted file, aligned.
+    """The largest meshed face of up to ``per_video`` frames (at most ``fps`` a second) of each wanted file.
 
+    Faces are eye-aligned (:func:`align_face`), or with ``view_zoom`` whole-face views
+    (:func:`~unmask.faces.align.face_view`, what the learned swap detector reads). Each face's group is
+    its person where the manifest has an ``identity`` column, else its source repository.
     Files that cannot be decoded are skipped and listed in ``FaceSet.skipped``.
-    ``progress(done, total)`` is called after each file.
+    ``progress(done, total)`` is called after each file; ``workers`` > 1 extracts in that many processes.
+    ``kinds`` keeps only rows of those manifest kinds (``video``, ``gif``, ``image``).
     """
     manifest = Path(manifest)
     wanted = tuple(lbl.lower() for lbl in labels)
     rows = _rows(manifest, wanted)
+    if kinds is not None:
+        rows = [r for r in rows if (r.get("kind") or "video").strip().lower() in kinds]
+    rows = select_rows(rows, max_per_origin, seed)
     if limit is not None:
         rows = rows[:limit]
-    sampling = SamplingConfig(fps=fps, max_frames=per_video)
-    images: list[np.ndarray] = []
-    lms: list[np.ndarray] = []
-    labs: list[int] = []
-    groups: list[str] = []
-    sources: list[str] = []
-    native: list[float] = []
-    skipped: list[str] = []
-    from unmask.faces.finder import FaceFinder  # mediapipe and PyAV: only for extraction, not for training
-    from unmask.media.decode import FrameReader
-    from unmask.media.probe import probe
+    job = _Extraction(size, per_video, fps, min_face_px, view_zoom)
+    done = [0]
 
-    with FaceFinder(FaceConfig(crop_size=size)) as finder:
-        for i, r in enumerate(rows):
-            rel = r["path"]
-            label = 1 if r["label"].strip().lower() == "fake" else 0
-            group = (r.get("source_repo") or "").strip() or str(Path(rel).parent)
-            try:
-                info = probe(manifest.parent / rel, sampling)
-                finder.reset()
-                for frame in FrameReader(info, sampling):
-                    faces = [o for o in finder.process(frame) if o.landmarks is not None and o.size >= min_face_px]
-                    if not faces and info.kind == "image":
-                        # tight face crops (the face fills the picture) defeat the detector: give it a margin
-                        finder.reset()
-                        faces = [o for o in finder.process(_padded(frame)) if o.landmarks is not None and o.size >= min_face_px]
-                    if not faces:
-                        continue
-                    obs = max(faces, key=lambda o: o.size)
-                    aligned = align_face(obs, size)
-                    if aligned is None:
-                        continue
-                    xy = aligned.map_points(obs.landmarks_in_crop())
-                    if not np.all(np.isfinite(xy)):
-                        continue
-                    images.append(aligned.image)
-                    lms.append(xy)
-                    labs.append(label)
-                    groups.append(group)
-                    sources.append(rel)
-                    native.append(native_scale(obs, aligned.matrix))
-            except UnmaskError as e:
-                skipped.append(f"{rel}: {e}")
-            if progress is not None:
-                progress(i + 1, len(rows))
-    if not images:
-        return _empty(size, skipped)
-    return FaceSet(
-        np.stack(images).astype(np.uint8), np.stack(lms).astype(np.float32), np.array(labs, np.int8),
-        np.array(groups, dtype=str), np.array(sources, dtype=str), tuple(skipped), np.array(native, np.float32),
-    )
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], len(rows))
+
+    if workers <= 1 or len(rows) < 2:
+        from unmask.faces.finder import FaceFinder  # mediapipe and PyAV: only for extraction, not for training
+
+        with FaceFinder(FaceConfig(crop_size=size)) as finder:
+            return _extract_rows(job, manifest.parent, rows, finder, tick)
+    import multiprocessing as mp
+
+    step = max(1, min(200, len(rows) // (4 * workers) or 1))
+    chunks = [(job, str(manifest.parent), rows[k : k + step]) for k in range(0, len(rows), step)]
+    parts: list[FaceSet] = []
+    with mp.get_context("spawn").Pool(workers, initializer=_init_extractor, initargs=(size,)) as pool:
+        for part, chunk in zip(pool.imap(_extract_chunk, chunks), chunks):
+            parts.append(part)
+            tick(len(chunk[2]))
+    return concat(parts, size)
 
 
 def native_scale(obs: FaceObs, matrix: np.ndarray) -> float:
@@ -278,7 +387,7 @@ def pack(manifest: Path, out_dir: Path, cache: Path, quality: int = 90) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m unmask.learned.dataset pack OUT_DIR [--manifest M] [--cache DIR] [--quality Q]"""
+    """python -m unmask.learned.dataset pack|extract ... (errors are one line, exit 2)"""
     import argparse
     import sys
 
@@ -289,14 +398,47 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--manifest", type=Path, default=Path("../shared/data/manifest.csv"))
     k.add_argument("--cache", type=Path, default=Path("cache"))
     k.add_argument("--quality", type=int, default=90)
+    e = sub.add_parser("extract", help="whole-face views (and landmarks) of a manifest's files, as one .npz")
+    e.add_argument("manifest", type=Path)
+    e.add_argument("out", type=Path, help="the .npz to write")
+    e.add_argument("--labels", default="real", help="comma-separated manifest labels to take (default real)")
+    e.add_argument("--kinds", default=None, help="comma-separated manifest kinds to take, e.g. video,gif (default all)")
+    e.add_argument("--per-video", type=int, default=16, help="faces per video at most (default 16)")
+    e.add_argument("--fps", type=float, default=2.0, help="sampled frames per second at most (default 2)")
+    e.add_argument("--size", type=int, default=256, help="view side in pixels (default 256)")
+    e.add_argument("--zoom", type=float, default=1.5,
+                   help="view side as a multiple of the landmarks' extent (default 1.5; 0: eye-aligned faces)")
+    e.add_argument("--max-per-origin", type=int, default=None, help="at most N files per manifest origin")
+    e.add_argument("--seed", type=int, default=0, help="seed of the per-origin pick (default 0)")
+    e.add_argument("--workers", type=int, default=1, help="extraction processes (default 1)")
+    e.add_argument("--quality", type=int, default=95, help="JPEG quality of the stored faces (default 95)")
     a = p.parse_args(argv)
     try:
         if not a.manifest.is_file():
             raise UnmaskError(f"{a.manifest}: manifest not found")
-        for path in pack(a.manifest, a.out_dir, a.cache, a.quality):
-            print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
-    except UnmaskError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if a.command == "pack":
+            for path in pack(a.manifest, a.out_dir, a.cache, a.quality):
+                print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
+            return 0
+        from tqdm import tqdm
+
+        bar = tqdm(desc="extracting", unit="file", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        faces = extract_faces(a.manifest, tuple(x.strip() for x in a.labels.split(",") if x.strip()),
+                              per_video=a.per_video, size=a.size, fps=a.fps, view_zoom=a.zoom or None,
+                              max_per_origin=a.max_per_origin, workers=a.workers, seed=a.seed, progress=progress,
+                              kinds=tuple(k.strip() for k in a.kinds.split(",")) if a.kinds else None)
+        bar.close()
+        faces.save(a.out, jpeg_quality=a.quality)
+        print(f"{a.out}: {len(faces)} faces from {len(set(faces.sources.tolist()))} files "
+              f"({len(faces.skipped)} skipped), {a.out.stat().st_size / 1e6:.1f} MB")
+    except UnmaskError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
 
