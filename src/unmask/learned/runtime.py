@@ -34,6 +34,32 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def top_mean(p: np.ndarray, fraction: float = 0.25) -> float:
+    """Mean of the highest ``fraction`` of values: robust to a few bad frames, sensitive to a swap that flickers."""
+    k = max(1, int(round(fraction * len(p))))
+    return float(np.mean(np.sort(np.asarray(p))[-k:]))
+
+
+def crop_views(views: np.ndarray, view_zoom: float, crop_zoom: float, size: int) -> np.ndarray:
+    """Centre crops of whole-face views (``faces.align.face_view`` at ``view_zoom``) at ``crop_zoom``, resized.
+
+    Training validation and scanning both go through this, so the network sees the same pixels.
+    """
+    import cv2
+
+    views = np.asarray(views)
+    if views.ndim != 4 or views.shape[1] != views.shape[2] or views.shape[-1] != 3:
+        raise ModelError(f"expected N x S x S x 3 face views, got shape {views.shape}")
+    side = views.shape[1]
+    c = int(round(side * crop_zoom / view_zoom))
+    o = (side - c) // 2
+    interp = cv2.INTER_AREA if c > size else cv2.INTER_LINEAR
+    out = np.empty((len(views), size, size, 3), np.uint8)
+    for i, v in enumerate(views):
+        out[i] = cv2.resize(np.ascontiguousarray(v[o : o + c, o : o + c]), (size, size), interpolation=interp)
+    return out
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
 
@@ -67,6 +93,20 @@ class BlendModel:
     def size(self) -> int:
         """Side of the aligned face the model wants (a polar model unwraps its strip from this)."""
         return int(self.manifest["input"]["size"])
+
+    @property
+    def view(self) -> bool:
+        """Whether the model reads whole-face views (``faces.align.face_view``) rather than eye-aligned faces."""
+        return self.manifest["input"].get("kind") == "view"
+
+    @property
+    def view_size(self) -> int:
+        """Side of the view to hand :meth:`predict` (for a view model; else the aligned face's side)."""
+        return int(self.manifest["input"].get("view_size", self.size))
+
+    @property
+    def view_zoom(self) -> float:
+        return float(self.manifest["input"].get("view_zoom", 1.5))
 
     @property
     def polar(self) -> bool:
@@ -105,8 +145,9 @@ class BlendModel:
         self._session = session
 
     def predict(self, faces: np.ndarray, landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, boundary maps N×h×w), all in [0,1].
+        """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, maps N×h×w), all in [0,1].
 
+        A view model takes ``view_size`` px whole-face views and returns its class-activation maps;
         ``landmarks`` (N×478×2, aligned-face pixels) are required by a polar model.
         """
         self.load()
@@ -122,17 +163,24 @@ class BlendModel:
         if len(faces) == 0:
             from unmask.learned.polar import MAP_SHAPE
 
-            return np.zeros(0, np.float32), np.zeros((0, *(MAP_SHAPE if self.polar else (size // 4, size // 4))), np.float32)
+            side = size // 32 if self.view else size // 4
+            return np.zeros(0, np.float32), np.zeros((0, *(MAP_SHAPE if self.polar else (side, side))), np.float32)
         probs: list[np.ndarray] = []
         maps: list[np.ndarray] = []
+        out_names = [o.name for o in self._session.get_outputs()]
+        map_name = "cam" if "cam" in out_names else "boundary"
         for start in range(0, len(faces), BATCH):
-            if self.polar:
+            if self.view:
+                inp = self.manifest["input"]
+                crops = crop_views(faces[start : start + BATCH], float(inp["view_zoom"]), float(inp["crop_zoom"]), size)
+                x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32)
+            elif self.polar:
                 assert landmarks is not None
                 x = self._prepare_polar(faces[start : start + BATCH], np.asarray(landmarks)[start : start + BATCH],
                                         size)
             else:
                 x = self._prepare(faces[start : start + BATCH], size)
-            logit, boundary = self._session.run(["logit", "boundary"], {"image": x})
+            logit, boundary = self._session.run(["logit", map_name], {"image": x})
             probs.append(_sigmoid(np.asarray(logit).reshape(-1)))
             maps.append(_sigmoid(np.asarray(boundary)[:, 0]))
         return np.concatenate(probs), np.concatenate(maps)

@@ -29,6 +29,11 @@ BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 #: mask shapes: whole oval, oval without the chin, oval without the forehead (probabilities)
 MASK_SHAPES = ("oval", "no_chin", "no_forehead")
 MASK_SHAPE_P = (0.5, 0.25, 0.25)
+#: partial pastes of lip-sync tools: the lower face from the nose down (Wav2Lip regenerates the lower half of
+#: the face box) and the mouth with its surroundings (LatentSync and other mouth-mask inpainters)
+PARTIAL_SHAPES = ("lower_face", "mouth")
+#: nose tip and the nose's lower edge (mediapipe mesh): where a lower-face paste starts
+NOSE_LINE: tuple[int, ...] = (1, 2, 98, 327, 129, 358)
 #: mask values below this are set to exactly 0, so pixels far from the face stay bit-identical
 MASK_FLOOR = 1e-3
 
@@ -102,6 +107,14 @@ def _geometric_jitter(img: np.ndarray, centre: np.ndarray, rng: np.random.Genera
 def _mask_points(xy: np.ndarray, shape: str) -> np.ndarray:
     """Landmarks whose convex hull is the mask region for ``shape``."""
     oval = xy[list(FACE_OVAL)]
+    if shape == "lower_face":
+        cut = float(xy[list(NOSE_LINE), 1].mean())
+        keep = oval[oval[:, 1] >= cut]
+        return np.vstack([keep, xy[list(NOSE_LINE)]])
+    if shape == "mouth":  # the mouth's hull grown by half its size around its centre: lips, philtrum, chin top
+        mouth = xy[list(MOUTH)]
+        centre = mouth.mean(axis=0)
+        return centre + (mouth - centre) * np.array([1.5, 2.2], np.float32)
     if shape == "no_chin":  # stop just under the mouth
         cut = float(xy[list(MOUTH), 1].max())
         keep = oval[oval[:, 1] <= cut]
@@ -125,11 +138,18 @@ def _elastic(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.remap(mask, xx + dx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def soft_mask(shape_hw: tuple[int, int], landmarks_xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A soft HxW float32 mask, 1 inside: a landmark hull, deformed, grown or shrunk, blurred."""
+def soft_mask(shape_hw: tuple[int, int], landmarks_xy: np.ndarray, rng: np.random.Generator,
+              shape: str | None = None) -> np.ndarray:
+    """A soft HxW float32 mask, 1 inside: a landmark hull, deformed, grown or shrunk, blurred.
+
+    ``shape`` is one of MASK_SHAPES or PARTIAL_SHAPES; None draws one of MASK_SHAPES (SBI's).
+    """
     h, w = shape_hw
     s = float(min(h, w))
-    shape = MASK_SHAPES[int(rng.choice(len(MASK_SHAPES), p=MASK_SHAPE_P))]
+    if shape is None:
+        shape = MASK_SHAPES[int(rng.choice(len(MASK_SHAPES), p=MASK_SHAPE_P))]
+    elif shape not in MASK_SHAPES + PARTIAL_SHAPES:
+        raise BadFace(f"mask shape must be one of {', '.join(MASK_SHAPES + PARTIAL_SHAPES)}, got {shape!r}")
     pts = _mask_points(np.asarray(landmarks_xy, np.float32)[:, :2], shape)
     hull = cv2.convexHull(np.round(pts).astype(np.int32))
     mask = np.zeros((h, w), np.float32)
@@ -158,12 +178,13 @@ def boundary_map(mask: np.ndarray) -> np.ndarray:
 
 # --- samples ---------------------------------------------------------------------------------------
 
-def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, side: str = "random") -> PseudoFake:
+def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Generator, side: str = "random",
+               shape: str | None = None) -> PseudoFake:
     """The face pasted onto itself through a soft landmark mask; always label 1.
 
     ``side`` says which copy is changed: ``inner`` (the pasted source), ``outer`` (the frame it is pasted
     into; far pixels then change too) or ``random`` (either, evenly, as SBI does), so the network learns
-    the *mismatch*, not "a blurrier/sharper face is fake".
+    the *mismatch*, not "a blurrier/sharper face is fake". ``shape`` picks the mask (see :func:`soft_mask`).
     """
     _check(face, landmarks_xy)
     if side not in ("inner", "outer", "random"):
@@ -176,7 +197,7 @@ def self_blend(face: np.ndarray, landmarks_xy: np.ndarray, rng: np.random.Genera
     else:
         target = source_transform(target, rng)
     source = _geometric_jitter(source, xy[list(FACE_OVAL)].mean(axis=0), rng)
-    soft = soft_mask(face.shape[:2], xy, rng)
+    soft = soft_mask(face.shape[:2], xy, rng, shape)
     m = soft * float(BLEND_RATIOS[int(rng.integers(0, len(BLEND_RATIOS)))])
     out = m[..., None] * source + (1.0 - m[..., None]) * target
     image = np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -672,14 +672,21 @@ def _load_faces(arg: Path, cache: Path, say: Callable[[str], None]) -> tuple[Fac
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The training options, shared by ``python -m unmask.learned.train`` and ``unmask train``."""
-    p.add_argument("source", metavar="MANIFEST_OR_CACHE", help="media manifest CSV, or a faces-real.npz cache")
+    from unmask.learned.finetune import ARCHS as BACKBONE_ARCHS
+
+    p.add_argument("source", metavar="MANIFEST_OR_CACHE", nargs="+",
+                   help="media manifest CSV, or face caches (.npz; several for a pretrained backbone)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory: weights, manifest, metrics, loss curve")
-    p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes,
-                   help=f"wall-time budget for training (default {TrainConfig.max_minutes:g})")
+    p.add_argument("--minutes", type=float, default=None,
+                   help=f"wall-time budget for training (default {TrainConfig.max_minutes:g}; "
+                        "60 for a pretrained backbone)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--size", type=int, default=TrainConfig.size,
-                   help=f"network input size in pixels (default {TrainConfig.size})")
+    p.add_argument("--steps", type=int, default=0,
+                   help="pretrained backbones: optimiser steps (default 0: planned from --minutes; give it to reproduce a run)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"network input size in pixels (default {TrainConfig.size}; 224 for a pretrained backbone)")
     p.add_argument("--batch", type=int, default=TrainConfig.batch, help=f"faces per step (default {TrainConfig.batch})")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3; 3e-4 for a pretrained backbone)")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
@@ -692,15 +699,39 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--curriculum", type=float, default=0.0, metavar="F",
                    help="ramp the social-media damage from none to full over this fraction of the run (default 0)")
     p.add_argument("--val-groups", default="", metavar="G1,G2",
-                   help="real groups (manifest source_repo) to hold out for validation, comma-separated")
+                   help="real groups (manifest source_repo, or identity) to hold out for validation, comma-separated")
+    p.add_argument("--val-fraction", type=float, default=0.03,
+                   help="pretrained backbones: share of the other groups also held out (default 0.03)")
+    p.add_argument("--val-only", action="append", default=[], metavar="CACHE",
+                   help="pretrained backbones: a face cache (.npz) held out for validation whatever its groups (repeatable)")
+    p.add_argument("--val-every", type=int, default=250,
+                   help="pretrained backbones: validate every N steps (default 250)")
     p.add_argument("--patch", type=int, default=0, metavar="P",
                    help="train on P x P full-resolution crops; --size is then the whole face (default 0: no crops)")
-    p.add_argument("--arch", choices=ARCHES, default="blendnet",
-                   help="blendnet: the whole aligned face; polar: the face-outline band as a strip (default blendnet)")
+    p.add_argument("--arch", choices=ARCHES + BACKBONE_ARCHS, default="blendnet",
+                   help="blendnet: the whole aligned face; polar: the face-outline band as a strip; "
+                        f"{' or '.join(BACKBONE_ARCHS)}: an ImageNet-pretrained backbone fine-tuned on whole-face "
+                        "views (what ships; needs make train-deps)")
     p.add_argument("--p-real-transformed", type=float, default=0.0, metavar="P",
                    help="share of real samples changed as a whole like a blend source (default 0)")
     p.add_argument("--quiet", "-q", action="store_true")
     return p
+
+
+def _load_caches(paths: list[str], say: Callable[[str], None]) -> FaceSet:
+    from unmask.learned.dataset import FaceSet, concat
+
+    parts = []
+    for p in paths:
+        path = Path(p)
+        if path.suffix != ".npz" or not path.is_file():
+            raise UnmaskError(f"{p}: face cache not found (make one with python -m unmask.learned.dataset extract)")
+        parts.append(FaceSet.load(path))
+        say(f"{len(parts[-1])} faces from {path}")
+    sizes = {int(np.asarray(f.images).shape[1]) for f in parts if len(f)}
+    if len(sizes) > 1:
+        raise UnmaskError(f"the face caches hold views of different sizes ({sorted(sizes)}): extract them alike")
+    return concat(parts, sizes.pop() if sizes else 256)
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -712,15 +743,34 @@ def run(args: argparse.Namespace, command: str) -> int:
 
     import torch
 
+    from unmask.learned.finetune import ARCHS as BACKBONE_ARCHS
+
     # flush-to-zero makes numpy's finfo warn that subnormals are zero: true, intended, and noisy.
     warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
     torch.set_num_threads(args.threads)
-    real, fake = _load_faces(Path(args.source), Path(args.cache), say)
-    config = TrainConfig(size=args.size, batch=args.batch, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed,
+    val_groups = tuple(g.strip() for g in args.val_groups.split(",") if g.strip())
+    if args.arch in BACKBONE_ARCHS:
+        from unmask.learned.finetune import FinetuneConfig, finetune
+
+        faces = _load_caches(args.source, say)
+        ft = FinetuneConfig(arch=args.arch, size=args.size or 224, batch=args.batch,
+                            max_minutes=args.minutes if args.minutes is not None else 60.0, steps=args.steps,
+                            lr=args.lr or FinetuneConfig.lr, seed=args.seed, val_groups=val_groups,
+                            val_fraction=args.val_fraction, val_every=args.val_every, device=args.device,
+                            workers=args.workers)
+        val_only = _load_caches(args.val_only, say) if args.val_only else None
+        m = finetune(faces, ft, Path(args.out), say, command=command, val_only=val_only)
+        print(json.dumps({k: m[k] for k in ("best_step", "best", "wall_s", "images_per_s", "steps")}, indent=2))
+        return 0
+    if len(args.source) != 1:
+        raise UnmaskError(f"--arch {args.arch} trains from one manifest or cache, got {len(args.source)}")
+    real, fake = _load_faces(Path(args.source[0]), Path(args.cache), say)
+    config = TrainConfig(size=args.size or TrainConfig.size, batch=args.batch, epochs=args.epochs,
+                         max_minutes=args.minutes if args.minutes is not None else TrainConfig.max_minutes,
+                         seed=args.seed, lr=args.lr or TrainConfig.lr,
                          device=args.device, workers=args.workers, highpass=args.highpass,
                          curriculum=args.curriculum, patch=args.patch, arch=args.arch,
-                         p_real_transformed=args.p_real_transformed,
-                         val_groups=tuple(g.strip() for g in args.val_groups.split(",") if g.strip()))
+                         p_real_transformed=args.p_real_transformed, val_groups=val_groups)
     metrics = train(real, fake, config, Path(args.out), say, command=command)
     print(json.dumps({k: metrics[k] for k in ("best_epoch", "best", "wall_s", "images_per_s", "steps")}, indent=2))
     return 0
