@@ -49,6 +49,9 @@ class FusionModel:
     kinds: tuple[str, ...] = ("video", "animation")
     #: each feature's median on the real training videos (for explanations); empty when unknown
     real_median: tuple[float, ...] = ()
+    #: the model for still images, fitted and thresholded on photos alone (``still`` in fusion.json); None
+    #: while no detector is validated on photos, and stills then get ``cannot_assess``
+    still: "FusionModel | None" = None
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -65,23 +68,39 @@ class FusionModel:
                 raw = resources.files("unmask.models").joinpath("fusion.json").read_bytes()
             else:
                 raw = Path(path).read_bytes()
-            d = json.loads(raw)
-            return cls(
-                version=str(d["version"]),
-                features=tuple(d["features"]),
-                mean=tuple(float(x) for x in d["mean"]),
-                scale=tuple(float(x) for x in d["scale"]),
-                coef=tuple(float(x) for x in d["coef"]),
-                intercept=float(d["intercept"]),
-                likely_real=float(d["thresholds"]["likely_real"]),
-                likely_fake=float(d["thresholds"]["likely_fake"]),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                meta={k: v for k, v in d.items() if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds", "real_median")},
-                kinds=tuple(d.get("kinds", ("video", "animation"))),
-                real_median=tuple(float(x) for x in d.get("real_median", ())),
-            )
+            return cls.from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ModelError(f"cannot load fusion model {path or 'unmask/models/fusion.json'}: {e}") from None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], sha256: str = "", default_kinds: tuple[str, ...] = ("video", "animation")
+                  ) -> "FusionModel":
+        """The model a fusion.json object describes (its ``still`` block becomes the still-image model)."""
+        still = d.get("still")
+        return cls(
+            version=str(d["version"]),
+            features=tuple(d["features"]),
+            mean=tuple(float(x) for x in d["mean"]),
+            scale=tuple(float(x) for x in d["scale"]),
+            coef=tuple(float(x) for x in d["coef"]),
+            intercept=float(d["intercept"]),
+            likely_real=float(d["thresholds"]["likely_real"]),
+            likely_fake=float(d["thresholds"]["likely_fake"]),
+            sha256=sha256,
+            meta={k: v for k, v in d.items()
+                  if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds", "real_median", "still")},
+            kinds=tuple(d.get("kinds", default_kinds)),
+            real_median=tuple(float(x) for x in d.get("real_median", ())),
+            still=cls.from_dict(still, sha256, ("image",)) if isinstance(still, Mapping) else None,
+        )
+
+    def for_kind(self, kind: str) -> "FusionModel | None":
+        """The model validated for this media kind (videos, or the still-image model), or None."""
+        if kind in self.kinds:
+            return self
+        if self.still is not None and kind in self.still.kinds:
+            return self.still
+        return None
 
     def typical_real(self, feature: str) -> float | None:
         """The feature's median on real training videos, if the model recorded it."""
@@ -183,9 +202,12 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
     th = (model.likely_real, model.likely_fake)
     if not ctx.tracks:
         return Verdict("no_face", None, *th, None, ("no face was found in the analysed frames",), (), {})
-    if ctx.info.kind not in model.kinds:
+    kind_model = model.for_kind(ctx.info.kind)
+    if kind_model is None:
         return Verdict("cannot_assess", None, *th, None, (unvalidated_kind_reason(ctx.info.kind),),
                        tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks), {})
+    model = kind_model
+    th = (model.likely_real, model.likely_fake)
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
         why = gate_reason(tr, ctx)
@@ -239,14 +261,16 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     """
     if report["verdict"]["label"] == "no_face":
         return dict(report)
-    if report["input"]["kind"] not in model.kinds:
+    kind_model = model.for_kind(report["input"]["kind"])
+    if kind_model is None:
         new = dict(report)
         new["verdict"] = {**report["verdict"], "label": "cannot_assess", "score": None, "track_id": None,
                           "reasons": [unvalidated_kind_reason(report["input"]["kind"])]}
         new["faces"] = [{**f, "score": None} for f in report["faces"]]
         return new
-    if report["verdict"]["label"] == "cannot_assess" and not any(f["assessable"] for f in report["faces"]):
+    if not any(f["assessable"] for f in report["faces"]):
         return dict(report)
+    fused, model = model, kind_model
     feats = report_track_features(report)
     scores = {f["id"]: model.predict(feats[f["id"]])[0] for f in report["faces"] if f["assessable"]}
     if not scores:
@@ -258,5 +282,5 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     new["verdict"] = {**report["verdict"], "label": label, "score": round(s, 4), "track_id": tid,
                       "thresholds": {"likely_real": model.likely_real, "likely_fake": model.likely_fake}}
     new["faces"] = [{**f, "score": round(scores[f["id"]], 4) if f["id"] in scores else None} for f in report["faces"]]
-    new["model"] = {"fusion_version": model.version, "fusion_sha256": model.sha256}
+    new["model"] = {"fusion_version": fused.version, "fusion_sha256": fused.sha256}
     return new

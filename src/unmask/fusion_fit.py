@@ -49,7 +49,8 @@ def main_track(report: Mapping[str, Any]) -> int | None:
     return max(faces, key=lambda f: (f["n_observations"], f["median_size_px"], -f["id"]))["id"]
 
 
-def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
+def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
+    """One row per labeled video (or, with ``stills``, per labeled still image) with an assessable face."""
     scores = bench_dir / "scores.csv"
     if not scores.exists():
         raise ManifestError(f"{bench_dir}: no scores.csv; run `unmask bench` first")
@@ -60,7 +61,7 @@ def _load_rows(bench_dir: Path) -> list[dict[str, Any]]:
     rows = []
     with scores.open(newline="") as fh:
         for r in csv.DictReader(fh):
-            if r["kind"] == "image":
+            if (r["kind"] == "image") != stills:
                 continue
             mrow = ManifestRow(Path(r["path"]), r["label"], r["kind"], r["origin"], r["manipulation"], r["group"])
             rp = bench_dir / "reports" / _report_name(mrow, perturb)
@@ -115,6 +116,91 @@ def fit_logistic(Z: np.ndarray, y: np.ndarray, C: float, signs: np.ndarray) -> t
     return res.x[:d], float(res.x[d])
 
 
+#: the analyzers a still-image model may read: only a detector validated on photos. The training-free cues
+#: were below chance on the development photos (blend boundary 0.43, head pose 0.46)
+STILL_ANALYZERS = ("blend_cnn",)
+#: a still-image model ships only when, out of fold, it ranks the development photos at least this well
+STILL_MIN_AUC = 0.80
+
+
+def _threshold_pair(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
+    """(likely_real, likely_fake) from out-of-fold scores: at most TARGET_FPR of reals at or above likely_fake
+    (never below 0.5), at most TARGET_MISS of fakes below likely_real."""
+    real, fake = np.sort(real), np.sort(fake)
+    k = int(np.floor(TARGET_FPR * len(real)))
+    likely_fake = float(max(0.5, real[len(real) - 1 - k] + 1e-3)) if len(real) else 0.5
+    likely_fake = min(likely_fake, 0.99)
+    m = int(np.floor(TARGET_MISS * len(fake)))
+    likely_real = float(min(0.5, fake[m] if len(fake) else 0.5, likely_fake))
+    return likely_real, likely_fake
+
+
+def _fitter(signs: np.ndarray) -> tuple[Any, Any]:
+    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        mu = np.nanmean(Xtr, axis=0)
+        Xi = np.where(np.isnan(Xtr), mu, Xtr)
+        sd = Xi.std(axis=0)
+        sd[sd < 1e-9] = 1.0
+        Z = np.clip((Xi - mu) / sd, -Z_CLIP, Z_CLIP)
+        w, b = fit_logistic(Z, ytr, REG_C, signs)
+        return mu, sd, w, b
+
+    def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], Xte: np.ndarray) -> np.ndarray:
+        mu, sd, w, b = model
+        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
+        return 1.0 / (1.0 + np.exp(-(Z @ w + b)))
+
+    return fit, predict
+
+
+def fit_still(bench_dirs: list[Path]) -> tuple[dict[str, Any] | None, str]:
+    """The still-image model (``still`` in fusion.json) and why; None when photos cannot be judged yet.
+
+    One row per labeled photo with an assessable face; only STILL_ANALYZERS' features; grouped 5-fold
+    cross-validation by source repository; thresholds from the out-of-fold scores of the photos alone.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    rows = [row for d in bench_dirs for row in _load_rows(d, stills=True)]
+    y = np.array([r["label"] for r in rows])
+    if len(rows) < 20 or (y == 1).sum() < 5 or (y == 0).sum() < 10:
+        return None, f"too few assessable labeled photos ({int((y == 0).sum())} real, {int((y == 1).sum())} fake)"
+    names = sorted({k for r in rows for k in r["features"] if k.split(".", 1)[0] in STILL_ANALYZERS})
+    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)]
+    if not names:
+        return None, f"no photo was scored by {', '.join(STILL_ANALYZERS)}"
+    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
+    groups = np.array([r["group"] for r in rows])
+    signs = feature_signs(names)
+    fit, predict = _fitter(signs)
+    n_splits = min(5, len(set(groups.tolist())))
+    oof = np.full(len(rows), np.nan)
+    for tr, te in GroupKFold(n_splits=n_splits).split(X, y, groups):
+        oof[te] = 0.5 if len(set(y[tr].tolist())) < 2 else predict(fit(X[tr], y[tr]), X[te])
+    cv = roc_metrics(y.tolist(), oof.tolist())
+    likely_real, likely_fake = _threshold_pair(oof[y == 0], oof[y == 1])
+    if cv["auc"] is None or cv["auc"] < STILL_MIN_AUC:
+        return None, (f"out of fold the photo model ranks the development photos at AUC {cv['auc']}, "
+                      f"below the {STILL_MIN_AUC} a verdict needs")
+    mu, sd, coef, intercept = fit(X, y)
+    return {
+        "version": f"{VERSION_PREFIX}.{_dt.date.today().isoformat()}.still",
+        "kinds": ["image"],
+        "features": names,
+        "mean": [round(float(v), 8) for v in mu],
+        "scale": [round(float(v), 8) for v in sd],
+        "coef": [round(float(v), 8) for v in coef],
+        "intercept": round(float(intercept), 8),
+        "real_median": [round(float(np.nanmedian(X[y == 0, j])), 6) for j in range(len(names))],
+        "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        "fitted_on": {"n_images": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
+                      "n_groups": int(len(set(groups.tolist())))},
+        "cross_validation": {"scheme": f"GroupKFold({n_splits}) by source repository", **cv,
+                             "fpr_at_likely_fake": round(float(np.mean(oof[y == 0] >= likely_fake)), 4),
+                             "tpr_at_likely_fake": round(float(np.mean(oof[y == 1] >= likely_fake)), 4)},
+    }, "validated"
+
+
 def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None = None) -> dict[str, Any]:
     """Fit on every labeled video of one or more bench runs.
 
@@ -135,20 +221,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     signs = feature_signs(names)
-
-    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        mu = np.nanmean(Xtr, axis=0)
-        Xi = np.where(np.isnan(Xtr), mu, Xtr)
-        sd = Xi.std(axis=0)
-        sd[sd < 1e-9] = 1.0
-        Z = np.clip((Xi - mu) / sd, -Z_CLIP, Z_CLIP)
-        w, b = fit_logistic(Z, ytr, REG_C, signs)
-        return mu, sd, w, b
-
-    def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], Xte: np.ndarray) -> np.ndarray:
-        mu, sd, w, b = model
-        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
-        return 1.0 / (1.0 + np.exp(-(Z @ w + b)))
+    fit, predict = _fitter(signs)
 
     n_splits = min(5, len(set(groups.tolist())))
     oof = np.full(len(rows), np.nan)
@@ -159,11 +232,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         oof[te] = predict(fit(X[tr], y[tr]), X[te])
     cv = roc_metrics(y.tolist(), oof.tolist())
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
-    k = int(np.floor(TARGET_FPR * len(real_oof)))
-    likely_fake = float(max(0.5, real_oof[len(real_oof) - 1 - k] + 1e-3)) if len(real_oof) else 0.5
-    likely_fake = min(likely_fake, 0.99)
-    m = int(np.floor(TARGET_MISS * len(fake_oof)))
-    likely_real = float(min(0.5, fake_oof[m] if len(fake_oof) else 0.5, likely_fake))
+    likely_real, likely_fake = _threshold_pair(real_oof, fake_oof)
     cv_fpr = float(np.mean(real_oof >= likely_fake))
     cv_tpr = float(np.mean(fake_oof >= likely_fake))
     pert = np.array([r["perturbation"] for r in rows])
@@ -178,6 +247,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         }
 
     mu, sd, coef, intercept = fit(X, y)
+    still, still_why = fit_still(dirs)
     single = {}
     for j, n in enumerate(names):
         col = np.where(np.isnan(X[:, j]), np.nanmean(X[:, j]), X[:, j])
@@ -215,10 +285,13 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "sign_constraints": {n: int(sg) for n, sg in zip(names, signs) if sg},
         "held_at_zero": [n for n, sg, w in zip(names, signs, coef) if sg and abs(float(w)) < 1e-6],
         "excluded_context_features": list(CONTEXT_FEATURES),
+        "still": still,
+        "still_status": still_why,
         "command": ("make bench bench-crf30 fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; "
                     "unmask bench ../shared/data/manifest.csv --out bench-crf30 --perturb crf30; "
                     "unmask fit-fusion bench bench-crf30 --out src/unmask/models/fusion.json)"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(model, indent=2) + "\n")
-    return {"out": str(out), "features": len(names), **model["fitted_on"], "cross_validation": model["cross_validation"], "thresholds": model["thresholds"]}
+    return {"out": str(out), "features": len(names), **model["fitted_on"], "cross_validation": model["cross_validation"],
+            "thresholds": model["thresholds"], "still": still_why}

@@ -147,3 +147,30 @@ def test_a_weight_held_at_zero_reads_nothing():
     assert model.read_analyzers == frozenset({"a"})
     v = decide(_ctx([_track(1)]), _results({1: 1.0}, {1: 5.0}), model)
     assert set(v.contributions) == {"a"}
+
+
+def _image_ctx(tracks):
+    return MediaContext(_info("image"), ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), tuple(tracks))
+
+
+def test_stills_use_their_own_model_and_thresholds_when_one_is_validated():
+    still_dict = {"version": "t.still", "features": ["a.x"], "mean": [0.0], "scale": [1.0], "coef": [1.0],
+                  "intercept": 0.0, "thresholds": {"likely_real": 0.2, "likely_fake": 0.6}}
+    video_dict = {"version": "t", "features": ["a.x", "b.y"], "mean": [0, 0], "scale": [1, 1], "coef": [2.0, -1.0],
+                  "intercept": 0.0, "thresholds": {"likely_real": 0.3, "likely_fake": 0.8}}
+    plain = FusionModel.from_dict(video_dict)
+    with_still = FusionModel.from_dict({**video_dict, "still": still_dict})
+    assert plain.for_kind("image") is None and with_still.for_kind("video") is with_still
+    assert with_still.still is not None and with_still.for_kind("image") is with_still.still
+    ctx = _image_ctx([_track(0, n=1)])
+    res = _results({0: 1.0}, {0: 5.0})
+    assert decide(ctx, res, plain).label == "cannot_assess"
+    v = decide(ctx, res, with_still)
+    # the still model reads a.x only (b.y's -5 would have pulled a video score down) and its own threshold
+    assert v.label == "likely_fake" and v.score == pytest.approx(1 / (1 + np.exp(-1.0))) and v.likely_fake == 0.6
+    saved = {"verdict": {"label": "cannot_assess", "score": None, "track_id": None}, "input": {"kind": "image"},
+             "faces": [{"id": 0, "assessable": True, "score": None}],
+             "analyzers": [{"name": "a", "status": "ok", "video_features": {}, "tracks": [{"track_id": 0, "features": {"x": 1.0}}]}]}
+    again = rescore_saved(saved, with_still)
+    assert again["verdict"]["label"] == "likely_fake" and again["verdict"]["thresholds"]["likely_fake"] == 0.6
+    assert rescore_saved(saved, plain)["verdict"]["label"] == "cannot_assess"

@@ -75,3 +75,37 @@ def test_feature_signs_come_from_the_analyzers():
     signs = feature_signs(["glitches.dup_frac", "blend_boundary.color_dist_p90", "blinks.left_right_corr",
                            "blend_boundary.sharp_ratio_med", "a.x"])
     assert signs.tolist() == [1, 1, -1, 0, 0]
+
+
+def _stills(dirpath: Path, rng: np.random.Generator, sep: float) -> None:
+    """30 photos in 6 groups beside the videos; blend_cnn.prob_med separates fakes by ``sep``."""
+    with (dirpath / "scores.csv").open("a", newline="") as fh:
+        w = csv.writer(fh)
+        for i in range(30):
+            label = "fake" if i % 3 == 0 else "real"
+            row = ManifestRow(Path(f"/data/p{i}.jpg"), label, "image", "o", "m", f"h{i % 6}")
+            w.writerow([str(row.path), label, "image", "o", "m", row.group])
+            x = rng.normal(sep if label == "fake" else 0.0, 0.3)
+            report = {"faces": [{"id": 1, "assessable": True, "n_observations": 1, "median_size_px": 100.0}],
+                      "analyzers": [{"name": "blend_cnn", "status": "ok", "video_features": {},
+                                     "tracks": [{"track_id": 1, "features": {"prob_med": x}}]},
+                                    {"name": "a", "status": "ok", "video_features": {},
+                                     "tracks": [{"track_id": 1, "features": {"x": float(rng.normal())}}]}]}
+            (dirpath / "reports" / _report_name(row, None)).write_text(json.dumps(report))
+
+
+def test_a_still_model_ships_only_when_the_photos_validate_it(tmp_path):
+    for sep, ships in ((2.0, True), (0.0, False)):
+        d = tmp_path / f"bench{sep}"
+        rng = np.random.default_rng(3)
+        _bench(d, rng, None, 0.0)
+        _stills(d, rng, sep)
+        res = fit_fusion([d], tmp_path / f"fusion{sep}.json")
+        m = FusionModel.load(tmp_path / f"fusion{sep}.json")
+        assert res["n_videos"] == 40  # photos never enter the video model
+        if ships:
+            assert res["still"] == "validated" and m.for_kind("image") is m.still
+            assert m.still.features == ("blend_cnn.prob_med",)  # only the detector validated on photos
+            assert m.still.coef[0] > 0 and 0.5 <= m.still.likely_fake <= 0.99
+        else:
+            assert m.for_kind("image") is None and "below" in res["still"]

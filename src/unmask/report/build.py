@@ -235,6 +235,8 @@ def build_report(
     rules: Sequence["RuleHit"] = (),
 ) -> Report:
     info = ctx.info
+    fused_model = fusion
+    fusion = fusion.for_kind(info.kind) or fusion  # the still-image model explains a photo's score
     checks = {a.name: a.checks for a in analyzers}
     tv = {t.track_id: t for t in verdict.tracks}
     faces = []
@@ -325,7 +327,7 @@ def build_report(
             "segments": len(segments),
             "warnings": list(warnings),
         },
-        "model": {"fusion_version": fusion.version, "fusion_sha256": fusion.sha256},
+        "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256},
         "config_digest": ctx.config.digest(),
         "timings": {k.replace("analyzer.", "analyzer_") + "_s": _r(v, 4) for k, v in timings.items()},
     }
