@@ -146,11 +146,55 @@ def _by_group(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return out
 
 
+#: resolution bands for the false-positive audit, by frame height (the shorter side of a portrait clip)
+RESOLUTION_BANDS = ((0, 360, "below 360p"), (360, 720, "360p-719p"), (720, 1080, "720p-1079p"), (1080, 10**9, "1080p and up"))
+
+
+def resolution_band(width: int | None, height: int | None) -> str:
+    """The band of a frame size, by its shorter side (a portrait phone clip's width is its "p")."""
+    if not width or not height:
+        return "unknown"
+    short = min(int(width), int(height))
+    return next(name for lo, hi, name in RESOLUTION_BANDS if lo <= short < hi)
+
+
+def _false_positives(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Real files called ``likely_fake``, per origin and per resolution band: where false alarms concentrate."""
+    reals = [r for r in records if r["label"] == "real" and r["verdict"] in SCORED]
+
+    def table(key: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for value in sorted({r[key] for r in reals}):
+            grp = [r for r in reals if r[key] == value]
+            k = sum(1 for r in grp if r["verdict"] == "likely_fake")
+            out[value] = {"n": len(grp), "likely_fake": k, "rate": round(k / len(grp), 4)}
+        return out
+
+    return {"by_origin": table("origin"), "by_resolution": table("resolution")}
+
+
+def _analyzer_by_manipulation(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each analyzer alone, per kind of fake: AUC of its score on those fakes against every real file."""
+    names = sorted({k for r in records for k in r["analyzers"]})
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        reals = [r["analyzers"][name] for r in records if r["label"] == "real" and r["analyzers"].get(name) is not None]
+        per: dict[str, Any] = {}
+        for m in sorted({r["manipulation"] for r in records if r["label"] == "fake"}):
+            fakes = [r["analyzers"][name] for r in records
+                     if r["label"] == "fake" and r["manipulation"] == m and r["analyzers"].get(name) is not None]
+            if fakes and reals:
+                per[m] = {"n": len(fakes), "auc": roc_metrics([0] * len(reals) + [1] * len(fakes), reals + fakes)["auc"]}
+        out[name] = per
+    return out
+
+
 def _record(row: ManifestRow, report: dict[str, Any] | None, error: str | None, wall: float) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "path": str(row.path), "label": row.label, "kind": row.kind, "origin": row.origin,
         "manipulation": row.manipulation, "group": row.group, "wall_s": round(wall, 3),
         "verdict": "error", "score": None, "duration_s": 0.0, "frames_analyzed": 0, "analyzers": {}, "error": error,
+        "resolution": "unknown",
     }
     if report is not None:
         v = report["verdict"]
@@ -161,7 +205,8 @@ def _record(row: ManifestRow, report: dict[str, Any] | None, error: str | None, 
             face_scores[a["name"]] = max(ts) if ts and a["status"] == "ok" else None
         rec.update(verdict=v["label"], score=v["score"], duration_s=report["input"]["duration_s"],
                    frames_analyzed=report["sampling"]["frames_analyzed"], analyzers=face_scores,
-                   wall_s=report["timings"]["total_s"])
+                   wall_s=report["timings"]["total_s"],
+                   resolution=resolution_band(report["input"].get("width"), report["input"].get("height")))
     return rec
 
 
@@ -256,12 +301,15 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
         "fusion_version": scanner.fusion.version,
         "thresholds": {"likely_real": scanner.fusion.likely_real, "likely_fake": threshold},
         **_metrics_block(videos, threshold),
-        "images": _metrics_block(images, threshold),
+        "images": _metrics_block(images, (scanner.fusion.for_kind("image") or scanner.fusion).likely_fake),
         # groups within each kind: video fakes against real videos, stills against real stills
         "by_origin": {"videos": _by_group(videos, "origin"), "images": _by_group(images, "origin")},
         "by_manipulation": {"videos": _by_group(videos, "manipulation"), "images": _by_group(images, "manipulation")},
         "analyzers": _analyzer_aucs(videos),
         "analyzers_images": _analyzer_aucs(images),
+        "analyzers_by_manipulation": {"videos": _analyzer_by_manipulation(videos),
+                                      "images": _analyzer_by_manipulation(images)},
+        "false_positives": {"videos": _false_positives(videos), "images": _false_positives(images)},
         "frames_per_s": round(frames / max(sum(r["wall_s"] for r in records), 1e-9), 2),
         "real_time_factor": round(video_s / max(analysis_s, 1e-9), 3),
         "video_seconds": round(video_s, 1),
@@ -299,7 +347,8 @@ def _write(path: Path, text: str) -> None:
 def _write_scores(path: Path, records: Iterable[dict[str, Any]]) -> None:
     records = list(records)
     names = sorted({k for r in records for k in r["analyzers"]})
-    cols = ["path", "label", "kind", "origin", "manipulation", "group", "verdict", "score", "duration_s", "wall_s", "frames_analyzed", "error"]
+    cols = ["path", "label", "kind", "origin", "manipulation", "group", "resolution", "verdict", "score", "duration_s",
+            "wall_s", "frames_analyzed", "error"]
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="") as fh:
         w = csv.writer(fh)

@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
     b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
     b.add_argument("--perturb", metavar="KIND", default=None,
-                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip")
+                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip, phone (fit 1024x576, CRF 28)")
     common(b)
 
     t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)",

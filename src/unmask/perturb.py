@@ -3,7 +3,8 @@
 ``unmask bench --perturb crf30`` scans re-encoded copies instead of the originals:
 ``crfNN`` re-encodes with H.264 at that constant rate factor (23 ≈ platform
 default, 35 ≈ heavy), ``360p`` downscales to 360 pixels high, ``flip`` mirrors
-left-right. Copies are made with PyAV in a temporary folder; stills and
+left-right, ``phone`` is a phone upload chain (scaled to fit 1024x576, H.264 CRF 28).
+Copies are made with PyAV in a temporary folder; stills and
 animations are copied through the same transform.
 """
 
@@ -20,12 +21,14 @@ import numpy as np
 
 from unmask.errors import ConfigError, UnsupportedMedia
 
-PERTURBATIONS = ("crf23", "crf30", "crf35", "360p", "flip")
+PERTURBATIONS = ("crf23", "crf30", "crf35", "360p", "flip", "phone")
 DEFAULT_CRF = 18  # near-transparent re-encode for the size/flip perturbations
+#: a phone upload: the frame scaled to fit 1024 x 576 (either orientation), then H.264 at CRF 28
+PHONE_LONG, PHONE_SHORT, PHONE_CRF = 1024, 576, 28
 
 
 def parse_perturbation(kind: str) -> tuple[int, int | None, bool]:
-    """(crf, target height or None, mirror)."""
+    """(crf, target height or None, mirror); a height of 0 means the phone chain's fit-into-1024x576."""
     m = re.fullmatch(r"crf(\d{1,2})", kind)
     if m:
         return int(m.group(1)), None, False
@@ -33,6 +36,8 @@ def parse_perturbation(kind: str) -> tuple[int, int | None, bool]:
         return DEFAULT_CRF, 360, False
     if kind == "flip":
         return DEFAULT_CRF, None, True
+    if kind == "phone":
+        return PHONE_CRF, 0, False
     raise ConfigError(f"unknown perturbation {kind!r}; known: {', '.join(PERTURBATIONS)}")
 
 
@@ -61,6 +66,15 @@ def _frames_av(src: Path) -> tuple[Iterator[np.ndarray], Fraction]:
     return gen(), ist.average_rate or Fraction(25, 1)
 
 
+def _fit(rgb: np.ndarray, long_side: int, short_side: int) -> np.ndarray:
+    """Scale down (never up) so the frame fits long_side x short_side in its own orientation."""
+    h, w = rgb.shape[:2]
+    f = min(1.0, long_side / max(h, w), short_side / min(h, w))
+    if f >= 1.0:
+        return rgb
+    return cv2.resize(rgb, (max(2, int(round(w * f))), max(2, int(round(h * f)))), interpolation=cv2.INTER_AREA)
+
+
 def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
     """Write a degraded copy of ``src`` (video or animation) into ``out_dir`` as H.264 MP4 and return its path."""
     crf, height, mirror = parse_perturbation(kind)
@@ -73,7 +87,9 @@ def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
         with av.open(str(out), "w") as dst:
             ost = None
             for rgb in frames:
-                if height is not None and rgb.shape[0] > height:
+                if height == 0:
+                    rgb = _fit(rgb, PHONE_LONG, PHONE_SHORT)
+                elif height is not None and rgb.shape[0] > height:
                     w = int(round(rgb.shape[1] * height / rgb.shape[0]))
                     rgb = cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA)
                 if mirror:

@@ -39,3 +39,12 @@ def test_animated_webp_is_perturbed_through_pillow(tmp_path):
     src = write_webp(tmp_path / "a.webp", face_frames(6, size=(320, 240)), durations_ms=100)
     frame, n = _first(perturb_video(src, "crf30", tmp_path))
     assert frame.shape[:2] == (240, 320) and n == 6
+
+
+def test_phone_chain_fits_1024x576_in_either_orientation(tmp_path):
+    wide = write_video(tmp_path / "wide.mp4", face_frames(4, size=(1280, 720)), fps=12)
+    tall = write_video(tmp_path / "tall.mp4", face_frames(4, size=(720, 1280)), fps=12)
+    assert _first(perturb_video(wide, "phone", tmp_path))[0].shape[:2] == (576, 1024)
+    assert _first(perturb_video(tall, "phone", tmp_path))[0].shape[:2] == (1024, 576)
+    small = write_video(tmp_path / "small.mp4", face_frames(4, size=(320, 240)), fps=12)
+    assert _first(perturb_video(small, "phone", tmp_path))[0].shape[:2] == (240, 320)  # never upscaled
