@@ -67,6 +67,21 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
             lines.append(f"| {label} | {b.get('n', fo['n_videos'])} | {_f(b['auc'])} | {_f(b['ap'])} | {_f(b['eer'])} "
                          f"| {_f(b['fpr_at_likely_fake'])} | {_f(b['tpr_at_likely_fake'])} |")
         lines.append("")
+    still = (fusion_meta or {}).get("still")
+    if still and "cross_validation" in still:
+        cv = still["cross_validation"]
+        fo = still["fitted_on"]
+        lines += [
+            "### Still images, out-of-fold",
+            "",
+            f"The still-image model ({', '.join(still['features'])}) is fitted on {fo['n_images']} labeled photos "
+            f"({fo['n_real']} real, {fo['n_fake']} fake); {cv['scheme']}: AUC {_f(cv['auc'])}, real photos at "
+            f"likely_fake {_f(cv['fpr_at_likely_fake'])}, fake photos at likely_fake {_f(cv['tpr_at_likely_fake'])} "
+            f"(likely_fake at ≥ {still['thresholds']['likely_fake']}).",
+            "",
+        ]
+    elif fusion_meta and fusion_meta.get("still_status"):
+        lines += [f"Still images get `cannot_assess`: {fusion_meta['still_status']}.", ""]
     im = s["images"]
     lines += [
         "## Still images",
@@ -85,6 +100,14 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
     for name, a in s["analyzers"].items():
         b = ai.get(name, {})
         lines.append(f"| {name} | {a['n']} | {_f(a['auc'])} | {b.get('n', '–')} | {_f(b.get('auc'))} |")
+    abm = (s.get("analyzers_by_manipulation") or {}).get("videos") or {}
+    if abm:
+        kinds = sorted({m for per in abm.values() for m in per})
+        lines += ["", "Each analyzer alone per kind of fake (videos; AUC of those fakes against every real video, n fakes):",
+                  "", "| analyzer | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for name, per in abm.items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{_f(per[k]['auc'])} ({per[k]['n']})" if k in per else "–" for k in kinds) + " |")
     if fusion_meta and fusion_meta.get("single_feature_auc"):
         signs = fusion_meta.get("sign_constraints") or {}
         lines += ["", "Fusion coefficients (standardised features; positive pushes towards fake), the direction each is "
@@ -102,6 +125,18 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
         for kind in ("videos", "images"):
             for k, v in s[key][kind].items():
                 lines.append(f"| {kind} | {k} | {v['label']} | {v['n']} | {v['n_scored']} | {_f(v['mean_score'])} | {_f(v.get('auc_vs_real'))} |")
+    fp = s.get("false_positives") or {}
+    if fp:
+        lines += ["", "## False positives by group", "",
+                  "Real files called `likely_fake`, per origin and per resolution band (shorter side of the frame).", ""]
+        for kind in ("videos", "images"):
+            for key, title in (("by_origin", "origin"), ("by_resolution", "resolution")):
+                rows = (fp.get(kind) or {}).get(key) or {}
+                if not rows:
+                    continue
+                lines += [f"| {kind}: {title} | real files | at likely_fake | rate |", "|---|---|---|---|"]
+                lines += [f"| {k} | {v['n']} | {v['likely_fake']} | {_f(v['rate'])} |" for k, v in rows.items()]
+                lines.append("")
     lines += [
         "",
         "## Speed and memory",

@@ -194,6 +194,18 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def false_positive_lines(fp: dict[str, Any]) -> list[str]:
+    """The real videos called likely_fake, per origin and per resolution band, as console lines."""
+    out = []
+    for key, title in (("by_resolution", "resolution"), ("by_origin", "origin")):
+        rows = fp.get(key) or {}
+        if rows:
+            out.append(f"real videos at likely_fake by {title}:")
+            width = max(len(k) for k in rows)
+            out += [f"  {k:<{width}}  {v['likely_fake']:>3} of {v['n']:<3} ({100 * v['rate']:.0f} %)" for k, v in rows.items()]
+    return out
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from unmask.bench import run_bench
 
@@ -201,6 +213,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                         speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet, perturb=args.perturb)
     keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
+    for line in false_positive_lines(summary.get("false_positives", {}).get("videos", {})):
+        print(line)
     print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
     return EXIT_OK
 

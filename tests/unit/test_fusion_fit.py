@@ -109,3 +109,21 @@ def test_a_still_model_ships_only_when_the_photos_validate_it(tmp_path):
             assert m.still.coef[0] > 0 and 0.5 <= m.still.likely_fake <= 0.99
         else:
             assert m.for_kind("image") is None and "below" in res["still"]
+
+
+def test_bench_false_positive_audit_by_origin_and_resolution():
+    from unmask.bench import _false_positives, resolution_band
+    from unmask.cli import false_positive_lines
+
+    assert resolution_band(1920, 1080) == "1080p and up" and resolution_band(368, 656) == "360p-719p"
+    assert resolution_band(256, 256) == "below 360p" and resolution_band(None, 5) == "unknown"
+    recs = [{"label": "real", "verdict": v, "origin": o, "resolution": r} for v, o, r in
+            (("likely_fake", "news", "below 360p"), ("likely_real", "news", "below 360p"),
+             ("inconclusive", "phone", "360p-719p"), ("no_face", "phone", "360p-719p"))]
+    recs.append({"label": "fake", "verdict": "likely_fake", "origin": "news", "resolution": "below 360p"})
+    fp = _false_positives(recs)
+    assert fp["by_origin"] == {"news": {"n": 2, "likely_fake": 1, "rate": 0.5},
+                               "phone": {"n": 1, "likely_fake": 0, "rate": 0.0}}
+    assert fp["by_resolution"]["below 360p"]["rate"] == 0.5
+    lines = false_positive_lines(fp)
+    assert lines[0] == "real videos at likely_fake by resolution:" and any("news" in ln and "1 of 2" in ln for ln in lines)
