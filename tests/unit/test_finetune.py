@@ -162,3 +162,14 @@ def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
     with pytest.raises(UnmaskError, match="real faces only"):
         bad = FaceSet(faces.images, faces.landmarks, np.ones(12, np.int8), faces.groups, faces.sources)
         finetune(bad, config, tmp_path / "bad")
+
+
+def test_checkpoints_are_chosen_on_pseudo_auc_with_real_false_positives_breaking_ties():
+    from unmask.learned.finetune import better
+
+    assert better({"pseudo_auc": 0.5, "real_video_fp": 0.9}, {"row": None})
+    best = {"row": {"pseudo_auc": 0.80, "real_video_fp": 0.2}}
+    assert better({"pseudo_auc": 0.86, "real_video_fp": 0.5}, best)  # clearly better at the task
+    assert not better({"pseudo_auc": 0.70, "real_video_fp": 0.0}, best)  # flags nothing because it learned nothing
+    assert better({"pseudo_auc": 0.798, "real_video_fp": 0.1}, best)  # tied on AUC, fewer real videos flagged
+    assert not better({"pseudo_auc": 0.803, "real_video_fp": 0.3}, best)
