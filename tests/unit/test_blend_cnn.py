@@ -90,3 +90,61 @@ def test_polar_model_says_where_on_the_outline_and_draws_heatmaps(astronaut_obs)
 def test_no_heatmaps_when_nothing_is_suspicious(astronaut_obs):
     r = BlendCNNAnalyzer(_PolarModel([0.1] * 16)).analyze(_ctx(_track(astronaut_obs, 16)))
     assert r.status == "ok" and not r.heatmaps and not r.evidence
+
+
+class _ViewModel(_Model):
+    """A whole-face view model whose class-activation map lights up the bottom row of the crop: the chin."""
+
+    view = True
+    view_size = 256
+    view_zoom = 1.5
+    manifest = {"input": {"crop_zoom": 1.3}}
+
+    def predict(self, faces, landmarks=None):
+        p, _ = super().predict(faces, landmarks)
+        cams = np.zeros((len(faces), 5, 5), np.float32)
+        cams[:, 4, 2] = 0.95
+        return p, cams
+
+
+def test_view_model_says_where_and_in_how_many_frames(astronaut_obs):
+    probs = [0.2] * 10 + [0.9] * 6
+    model = _ViewModel(probs)
+    r = BlendCNNAnalyzer(model).analyze(_ctx(_track(astronaut_obs, 16)))
+    assert_well_formed(r)
+    assert model.seen == [(16, 256, 256, 3)]  # whole-face views, one batch
+    ts = r.for_track(1)
+    assert abs(ts.features["frac_flagged"] - 6 / 16) < 1e-6 and "boundary_peak_med" not in ts.features
+    assert "in 6 of 16 frames" in r.explanation and "along the jaw and chin" in r.explanation
+    ev = r.evidence[0]
+    assert "learned swap detector" in ev.detail and "along the jaw and chin" in ev.detail and "6 of the 16" in ev.detail
+    assert 1 <= len(r.heatmaps) <= 2
+    hm = r.heatmaps[0]
+    side = int(round(256 * 1.3 / 1.5))
+    assert hm.image.shape == (side, side, 3) and hm.heat.shape == (side, side)
+    ys, _ = np.nonzero(hm.heat > 0.5 * hm.heat.max())
+    assert ys.mean() > side * 0.7  # the bright part is at the bottom, where the map peaked
+
+
+def test_view_model_with_nothing_flagged_says_so_without_findings(astronaut_obs):
+    r = BlendCNNAnalyzer(_ViewModel([0.3] * 16)).analyze(_ctx(_track(astronaut_obs, 16)))
+    assert r.status == "ok" and not r.evidence and not r.heatmaps
+    assert "no clear traces" in r.explanation and "0.30" in r.explanation
+
+
+def test_cam_region_names_parts_of_the_face(astronaut_obs):
+    from unmask.analyzers.blend_cnn import cam_region
+    from unmask.faces.align import face_view
+
+    v = face_view(astronaut_obs, 256, 1.5)
+    marks = v.map_points(astronaut_obs.landmarks_in_crop())
+    cam = np.zeros((16, 16), np.float32)
+    side = 256 * 1.3 / 1.5
+    off = (256 - side) / 2
+    mouth = marks[13]  # upper inner lip
+    cam[int((mouth[1] - off) / side * 16), int((mouth[0] - off) / side * 16)] = 1.0
+    assert cam_region(cam, marks, 256, 1.5, 1.3) == "around the mouth"
+    cam[:] = 0
+    top = marks[10]  # top of the forehead, on the outline
+    cam[max(0, int((top[1] - off) / side * 16)), int((top[0] - off) / side * 16)] = 1.0
+    assert cam_region(cam, marks, 256, 1.5, 1.3) == "along the forehead and hairline"

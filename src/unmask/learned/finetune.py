@@ -469,7 +469,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
         "data": {"train": {"faces": int(len(train_idx)), "groups": int(len(np.unique(faces.groups[train_idx]))),
                            "by_origin": _source_counts(faces, train_idx)},
                  "val": {"faces": int(len(val_idx)), "groups": int(len(np.unique(faces.groups[val_idx]))),
-                         "by_origin": _source_counts(faces, val_idx)},
+                         "by_origin": _source_counts(faces, val_idx), "named_groups": list(config.val_groups)},
                  "terms": ("real faces only: LFW (research), UTKFace and SCUT-FBP5500 (non-commercial research), "
                            "Face-Mask-Detection unmasked photos (terms unclear), real videos of ../shared/data "
                            "(research-only); the weights are the project's own (Apache-2.0)")},
