@@ -151,8 +151,9 @@ def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
                     native=np.concatenate([views.native] * 3))
     config = FinetuneConfig(arch="mobilenetv2", size=64, batch=4, steps=3, val_every=2, val_groups=("g0", "g1"),
                             val_fraction=0.0, pretrained=False)
-    m = finetune(faces, config, tmp_path, command="test")
+    m = finetune(faces, config, tmp_path, command="test", n_val_only=4)
     assert m["steps"] == 3 and [e["step"] for e in m["evaluations"]] == [0, 2, 3]
+    assert {"g0", "g1", "g8", "g9", "g10", "g11"} == set(m["data"]["val_groups"])  # named + the last 4
     assert m["onnx_max_abs_diff"] < 1e-3
     model = BlendModel(tmp_path / "blend_cnn.onnx", tmp_path / "blend_cnn.json")
     model.load()

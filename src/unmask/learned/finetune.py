@@ -194,11 +194,12 @@ def _batch_job(job: tuple[tuple[int, int], np.ndarray]) -> tuple[np.ndarray, np.
 
 # --- splits and validation -----------------------------------------------------------------------------
 
-def split(faces: FaceSet, config: FinetuneConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices: the named groups plus a seeded share of the other groups held out."""
+def split(faces: FaceSet, config: FinetuneConfig, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices among the first ``n`` faces (default all): the named groups plus a
+    seeded share of the other groups held out."""
     from unmask.learned.dataset import split_by_group
 
-    groups = np.asarray(faces.groups).astype(str)
+    groups = np.asarray(faces.groups).astype(str)[: len(faces) if n is None else n]
     unknown = sorted(set(config.val_groups) - set(groups.tolist()))
     if unknown:
         raise UnmaskError(f"val_groups not among the faces' groups: {', '.join(unknown)}")
@@ -323,11 +324,11 @@ def _batches(faces: FaceSet, train_idx: np.ndarray, config: FinetuneConfig, pool
 
 
 def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Callable[[str], None] | None = None,
-             command: str | None = None, val_only: FaceSet | None = None) -> dict[str, Any]:
+             command: str | None = None, n_val_only: int = 0) -> dict[str, Any]:
     """Fine-tune, keep the best validated checkpoint, write ONNX + manifest + logs; returns the metrics.
 
-    ``val_only`` faces are held out whatever their group (e.g. the development set's real photos, kept
-    unseen so still images can be judged on faces the network never trained on).
+    The last ``n_val_only`` faces are held out whatever their group (e.g. the development set's real photos,
+    kept unseen so still images can be judged on faces the network never trained on).
     """
     import torch
 
@@ -349,15 +350,11 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     real = np.flatnonzero(np.asarray(faces.labels) == 0)
     if len(real) != len(faces):
         raise UnmaskError("the face caches for fine-tuning must hold real faces only: fakes are a test, never training")
-    train_idx, val_idx = split(faces, config)
-    if val_only is not None and len(val_only):
-        from unmask.learned.dataset import concat
-
-        n = len(faces)
-        faces = concat([faces, val_only], int(np.asarray(faces.images).shape[1]))
-        val_idx = np.r_[val_idx, np.arange(n, len(faces))]
-        if np.any(np.asarray(faces.labels) != 0):
-            raise UnmaskError("validation-only faces must be real: fakes are a test, never a training signal")
+    if not 0 <= n_val_only < len(faces):
+        raise UnmaskError(f"{n_val_only} validation-only faces of {len(faces)}: nothing left to train on")
+    n_split = len(faces) - n_val_only
+    train_idx, val_idx = split(faces, config, n_split)
+    val_idx = np.r_[val_idx, np.arange(n_split, len(faces))]
     say(f"train faces {len(train_idx)} ({len(np.unique(faces.groups[train_idx]))} groups), "
         f"held out {len(val_idx)} ({len(np.unique(faces.groups[val_idx]))} groups)")
     val = ValidationSet.build(faces, val_idx, config)

@@ -718,7 +718,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def _load_caches(paths: list[str], say: Callable[[str], None]) -> FaceSet:
+def _load_caches(paths: list[str], say: Callable[[str], None]) -> tuple[FaceSet, list[int]]:
+    """The face caches as one FaceSet, in order, and how many faces each held."""
     from unmask.learned.dataset import FaceSet, concat
 
     parts = []
@@ -731,7 +732,7 @@ def _load_caches(paths: list[str], say: Callable[[str], None]) -> FaceSet:
     sizes = {int(np.asarray(f.images).shape[1]) for f in parts if len(f)}
     if len(sizes) > 1:
         raise UnmaskError(f"the face caches hold views of different sizes ({sorted(sizes)}): extract them alike")
-    return concat(parts, sizes.pop() if sizes else 256)
+    return concat(parts, sizes.pop() if sizes else 256), [len(f) for f in parts]
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -752,14 +753,14 @@ def run(args: argparse.Namespace, command: str) -> int:
     if args.arch in BACKBONE_ARCHS:
         from unmask.learned.finetune import FinetuneConfig, finetune
 
-        faces = _load_caches(args.source, say)
+        faces, sizes = _load_caches(args.source + args.val_only, say)  # one copy in memory (~200 KB per face)
+        n_val_only = sum(sizes[len(args.source):])
         ft = FinetuneConfig(arch=args.arch, size=args.size or 224, batch=args.batch,
                             max_minutes=args.minutes if args.minutes is not None else 60.0, steps=args.steps,
                             lr=args.lr or FinetuneConfig.lr, seed=args.seed, val_groups=val_groups,
                             val_fraction=args.val_fraction, val_every=args.val_every, device=args.device,
                             workers=args.workers)
-        val_only = _load_caches(args.val_only, say) if args.val_only else None
-        m = finetune(faces, ft, Path(args.out), say, command=command, val_only=val_only)
+        m = finetune(faces, ft, Path(args.out), say, command=command, n_val_only=n_val_only)
         print(json.dumps({k: m[k] for k in ("best_step", "best", "wall_s", "images_per_s", "steps")}, indent=2))
         return 0
     if len(args.source) != 1:
