@@ -140,7 +140,8 @@ def service(tmp_path, canned_report, monkeypatch):
     stack = []
 
     def make(start_workers: bool = True, **kw) -> TestClient:
-        defaults = dict(data_dir=tmp_path / "data", worker_mode="thread", poll_s=0.05, heartbeat_s=0.2)
+        defaults = dict(data_dir=tmp_path / "data", worker_mode="thread", poll_s=0.05, heartbeat_s=0.2,
+                        probe_mode="inline")  # trusted test files; the child-process probe has its own tests
         settings = ServiceSettings(**{**defaults, **kw}).validate()
         client = TestClient(create_app(settings, factory=StubEngine, start_workers=start_workers))
         client.__enter__()

@@ -2,12 +2,16 @@
 
 Nothing here is a fake-maker: it only moves a real photo (the public-domain
 NASA ``astronaut`` portrait) around a frame with a gentle camera drift, so a
-fresh machine has a clip with a face to scan.
+fresh machine has a clip with a face to scan. The last section makes damaged
+and hostile files (cut off, overwritten, decompression bombs) for the tests
+and the fuzzer's seed corpus.
 """
 
 from __future__ import annotations
 
 import itertools
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -188,3 +192,107 @@ def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, ex
 def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:
     """A clip of the astronaut portrait drifting in frame: the demo's default input."""
     return write_video(path, iter_face_frames(int(round(seconds * fps)), size=size, seed=seed), fps=fps)
+
+
+# -- damaged and hostile inputs (tests, ``make fuzz`` seeds) --------------------------------------
+# Files a careless or hostile sender could hand unmask: cut off, overwritten in the middle, or a
+# container whose header promises a small picture while every packet holds a huge one.
+
+
+def truncate(src: str | Path, dst: str | Path, keep: float) -> Path:
+    """The first ``keep`` (0..1) of ``src``'s bytes, as a download or copy cut off early leaves it."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * keep)])
+    return Path(dst)
+
+
+def corrupt(src: str | Path, dst: str | Path, start: float = 0.4, end: float = 0.6, seed: int = 0) -> Path:
+    """``src`` with the bytes from ``start`` to ``end`` (fractions of its length) overwritten with noise."""
+    data = bytearray(Path(src).read_bytes())
+    a, b = int(len(data) * start), int(len(data) * end)
+    data[a:b] = np.random.default_rng(seed).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def black_png(width: int, height: int) -> bytes:
+    """A black RGB PNG of any size, built without ever holding its pixels (16000x16000 in ~0.3 s, 0.75 MB).
+
+    Rows of zeros are deflated block by block with full flushes, so every block after the
+    first compresses to the same bytes and is repeated; the zlib checksum of n zero bytes
+    is ``(n mod 65521) << 16 | 1``.
+    """
+    row = 1 + 3 * width  # filter byte + RGB
+    rows_per = max(1, min(height, (16 << 20) // row))
+    while height % rows_per:
+        rows_per -= 1
+    block = b"\0" * (rows_per * row)
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = co.compress(block) + co.flush(zlib.Z_FULL_FLUSH)
+    body = first
+    if height // rows_per > 1:
+        again = co.compress(block) + co.flush(zlib.Z_FULL_FLUSH)
+        body += again * (height // rows_per - 1)
+    body += co.flush()
+    adler = ((height * row) % 65521) << 16 | 1
+    idat = b"\x78\xda" + body + struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def _ebml(element_id: int, payload: bytes) -> bytes:
+    """One EBML element with an 8-byte size field."""
+    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + b"\x01" + len(payload).to_bytes(7, "big") + payload
+
+
+def _ebml_uint(element_id: int, value: int) -> bytes:
+    return _ebml(element_id, value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
+
+
+def write_mkv_packets(path: str | Path, packets: list[bytes], width: int, height: int, fourcc: bytes = b"MPNG",
+                      frame_ms: int = 40) -> Path:
+    """A Matroska file whose one video track (``V_MS/VFW/FOURCC``) claims ``width``x``height`` and holds ``packets``.
+
+    PyAV refuses to mux PNG into Matroska, so this writes the few elements FFmpeg needs by hand
+    (EBML header, Info with a duration, one TrackEntry, one Cluster of key-frame SimpleBlocks).
+    """
+    header = _ebml(0x1A45DFA3, _ebml_uint(0x4286, 1) + _ebml_uint(0x42F7, 1) + _ebml_uint(0x42F2, 4)
+                   + _ebml_uint(0x42F3, 8) + _ebml(0x4282, b"matroska") + _ebml_uint(0x4287, 4) + _ebml_uint(0x4285, 2))
+    info = _ebml(0x1549A966, _ebml_uint(0x2AD7B1, 1_000_000) + _ebml(0x4D80, b"unmask.synth")
+                 + _ebml(0x5741, b"unmask.synth") + _ebml(0x4489, struct.pack(">d", float(len(packets) * frame_ms))))
+    bitmap_info = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, fourcc, 0, 0, 0, 0, 0)
+    video = _ebml(0xE0, _ebml_uint(0xB0, width) + _ebml_uint(0xBA, height))
+    track = _ebml(0xAE, _ebml_uint(0xD7, 1) + _ebml_uint(0x73C5, 1) + _ebml_uint(0x83, 1)
+                  + _ebml(0x86, b"V_MS/VFW/FOURCC") + _ebml(0x63A2, bitmap_info) + video)
+    blocks = b"".join(_ebml(0xA3, b"\x81" + struct.pack(">hB", i * frame_ms, 0x80) + p) for i, p in enumerate(packets))
+    segment = _ebml(0x18538067, info + _ebml(0x1654AE6B, track) + _ebml(0x1F43B675, _ebml_uint(0xE7, 0) + blocks))
+    path = Path(path)
+    path.write_bytes(header + segment)
+    return path
+
+
+def write_png_bomb(path: str | Path, side: int = 16000, header: tuple[int, int] = (64, 64), frames: int = 3,
+                   small_first: bool = False) -> Path:
+    """A decompression bomb: a video whose header says ``header`` but whose PNG frames are ``side`` x ``side``.
+
+    ~0.75 MB per 16000x16000 frame on disk, 0.77 GB once decoded. ``small_first``: the first frame
+    is as small as the header says, so only decoding past it finds the bomb. ``.mkv`` is written by
+    hand (:func:`write_mkv_packets`); other suffixes (``.avi``, ``.mov``, ``.nut``) through PyAV.
+    """
+    big = black_png(side, side)
+    packets = [black_png(*header) if small_first and i == 0 else big for i in range(frames)]
+    path = Path(path)
+    if path.suffix.lower() == ".mkv":
+        return write_mkv_packets(path, packets, *header)
+    with av.open(str(path), "w") as out:
+        st = out.add_mux_stream("png", rate=25, width=header[0], height=header[1])
+        st.time_base = Fraction(1, 25)
+        for i, data in enumerate(packets):
+            pkt = av.Packet(data)
+            pkt.stream, pkt.pts, pkt.dts, pkt.time_base = st, i, i, Fraction(1, 25)
+            out.mux(pkt)
+    return path

@@ -57,6 +57,33 @@ class MediaInfo:
 
 
 @dataclass(frozen=True)
+class DecodeCoverage:
+    """How much of what the reader set out to decode it could decode, and whether the stream was damaged.
+
+    ``planned_s`` is the stretch of video the reader meant to read (the whole stated duration, or
+    the bursts of a long video; 0 for a still), ``decoded_s`` the part of it covered by decoded
+    pictures. ``damaged``: some of the stream could not be decoded (damaged packets, a cut-off file,
+    a stretch with no picture), said in ``problems``. A damaged file never gets a confident verdict.
+    """
+
+    planned_s: float
+    decoded_s: float
+    damaged: bool = False
+    problems: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.planned_s >= 0 and self.decoded_s >= 0, "DecodeCoverage",
+               f"seconds must be >= 0, got {self.planned_s}/{self.decoded_s}")
+
+    @property
+    def fraction(self) -> float:
+        """Share of the planned video that could be decoded (1.0 for a still or an unknown length)."""
+        if self.planned_s <= 0:
+            return 1.0
+        return min(1.0, self.decoded_s / self.planned_s)
+
+
+@dataclass(frozen=True)
 class Frame:
     """One sampled frame, upright (rotation applied), RGB uint8, with its presentation time."""
 
@@ -189,6 +216,8 @@ class MediaContext:
     frame_stats: tuple[FrameStat, ...]
     sampled: tuple[SampledFrame, ...]
     tracks: tuple[FaceTrack, ...]
+    #: how much of the file could be decoded (None: not recorded, taken as whole and undamaged)
+    decoding: DecodeCoverage | None = None
 
     @property
     def is_still(self) -> bool:

@@ -8,9 +8,17 @@ clip costs about what a ``full_decode_max_s`` clip costs.
 
 Times come from presentation timestamps (variable frame rate works), counted
 from the first frame. A file that breaks halfway (truncated, damaged packets)
-does not raise: reading stops, what was decoded is kept, and
-``FrameReader.warnings`` says what happened. Only a file that yields no
-picture at all raises ``UnsupportedMedia``.
+does not raise: damaged packets are skipped and decoding resumes at the next
+picture FFmpeg can decode (a demuxer that loses its footing is restarted a few
+times), what was decoded is kept, ``FrameReader.warnings`` says what happened
+and ``FrameReader.coverage`` how much of the video was decoded. Only a file
+that yields no picture at all raises ``UnsupportedMedia``.
+
+Every picture is held to ``sampling.max_pixels`` as it is decoded, not as the
+container header claims: FFmpeg's decoder is told the limit (it refuses to
+allocate a larger picture), still-picture packets (PNG, JPEG, ... inside a
+video container) are checked from their own headers before decoding, and
+decoded frames before any conversion. Over the limit is ``MediaTooLarge``.
 """
 
 from __future__ import annotations
@@ -29,11 +37,26 @@ from PIL import Image, ImageOps
 
 from unmask.config import SamplingConfig
 from unmask.errors import NoVideoStream
-from unmask.media.probe import frame_duration_ms, image_is_animated, open_container, open_image, unsupported, video_stream
-from unmask.types import Frame, FrameStat, MediaInfo
+from unmask.media.probe import (
+    check_frame,
+    check_packet,
+    frame_duration_ms,
+    image_is_animated,
+    limit_decoder,
+    open_container,
+    open_image,
+    refused_as_too_large,
+    too_large,
+    unsupported,
+    video_stream,
+)
+from unmask.types import DecodeCoverage, Frame, FrameStat, MediaInfo
 
 THUMB_SIZE = (64, 36)  # grey thumbnail (w, h) compared between consecutive decoded frames
-_MAX_BAD_PACKETS = 25  # damaged packets tolerated before giving up on the rest of the file
+_MAX_BAD_RUN = 250  # damaged packets in a row (no picture between) before giving up on the rest of the file
+_MAX_DEMUX_RESTARTS = 3  # demuxer errors in a row, each followed by a restart, before giving up
+_HOLE_MIN_S = 1.0  # a gap in a regular stream's timestamps this long (and >= _HOLE_FRAMES frames) is lost picture
+_HOLE_FRAMES = 12
 _MAX_PREROLL_FRAMES = 600  # frames decoded between a seek's keyframe and a burst start before we start anyway
 _AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, MemoryError, RuntimeError)
 # Pillow's parsers are Python reading untrusted bytes: any exception there means a broken file.
@@ -102,7 +125,8 @@ class FrameReader:
     numbers the contiguous pieces actually read (bursts that yielded frames):
     always 0 for a fully decoded video, an animation or a still. Animations are
     always read whole (Pillow cannot seek cheaply); the frame budget still holds.
-    Iterating again starts over.
+    Iterating again starts over. After a read, ``coverage`` says how much of the
+    video could be decoded and whether the stream was damaged.
     """
 
     def __init__(self, info: MediaInfo, sampling: SamplingConfig) -> None:
@@ -118,19 +142,56 @@ class FrameReader:
         self._t0: float | None = None  # absolute time of the first decoded frame
         self._last_abs = -math.inf  # absolute time of the last frame counted
         self._bad_packets = 0
+        self._bad_run = 0
         self._last_err = ""
+        self._problems: list[str] = []  # what made the read incomplete (damage), in words
+        #: after a full read: how much of the video was decoded, and whether the stream was damaged
+        self.coverage = DecodeCoverage(0.0, 0.0)
 
     def __iter__(self) -> Iterator[Frame]:
         self.stats = []
         self.warnings = []
+        self._problems = []
         self.n_decoded = 0
         self.n_sampled = 0
+        self.coverage = DecodeCoverage(0.0, 0.0)
         frames = self._iter_images() if self.info.kind != "video" else self._iter_video()
         for frame in frames:
             self.n_sampled += 1
             yield frame
+        self.coverage = self._measure_coverage()
 
     # -- shared ------------------------------------------------------------------------------
+
+    def _damage(self, warning: str) -> None:
+        """Record a warning that means part of the stream could not be decoded."""
+        self.warnings.append(warning)
+        self._problems.append(warning)
+
+    def _measure_coverage(self) -> DecodeCoverage:
+        """How much of what this read set out to decode was decoded, and whether the stream was damaged.
+
+        Decoded seconds are the spans between consecutive decoded pictures; in a regular video
+        (most steps within 25 % of the usual one) a gap of at least ``_HOLE_MIN_S`` and
+        ``_HOLE_FRAMES`` frames is lost picture (a demuxer that skipped damaged data without
+        an error), not decoded time, and counts as damage.
+        """
+        kind = self.info.kind
+        if kind == "image" or not self.stats:
+            return DecodeCoverage(0.0, 0.0, bool(self._problems), tuple(self._problems))
+        if kind == "animation":
+            planned = self.info.duration_s
+            step = planned / max(self.info.n_frames or len(self.stats), 1)
+        else:
+            planned = sum(max(0.0, min(e, self.info.duration_s) - st) for st, e in self.segments) \
+                if len(self.segments) > 1 else self.info.duration_s
+            step = 1.0 / self.info.fps if self.info.fps else 0.0
+        decoded, holes = _covered_seconds(self.stats, step, find_holes=kind == "video")
+        for a, b in holes[:3]:
+            self._damage(f"no picture could be decoded between {a:.1f} and {b:.1f} s")
+        problems = self._problems
+        return DecodeCoverage(max(planned, 0.0), min(decoded, planned) if planned > 0 else decoded,
+                              bool(problems), tuple(problems))
 
     def _stat(self, t: float, segment: int, thumb: np.ndarray, prev: np.ndarray | None) -> int:
         index = self.n_decoded
@@ -151,15 +212,17 @@ class FrameReader:
 
     def _iter_video(self) -> Iterator[Frame]:
         p = Path(self.info.path)
-        container = open_container(p)
+        container = open_container(p, self.sampling.max_pixels)
         with container:
             vs = video_stream(container)
             if vs is None:
                 raise NoVideoStream(p, "has no video stream")
+            limit_decoder(vs, self.sampling.max_pixels)
             sampler = _Sampler(self.rate, self.sampling.max_frames)
             self._t0 = None
             self._last_abs = -math.inf
             self._bad_packets = 0
+            self._bad_run = 0
             self._last_err = ""
             segment = 0
             # full decode guard: a header that under-reports the length must not make the read unbounded
@@ -174,7 +237,7 @@ class FrameReader:
             except _Stop:
                 pass
             if self._bad_packets:
-                self.warnings.append(f"skipped {self._bad_packets} damaged packet(s) ({self._last_err})")
+                self._damage(f"skipped {self._bad_packets} damaged packet(s) ({self._last_err})")
         if self.n_decoded == 0:
             raise unsupported(p, self._last_err or "no picture could be decoded")
 
@@ -188,7 +251,7 @@ class FrameReader:
             try:
                 container.seek(int(max(0.0, base + start) / tb), stream=vs, backward=True)
             except _AV_ERRORS as e:
-                self.warnings.append(f"could not seek to {start:.1f} s ({_short(e)}); read {k} of {len(self.segments)} parts")
+                self._damage(f"could not seek to {start:.1f} s ({_short(e)}); read {k} of {len(self.segments)} parts")
                 raise _Stop from None
         prev: np.ndarray | None = None
         got = False
@@ -213,6 +276,8 @@ class FrameReader:
                         f"stopped at {t:.1f} s: the video runs far past the {self.info.duration_s:.1f} s its header states"
                     )
                 return got
+            check_frame(Path(self.info.path), frame, self.sampling.max_pixels, (self.info.width, self.info.height),
+                        f"at {t:.1f} s")
             got = True
             self._last_abs = max(self._last_abs, t_abs)
             try:
@@ -222,7 +287,7 @@ class FrameReader:
                 picked = self._to_rgb(frame) if sampler.take(t) else None
             except _AV_ERRORS as e:
                 self._last_err = _short(e)
-                self.warnings.append(f"decoding stopped at {t:.1f} s: cannot convert the picture ({self._last_err})")
+                self._damage(f"decoding stopped at {t:.1f} s: cannot convert the picture ({self._last_err})")
                 raise _Stop from None
             if picked is not None:
                 yield Frame(index=index, t=t, rgb=picked[0], segment=segment, scale=picked[1])
@@ -231,15 +296,26 @@ class FrameReader:
         reached = self._last_abs - (self._t0 or 0.0) if got else start
         tol = max(0.5, 3.0 / self.info.fps) if self.info.fps else 0.5
         if self.info.duration_s > 0 and reached < expected - tol:
-            self.warnings.append(
+            self._damage(
                 f"decoding stopped at {max(reached, 0.0):.1f} s of {self.info.duration_s:.1f} s: the file looks truncated"
             )
             raise _Stop
         return got
 
     def _decode(self, container: Any, vs: Any) -> Iterator[Any]:
-        """Frames in presentation order; damaged packets are skipped, a broken demuxer ends the read."""
+        """Frames in presentation order; damaged packets are skipped and decoding resumes after them.
+
+        A demuxer error restarts the demuxer from where it stopped (up to ``_MAX_DEMUX_RESTARTS``
+        times in a row); the read ends after ``_MAX_BAD_RUN`` damaged packets in a row. Pictures
+        over the pixel limit raise ``MediaTooLarge`` (checked before decoding where the packet says
+        its size, and by the decoder itself, told the limit in ``_iter_video``).
+        """
+        p = Path(self.info.path)
+        cc = vs.codec_context
+        codec = str(cc.name) if cc is not None else ""
+        header = (self.info.width, self.info.height)
         demux = container.demux(vs)
+        restarts = 0
         while True:
             try:
                 packet = next(demux)
@@ -247,21 +323,36 @@ class FrameReader:
                 return
             except _AV_ERRORS as e:
                 t = (self._last_abs - (self._t0 or 0.0)) if self.n_decoded else 0.0
-                self.warnings.append(f"decoding stopped at {t:.1f} s: {_short(e)}")
                 self._last_err = _short(e)
+                if restarts < _MAX_DEMUX_RESTARTS:  # the demuxer may find its feet past a damaged stretch
+                    restarts += 1
+                    self._damage(f"damaged data at {t:.1f} s ({self._last_err}); reading on after it")
+                    demux = container.demux(vs)
+                    continue
+                self._damage(f"decoding stopped at {t:.1f} s: {self._last_err}")
                 raise _Stop from None
+            restarts = 0
+            check_packet(p, codec, packet, self.sampling.max_pixels, header, self._where())
             try:
                 frames = packet.decode()
             except _AV_ERRORS as e:
+                if cc is not None and refused_as_too_large(cc, e, self.sampling.max_pixels):
+                    raise too_large(p, int(cc.width or 0), int(cc.height or 0), self.sampling.max_pixels,
+                                    self._where(), header) from None
                 self._bad_packets += 1
+                self._bad_run += 1
                 self._last_err = _short(e)
-                if self._bad_packets > _MAX_BAD_PACKETS:
+                if self._bad_run > _MAX_BAD_RUN:
                     t = (self._last_abs - (self._t0 or 0.0)) if self.n_decoded else 0.0
-                    self.warnings.append(f"decoding stopped at {t:.1f} s: too many damaged packets ({self._last_err})")
-                    self._bad_packets = 0
+                    self._damage(f"decoding stopped at {t:.1f} s: {self._bad_run} damaged packets in a row ({self._last_err})")
+                    self._bad_run = 0
                     raise _Stop from None
                 continue
+            self._bad_run = 0
             yield from frames
+
+    def _where(self) -> str:
+        return f"after {self._last_abs - self._t0:.1f} s" if self._t0 is not None and self.n_decoded else "at the start"
 
     def _to_rgb(self, frame: Any) -> tuple[np.ndarray, float]:
         w, h, scale = self._target_size(frame.width, frame.height)
@@ -306,7 +397,7 @@ class FrameReader:
                 except _PIL_ERRORS as e:
                     err = _short(e)
                     if self.n_decoded:
-                        self.warnings.append(f"decoding stopped at {t_ms / 1000:.1f} s (frame {i}): {err}")
+                        self._damage(f"decoding stopped at {t_ms / 1000:.1f} s (frame {i}): {err}")
                     break
                 t = t_ms / 1000.0
                 if animated:
@@ -321,6 +412,34 @@ class FrameReader:
                     yield Frame(index=index, t=t, rgb=np.array(pic, dtype=np.uint8), segment=0, scale=scale)
         if self.n_decoded == 0:
             raise unsupported(p, err or "no picture could be decoded")
+
+
+def _covered_seconds(stats: list[FrameStat], step: float, find_holes: bool) -> tuple[float, list[tuple[float, float]]]:
+    """Seconds covered by decoded pictures (each shown until the next, the last for one ``step``), and the holes.
+
+    A hole is a gap of at least ``_HOLE_MIN_S`` and ``_HOLE_FRAMES`` steps in a stream whose
+    other steps are regular (90 % within 25 % of their median): lost picture, not a long frame.
+    """
+    by_segment: dict[int, list[float]] = {}
+    for st in stats:
+        by_segment.setdefault(st.segment, []).append(st.t)
+    total = 0.0
+    holes: list[tuple[float, float]] = []
+    for times in by_segment.values():
+        ts = np.unique(np.asarray(times, dtype=np.float64))
+        dt = np.diff(ts)
+        usual = float(np.median(dt)) if dt.size else step
+        frame_s = step or usual
+        regular = dt.size >= 4 and usual > 0 and float(np.mean(np.abs(dt - usual) <= 0.25 * usual)) >= 0.9
+        gap_s = max(_HOLE_MIN_S, _HOLE_FRAMES * (frame_s or usual or 0.04))
+        for a, d in zip(ts[:-1], dt):
+            if find_holes and regular and d >= gap_s:
+                holes.append((float(a), float(a + d)))
+                total += frame_s
+            else:
+                total += float(d)
+        total += frame_s
+    return total, holes
 
 
 def _thumb(frame: Any) -> np.ndarray:

@@ -15,8 +15,10 @@ picture to show it upright (the legacy ``rotate`` tag's meaning);
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -243,14 +245,97 @@ def _webp_durations_ms(img: Image.Image) -> list[int]:
 # -- video containers (PyAV) -----------------------------------------------------------------
 
 
-def open_container(p: Path) -> Any:
-    """``av.open`` with FFmpeg's errors turned into ``UnsupportedMedia``."""
+def open_container(p: Path, max_pixels: int = SamplingConfig.max_pixels) -> Any:
+    """``av.open`` with FFmpeg's errors turned into ``UnsupportedMedia``.
+
+    Opening already decodes: FFmpeg reads the first pictures to fill in what the header
+    leaves out. Every decoder, that one included, is told ``max_pixels``, so a PNG frame of
+    16000x16000 behind a 64x64 header is refused there instead of costing 0.8 GB.
+    """
     try:
-        return av.open(str(p), metadata_errors="replace")
+        return av.open(str(p), metadata_errors="replace", options={"max_pixels": str(int(max_pixels))})
     except PermissionError:
         raise UnreadableInput(p, "permission denied") from None
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as e:
         raise unsupported(p, e) from None
+
+
+#: codecs whose every packet is a whole picture with its size in its own header (a PNG, a JPEG, ...):
+#: such a packet can declare 16000x16000 under a container header that says 64x64
+IMAGE_CODECS = frozenset({"png", "apng", "mjpeg", "jpegls", "ljpeg", "bmp", "tiff", "webp", "gif", "jpeg2000",
+                          "qoi", "ppm", "pgm", "pgmyuv", "pam", "pbm", "sgi", "targa", "dds", "pcx", "sunrast",
+                          "xbm", "xwd", "jpegxl", "photocd", "hdr", "exr"})
+_PACKET_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF", "JPEG2000")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_BEYOND_PILLOW = (1 << 31, 1 << 31)  # size stand-in for a picture past Pillow's own bomb limit
+
+
+def limit_decoder(vs: Any, max_pixels: int) -> None:
+    """Make FFmpeg's decoder refuse pictures over ``max_pixels`` before it allocates them.
+
+    The container header's size means nothing to a decoder: every PNG packet of an MKV brings
+    its own. FFmpeg checks ``max_pixels`` when it allocates a picture, so a 16000x16000 frame
+    fails to decode instead of costing 0.8 GB.
+    """
+    cc = vs.codec_context
+    if cc is not None:
+        cc.options = {**dict(cc.options or {}), "max_pixels": str(int(max_pixels))}
+
+
+def packet_picture_size(codec: str, packet: Any) -> tuple[int, int] | None:
+    """The size a still-picture codec's packet declares in its own header (read, not decoded), or None."""
+    if codec not in IMAGE_CODECS:
+        return None
+    data = bytes(packet)
+    if data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) >= 24:
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return w, h
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=_PACKET_FORMATS) as img:
+                return img.size
+    except Image.DecompressionBombError:
+        return _BEYOND_PILLOW
+    except Exception:  # noqa: BLE001 - not a header Pillow knows: the decoder's own limit still holds
+        return None
+
+
+def too_large(p: Path, w: int, h: int, max_pixels: int, where: str = "", header: tuple[int, int] | None = None) -> MediaTooLarge:
+    """The one wording for a picture over the pixel limit (``where``: "at 3.2 s"; ``header``: what the container
+    claimed; a size of 0x0: the decoder refused it without saying how large)."""
+    if w * h == 0:
+        at = f" {where}" if where else ""
+        return MediaTooLarge(p, f"a picture{at} is larger than the {max_pixels} pixel limit (the decoder refused it)")
+    size = "far beyond Pillow's own limit" if (w, h) == _BEYOND_PILLOW else f"{w}x{h}"
+    claimed = f" (its header says {header[0]}x{header[1]})" if header and header != (w, h) and all(header) else ""
+    at = f" {where}" if where else ""
+    return MediaTooLarge(p, f"a picture{at} is {size}, more than the {max_pixels} pixel limit{claimed}")
+
+
+def check_packet(p: Path, codec: str, packet: Any, max_pixels: int, header: tuple[int, int] | None = None,
+                 where: str = "") -> None:
+    """Refuse a still-picture packet whose own header declares more than ``max_pixels``, before decoding it."""
+    size = packet_picture_size(codec, packet)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise too_large(p, size[0], size[1], max_pixels, where, header)
+
+
+def refused_as_too_large(cc: Any, err: BaseException, max_pixels: int) -> bool:
+    """Whether a failed decode was FFmpeg refusing a picture over ``max_pixels`` (see :func:`limit_decoder`).
+
+    The decoder then reports EINVAL and forgets the size it refused (it sets it to 0x0); a
+    damaged packet is "invalid data" instead and leaves the size alone. A size over the limit
+    that the decoder did keep is a refusal too.
+    """
+    w, h = int(cc.width or 0), int(cc.height or 0)
+    return w * h > max_pixels or (isinstance(err, av.error.ArgumentError) and w * h == 0)
+
+
+def check_frame(p: Path, frame: Any, max_pixels: int, header: tuple[int, int] | None = None, where: str = "") -> None:
+    """Refuse a decoded picture over ``max_pixels`` before anything converts or copies it."""
+    if frame.width * frame.height > max_pixels:
+        raise too_large(p, frame.width, frame.height, max_pixels, where, header)
 
 
 def video_stream(container: Any) -> Any | None:
@@ -286,7 +371,7 @@ def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
 
 
 def _probe_av(p: Path, digest: str, size: int, sampling: SamplingConfig) -> MediaInfo:
-    container = open_container(p)
+    container = open_container(p, sampling.max_pixels)
     with container:
         vs = video_stream(container)
         audio = list(container.streams.audio)
@@ -303,7 +388,8 @@ def _probe_av(p: Path, digest: str, size: int, sampling: SamplingConfig) -> Medi
         w, h = int(cc.width or 0), int(cc.height or 0)
         if w * h > sampling.max_pixels:
             raise MediaTooLarge(p, f"frames are {w}x{h}, more than the {sampling.max_pixels} pixel limit")
-        first = _first_frame(p, container, vs)
+        limit_decoder(vs, sampling.max_pixels)
+        first = _first_frame(p, container, vs, sampling.max_pixels)
         if w <= 0 or h <= 0:
             w, h = first.width, first.height
             if w * h > sampling.max_pixels:
@@ -319,6 +405,9 @@ def _probe_av(p: Path, digest: str, size: int, sampling: SamplingConfig) -> Medi
         if not duration and container.duration:
             duration = container.duration / av.time_base
         if not duration and vs.frames and fps:
+            duration = vs.frames / fps
+        elif container.format.name == "avi" and vs.frames and fps and vs.frames / fps > (duration or 0.0) + 1.0:
+            # AVI: the length comes from the index, which a cut-off file lacks; the header's frame count stays
             duration = vs.frames / fps
         duration = max(0.0, float(duration or 0.0))
         n_frames = int(vs.frames) if vs.frames else (int(round(duration * fps)) if fps else None)
@@ -349,19 +438,30 @@ def _fps(vs: Any) -> float:
     return 0.0
 
 
-def _first_frame(p: Path, container: Any, vs: Any, max_packets: int = 300) -> Any:
-    """Decode the first picture; a file that yields none within ``max_packets`` is refused."""
+def _first_frame(p: Path, container: Any, vs: Any, max_pixels: int, max_packets: int = 300) -> Any:
+    """Decode the first picture; a file that yields none within ``max_packets`` is refused.
+
+    Every packet of a still-picture codec is checked against the pixel limit before it is
+    decoded, and the decoded picture after: the container header's size is only a claim.
+    """
     last_err: BaseException | str = "no picture could be decoded"
+    cc = vs.codec_context
+    codec = str(cc.name)
+    header = (int(cc.width or 0), int(cc.height or 0))
     try:
         for i, packet in enumerate(container.demux(vs)):
             if i >= max_packets:
                 break
+            check_packet(p, codec, packet, max_pixels, header)
             try:
                 frames = packet.decode()
             except (av.error.FFmpegError, ValueError) as e:
+                if refused_as_too_large(cc, e, max_pixels):
+                    raise too_large(p, int(cc.width or 0), int(cc.height or 0), max_pixels, header=header) from None
                 last_err = e
                 continue
             if frames:
+                check_frame(p, frames[0], max_pixels, header)
                 return frames[0]
     except (av.error.FFmpegError, OSError, ValueError) as e:
         last_err = e

@@ -1,7 +1,9 @@
 """The FastAPI app: the HTTP API under ``/v1``, the web app, offline API docs at ``/docs``.
 
 Requests never scan or enrol: they store the upload, sniff it, and queue a scan
-(or enrolment) row; the worker pool does the rest. Every error is a JSON
+(or enrolment) row; the worker pool does the rest. Sniffing decodes the first
+picture, so it runs in a child process with memory and CPU limits, a few at a
+time (``Service.probe``), never in this process. Every error is a JSON
 ``{"detail": "one line"}``.
 """
 
@@ -42,6 +44,8 @@ from unmask.errors import (
     UnreadableInput,
 )
 from unmask.media.probe import probe
+from unmask.media.sandbox import probe_isolated
+from unmask.types import MediaInfo
 from unmask.service.engine import EngineFactory, ScannerEngine
 from unmask.service.pool import WorkerPool
 from unmask.service.settings import ServiceSettings
@@ -200,6 +204,18 @@ class Service:
         self.start_workers = start_workers
         self.store: Store | None = None
         self.pool: WorkerPool | None = None
+        self._probe_slots: asyncio.Semaphore | None = None  # made on first use, inside the server's event loop
+
+    async def probe(self, path: Path) -> MediaInfo:
+        """Sniff an upload without decoding it here: in a child process under the probe limits,
+        at most ``max_probes`` at once (later uploads wait their turn, holding no thread)."""
+        if self._probe_slots is None:
+            self._probe_slots = asyncio.Semaphore(self.settings.max_probes)
+        sampling = self.settings.scan_config.sampling
+        async with self._probe_slots:
+            if self.settings.probe_mode == "inline":
+                return await run_in_threadpool(probe, path, sampling)
+            return await run_in_threadpool(probe_isolated, path, sampling, self.settings.probe_limits)
 
     def open(self) -> None:
         self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
@@ -418,7 +434,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
             q = request.query_params
             claim = await run_in_threadpool(_claim_from, st, got.fields.get("claims", q.get("claims")),
                                             got.fields.get("claims_version", q.get("claims_version")))
-            info = await run_in_threadpool(probe, partial, settings.scan_config.sampling)
+            info = await svc.probe(partial)
         except InputError as e:
             partial.unlink(missing_ok=True)
             raise HTTPException(_input_status(e), f"{got.filename}: {e.problem}") from None
@@ -459,7 +475,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
         overrides = _settings_from(body.settings, settings)
         claim = await run_in_threadpool(_claim_from, st, body.claims, body.claims_version)
         try:
-            info = await run_in_threadpool(probe, real, settings.scan_config.sampling)
+            info = await svc.probe(real)
         except InputError as e:
             raise HTTPException(_input_status(e), f"{body.path}: {e.problem}") from None
         return await run_in_threadpool(lambda: st.scans.create(
@@ -588,7 +604,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
             video_s = 0.0
             for f in got.files:
                 try:
-                    info = await run_in_threadpool(probe, f.path, settings.scan_config.sampling)
+                    info = await svc.probe(f.path)
                 except InputError as e:
                     raise HTTPException(_input_status(e), f"{f.filename}: {e.problem}") from None
                 video_s += info.duration_s if info.kind != "image" else 0.0

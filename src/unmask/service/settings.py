@@ -15,6 +15,7 @@ from typing import Mapping
 
 from unmask.config import ScanConfig
 from unmask.errors import ConfigError
+from unmask.media.sandbox import ProbeLimits
 from unmask.store.paths import data_dir as default_data_dir
 
 DEFAULT_MAX_UPLOAD = 2 * 1024**3  # 2 GiB
@@ -49,6 +50,11 @@ class ServiceSettings:
     max_attempts: int = 2  # a scan interrupted this many times is failed, not retried
     heartbeat_s: float = 5.0
     poll_s: float = 0.5
+    #: uploads are probed in a child process under these limits ("process"), never decoded in the API process;
+    #: "inline" probes in a thread of the API process (tests with trusted files only)
+    probe_mode: str = "process"
+    max_probes: int = 2  # probes running at once; further uploads wait their turn
+    probe_limits: ProbeLimits = field(default_factory=ProbeLimits)
 
     @property
     def auth_required(self) -> bool:
@@ -72,6 +78,11 @@ class ServiceSettings:
             raise ConfigError("the upload limit must be at least 1 KB")
         if self.worker_mode not in ("process", "thread"):
             raise ConfigError(f"worker mode must be 'process' or 'thread', got {self.worker_mode!r}")
+        if self.probe_mode not in ("process", "inline"):
+            raise ConfigError(f"probe mode must be 'process' or 'inline', got {self.probe_mode!r}")
+        if self.max_probes < 1:
+            raise ConfigError(f"max_probes must be at least 1, got {self.max_probes}")
+        self.probe_limits.validate()
         if self.max_attempts < 1 or self.max_queued < 1:
             raise ConfigError("max_attempts and max_queued must be at least 1")
         short = [t for t in self.tokens if len(t) < MIN_TOKEN_CHARS]
