@@ -259,8 +259,9 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     ``verdict.label``, ``verdict.score``, ``verdict.track_id`` and the faces'
     scores are updated; the report's prose keeps the original model's words.
     """
-    if report["verdict"]["label"] == "no_face":
-        return dict(report)
+    damage = next((r for r in report["verdict"].get("rules", []) if r["rule"] == "damaged_input"), None)
+    if report["verdict"]["label"] == "no_face" or (damage and damage["to_label"] == "cannot_assess"):
+        return dict(report)  # a file too damaged to judge stays so under any model
     kind_model = model.for_kind(report["input"]["kind"])
     if kind_model is None:
         new = dict(report)
@@ -278,6 +279,8 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     tid = max(scores, key=lambda k: (scores[k], -k))
     s = scores[tid]
     label = "likely_fake" if s >= model.likely_fake else "likely_real" if s < model.likely_real else "inconclusive"
+    if damage is not None:  # a damaged file never gets a confident label (rules.cap_for_damage)
+        label = "inconclusive"
     new = dict(report)
     new["verdict"] = {**report["verdict"], "label": label, "score": round(s, 4), "track_id": tid,
                       "thresholds": {"likely_real": model.likely_real, "likely_fake": model.likely_fake}}

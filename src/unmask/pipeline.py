@@ -21,7 +21,7 @@ from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
-from unmask.rules import apply_rules
+from unmask.rules import apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, MediaContext, Need, SampledFrame
 
 if TYPE_CHECKING:
@@ -132,6 +132,8 @@ class Scanner:
         foreign = next((getattr(a, "model").foreign_mannerisms for a in analyzers if a.name == "reference"), None)
         verdict, rules = apply_rules(verdict, results, foreign_mannerisms=foreign,
                                      claimed=claims.name if claims is not None else None)
+        verdict, damage = cap_for_damage(verdict, ctx.decoding, ctx.info.duration_s)  # last: a damaged file is never sure
+        rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
         report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules)
@@ -166,7 +168,7 @@ class Scanner:
             sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
             report_progress("faces", DECODE_SHARE * min(1.0, reader.progress if hasattr(reader, "progress") else frame.t / duration))
             del frame
-        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), finder.tracks())
+        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), finder.tracks(), reader.coverage)
         return ctx, list(reader.warnings)
 
 

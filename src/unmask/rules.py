@@ -25,6 +25,14 @@ The fusion score is left as it is; the report lists every rule that fired.
   ``foreign_mannerisms`` threshold, chosen so that at most 5 % of same-person
   development checks fall below it). Raises to ``inconclusive`` only: the
   development data behind mannerisms is thin (few people, clips of 3-8 s).
+
+One rule goes the other way, and runs last: ``damaged_input``. A file where
+part of the stream could not be decoded (damaged packets, cut off, a stretch
+with no picture; ``FrameReader.coverage``) never gets a confident verdict: its
+label is capped at ``inconclusive``, and when less than half of what was to
+be read could be decoded it is ``cannot_assess`` (the verdict rests on too
+little of the video, and the missing part may be where the face is). The
+summary leads with why, in seconds: "only 3.1 of 10.0 s could be decoded".
 """
 
 from __future__ import annotations
@@ -34,9 +42,13 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from unmask.fusion import Label, Verdict
-from unmask.types import AnalyzerResult
+from unmask.types import AnalyzerResult, DecodeCoverage
 
 _ORDER: dict[str, int] = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
+
+DAMAGE_RULE = "damaged_input"
+#: a damaged file with less than this share of its (planned) video decoded gets ``cannot_assess``
+MIN_DECODED_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -113,4 +125,39 @@ def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult], foreign_man
     return replace(verdict, label=label), tuple(hits)
 
 
-__all__ = ["RuleHit", "apply_rules", "lip_sync_hit"]
+def decoded_words(coverage: DecodeCoverage, duration_s: float) -> str:
+    """"only 3.1 of 10.0 s could be decoded", or for a long video read in bursts, of the seconds it sampled."""
+    of = f"{coverage.planned_s:.1f} s"
+    if coverage.planned_s < duration_s - 0.5:
+        of = f"the {coverage.planned_s:.1f} s sampled from this {duration_s:.1f} s video"
+    only = "only " if coverage.fraction < 0.995 else ""
+    return f"{only}{coverage.decoded_s:.1f} of {of} could be decoded"
+
+
+def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s: float
+                   ) -> tuple[Verdict, RuleHit | None]:
+    """The ``damaged_input`` rule: a damaged file's label capped at inconclusive, or cannot_assess under half decoded.
+
+    Returns the verdict (unchanged when the file decoded cleanly) and the rule's hit, if it fired.
+    A cannot_assess verdict carries no score: the fusion's score on a fraction of the video is
+    kept per face in the report, not offered as the video's.
+    """
+    if coverage is None or not coverage.damaged:
+        return verdict, None
+    seconds = decoded_words(coverage, duration_s)
+    what = "; ".join(coverage.problems[:2]) or "part of the stream could not be decoded"
+    if coverage.fraction < MIN_DECODED_FRACTION:
+        detail = (f"The file is damaged: {seconds} ({what}), less than half, too little to judge the video: "
+                  "the missing part may be where it was manipulated.")
+        capped = Verdict("cannot_assess", None, verdict.likely_real, verdict.likely_fake, None,
+                         (f"the file is damaged: {seconds}", *verdict.reasons), verdict.tracks, {})
+    else:
+        to: Label = "inconclusive" if verdict.label in ("likely_real", "likely_fake") else verdict.label
+        detail = (f"The file is damaged: {seconds} ({what}), so no confident verdict is given; "
+                  "try to get an undamaged copy.")
+        capped = replace(verdict, label=to)
+    return capped, RuleHit(DAMAGE_RULE, "decode", None, verdict.label, capped.label, detail)
+
+
+__all__ = ["DAMAGE_RULE", "MIN_DECODED_FRACTION", "RuleHit", "apply_rules", "cap_for_damage", "decoded_words",
+           "lip_sync_hit"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unmask.report.build import LABEL_WORDS, Report
+from unmask.report.build import LABEL_WORDS, Report, printed_digits, rule_change_words
 
 CONCLUSION_WORDS = {
     "consistent": "consistent with this person",
@@ -20,7 +20,7 @@ def format_report(report: Report, n_evidence: int = 3) -> str:
     d = report.data
     v = d["verdict"]
     name = Path(d["input"]["path"]).name
-    score = "" if v["score"] is None else f"  score {v['score']:.2f}"
+    score = "" if v["score"] is None else f"  score {v['score']:.{printed_digits(v)}f}"
     lines = [f"{name}: {LABEL_WORDS[v['label']].upper()}{score}", f"  {v['summary']}"]
     if v["label"] in ("likely_fake", "inconclusive", "likely_real"):
         drivers = [dr for dr in v["drivers"] if dr["detail"] not in v["summary"]]  # the summary may quote one
@@ -40,8 +40,7 @@ def format_report(report: Report, n_evidence: int = 3) -> str:
         lines.append(f"  claim: {ref['claimed']}{version}: {CONCLUSION_WORDS[ref['conclusion']]}"
                      + (f" ({ident}; {mann})" if ident else ""))
     for rule in v.get("rules", []):
-        change = (f"raised {LABEL_WORDS[rule['from_label']].lower()} to {LABEL_WORDS[rule['to_label']].lower()}"
-                  if rule["to_label"] != rule["from_label"] else "label already at least as high")
+        change = rule_change_words(rule["rule"], rule["from_label"], rule["to_label"])
         lines.append(f"  rule {rule['rule']} fired ({change}): {rule['detail']}")
     skipped = [a["name"] for a in d["analyzers"] if a["status"] != "ok"]
     if skipped:

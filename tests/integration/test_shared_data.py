@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 from conftest import SHARED_DATA, needs_shared_data
+from report_checks import contradictions
 from unmask.report.build import load_schema
 
 pytestmark = [needs_shared_data, pytest.mark.shared_data]
@@ -35,6 +38,23 @@ def test_scan_development_media(scanner, rel, kind, labels):
     assert all(a["status"] != "error" for a in r.data["analyzers"]), [a["reason"] for a in r.data["analyzers"]]
     if r.label in ("likely_real", "inconclusive", "likely_fake"):
         assert r.data["faces"] and r.data["verdict"]["track_id"] is not None
+    assert contradictions(r.data) == []
+
+
+def test_saved_development_reports_have_no_contradictions():
+    """Every report a bench run saved (``UNMASK_BENCH_DIR``, e.g. bench/) read for contradictions, without rescanning.
+
+    Opt-in: saved reports keep the prose of the unmask that wrote them, so point this at a bench
+    run made by this version (a bench resumes from old reports with the same settings).
+    """
+    bench = os.environ.get("UNMASK_BENCH_DIR")
+    if not bench:
+        pytest.skip("set UNMASK_BENCH_DIR to a bench output (its reports/ are checked) made by this version")
+    reports = sorted((Path(bench) / "reports").glob("*.json"))
+    if not reports:
+        pytest.skip(f"no saved reports under {bench}/reports")
+    found = {p.name: c for p in reports if (c := contradictions(json.loads(p.read_text())))}
+    assert not found, f"{len(found)} of {len(reports)} reports: " + "; ".join(f"{k}: {v[0]}" for k, v in list(found.items())[:5])
 
 
 def test_multi_face_video_keeps_several_tracks(scanner):

@@ -101,3 +101,16 @@ def test_face_at_frame_edge_ignores_padding(face: FaceObs) -> None:
     assert 0.7 < valid.mean() < 0.8
     f = frame_features(edge, (frame_w, 512))
     assert f is not None and all(math.isfinite(v) for v in f.values())
+
+
+def test_explanation_never_denies_its_own_findings(face: FaceObs) -> None:
+    """A pasted face in one frame of twelve: the track scores low, but that frame is a finding, so the
+    explanation must not say "no pasting boundary was found" above it."""
+    fake = pasted(face)
+    obs = tuple(replace(fake if i == 5 else face, frame_index=i, t=i / 8.0) for i in range(12))
+    res = BlendBoundaryAnalyzer().analyze(_ctx(FaceTrack(1, obs)))
+    assert_well_formed(res)
+    assert res.evidence and res.tracks[0].score < 0.5
+    assert "no pasting boundary was found" not in res.explanation, res.explanation
+    clean = BlendBoundaryAnalyzer().analyze(_ctx(_track(face)))
+    assert not clean.evidence and "no pasting boundary was found" in clean.explanation

@@ -126,3 +126,11 @@ def test_evidence_points_at_the_frames_that_disagree(face: FaceObs) -> None:
     assert per[0.75] > per[0.0] + 0.25
     assert res.evidence and res.evidence[0].t_start == 0.75 and res.evidence[0].t_end == 0.875
     assert res.evidence[0].frame_start == 6 and res.evidence[0].frame_end == 7
+
+
+def test_explanation_never_says_no_sign_above_its_findings(face: FaceObs) -> None:
+    """Two frames in twelve disagree: the track as a whole agrees, but the findings are named, not denied."""
+    obs = [replace(shifted_centre(face, 12.0) if i in (6, 7) else face, frame_index=i, t=i / 8.0) for i in range(12)]
+    res = HeadPoseAnalyzer().analyze(_ctx(FaceTrack(1, tuple(obs))))
+    assert res.evidence and res.tracks[0].score < 0.5
+    assert "no sign" not in res.explanation and "stretch" in res.explanation, res.explanation

@@ -280,6 +280,14 @@ class BlendBoundaryAnalyzer(Analyzer):
             cue = _dominant_cue(med)
             expl = (f"Face {worst.track_id}: {_describe(cue, med)}. This is the classic trace of a face swap, "
                     "but heavy compression, beauty filters or make-up can cause it too.")
+        elif evidence:  # most frames match, a few do not: say so, never "nothing found" above findings
+            spans = len(evidence)
+            faces = sorted({e.track_id for e in evidence if e.track_id is not None})
+            who = f"face {faces[0]}" if len(faces) == 1 else "the faces"
+            expl = (f"On most frames the inner face matches the skin around it in noise, sharpness and colour, but "
+                    f"{spans} stretch{'es' if spans > 1 else ''} of {who} show{'s' if spans == 1 else ''} the traces "
+                    "listed as findings (as a pasted face would, or heavy compression and filters); too few frames "
+                    "to count as a pasting boundary over the whole track.")
         else:
             expl = "The inner face matches the skin around it in noise, sharpness and colour; no pasting boundary was found."
         return self.ok(scores, evidence, expl)

@@ -186,6 +186,11 @@ class HeadPoseAnalyzer(Analyzer):
             expl = (f"Face {worst.track_id}: the head pose given by the eyes, nose and mouth does not follow "
                     "the pose of the face outline, as when a face is swapped onto another head. Side views, "
                     "very small faces and unusual face shapes can also cause this.")
+        elif evidence:  # agreement on the median frame, but not everywhere: never "no sign" above findings
+            spans = len(evidence)
+            expl = (f"The head pose from the eyes, nose and mouth agrees with the face outline on the median frame "
+                    f"(turned alike within {a:.0f}°), but not in {spans} stretch{'es' if spans > 1 else ''} "
+                    "(listed as findings), where the central face's pose departs from the outline's.")
         else:
             expl = (f"The head pose from the eyes, nose and mouth agrees with the face outline "
                     f"(turned alike within {a:.0f}° on the median frame); no sign of a swapped central face.")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from unmask import __version__
 from unmask.analyzers.base import Analyzer
-from unmask.fusion import FusionModel, Verdict
+from unmask.fusion import FusionModel, Verdict, unvalidated_kind_reason
 from unmask.report.attachments import Attachment
 from unmask.types import AnalyzerResult, Evidence, MediaContext
 
@@ -28,7 +28,9 @@ MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
 TIMELINE_BIN_S = 1.0
 
 #: combination rules (``unmask.rules``) as a reader would name them
-RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule"}
+RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule",
+              "damaged_input": "damaged-file rule"}
+_CONFIDENCE = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
 
 LABEL_WORDS = {
     "likely_real": "Likely real",
@@ -107,6 +109,47 @@ def _timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: in
     return [{"t": _r(k * TIMELINE_BIN_S, 3), "score": _r(sum(v) / len(v))} for k, v in sorted(bins.items())]
 
 
+def score_digits(score: float, label: str, likely_real: float, likely_fake: float) -> int:
+    """Decimals to print a score and its thresholds with, so the printed numbers never contradict ``label``.
+
+    ``label`` is the fusion's own label for ``score`` (before any rule): a score of 0.8678 under a
+    threshold of 0.8718 must not read "0.87; likely manipulated at ≥ 0.87" above "Inconclusive".
+    """
+    def agrees(nd: int) -> bool:
+        s, r, f = (float(f"{x:.{nd}f}") for x in (score, likely_real, likely_fake))
+        if label == "likely_fake":
+            return s >= f
+        if label == "likely_real":
+            return s < r
+        if label == "inconclusive":
+            return r <= s < f
+        return True
+
+    return next((nd for nd in range(2, 7) if agrees(nd)), 4)
+
+
+def printed_digits(verdict: Mapping[str, Any]) -> int:
+    """:func:`score_digits` for a saved report's ``verdict`` block (2 when it has no score)."""
+    if verdict.get("score") is None:
+        return 2
+    th = verdict["thresholds"]
+    label = verdict.get("fusion_label") or verdict["label"]
+    return score_digits(float(verdict["score"]), label, float(th["likely_real"]), float(th["likely_fake"]))
+
+
+def score_words(score: float, label: str, likely_real: float, likely_fake: float) -> str:
+    """"score 0.63; likely manipulated at ≥ 0.87, likely real below 0.27", with as many digits as the label needs,
+    and "just below the likely-manipulated threshold" where two digits would have hidden the gap."""
+    nd = score_digits(score, label, likely_real, likely_fake)
+    text = f"score {score:.{nd}f}"
+    if nd > 2:
+        near_fake = abs(score - likely_fake) <= abs(score - likely_real)
+        edge = likely_fake if near_fake else likely_real
+        side = "at or just above" if score >= edge else "just below"
+        text += f", {side} the {'likely-manipulated' if near_fake else 'likely-real'} threshold"
+    return f"{text}; likely manipulated at ≥ {likely_fake:.{nd}f}, likely real below {likely_real:.{nd}f}"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
 
@@ -147,10 +190,31 @@ def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer
     return out
 
 
+def rule_change_words(rule: str, from_label: str, to_label: str) -> str:
+    """What a rule did to the label: 'raised "likely real" to "inconclusive"' (a combination rule raising
+    suspicion), 'changed ...' (the damaged-file rule withdrawing confidence), or 'left ... as it was'."""
+    frm, to = LABEL_WORDS[from_label].lower(), LABEL_WORDS[to_label].lower()
+    if from_label == to_label:
+        return f"left \"{frm}\" as it was"
+    verb = "raised" if rule != "damaged_input" and _CONFIDENCE.get(to_label, -1) > _CONFIDENCE.get(from_label, 9) else "changed"
+    return f"{verb} \"{frm}\" to \"{to}\""
+
+
 def _summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], drivers: list[dict[str, Any]],
              rules: Sequence["RuleHit"] = (), reference: Mapping[str, Any] | None = None,
              fused: frozenset[str] | None = None) -> str:
-    s = _fusion_summary(verdict, ctx, ranked, drivers, rules, fused)
+    damage = next((r for r in rules if r.rule == "damaged_input"), None)
+    if damage is None:
+        s = _fusion_summary(verdict, ctx, ranked, drivers, rules, fused)
+    elif verdict.label == "cannot_assess":
+        s = f"{LABEL_WORDS['cannot_assess']}: {damage.detail}"
+        others = [r for r in verdict.reasons if not r.startswith("the file is damaged")]
+        if others:
+            s += f" Besides, {'; '.join(others)}."
+    else:  # the damage leads; what the cues say on the decoded part follows, under the label they gave
+        before = replace(verdict, label=damage.from_label)
+        inner = _fusion_summary(before, ctx, ranked, drivers, [r for r in rules if r is not damage], fused)
+        s = f"{LABEL_WORDS[verdict.label]}: {damage.detail} On the part that could be decoded: {inner}"
     if reference is not None:
         s += f" Claimed to be {reference['claimed']}: {reference['statement']}"
     return s
@@ -177,17 +241,22 @@ def _fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, 
     if raised and verdict.score is not None:
         first = raised[0].from_label
         which = " and the ".join(_rule_name(r.rule) for r in raised)
+        nd = score_digits(verdict.score, first, verdict.likely_real, verdict.likely_fake)
         return (f"{words}: {' '.join(r.detail for r in raised)} (The cues the fusion model reads give a score of "
-                f"{verdict.score:.2f}, \"{LABEL_WORDS[first].lower()}\" on their own; the {which} raised the label to "
+                f"{verdict.score:.{nd}f}, \"{LABEL_WORDS[first].lower()}\" on their own; the {which} raised the label to "
                 f"\"{words.lower()}\".){idle_words}")
     if verdict.label == "no_face":
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
     if verdict.label == "cannot_assess":
+        if verdict.reasons == (unvalidated_kind_reason(ctx.info.kind),):  # the real reason: no model, not the faces
+            return f"{words}: {verdict.reasons[0]}."
         return f"{words}: the faces found cannot support a judgement ({'; '.join(verdict.reasons)})."
     assert verdict.score is not None and verdict.track_id is not None
     tr = next(t for t in ctx.tracks if t.id == verdict.track_id)
     where = f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)" if not ctx.is_still else f"face {tr.id}"
-    s = f"{words} (score {verdict.score:.2f}; likely manipulated at ≥ {verdict.likely_fake:.2f}, likely real below {verdict.likely_real:.2f}). The most suspicious face is {where}."
+    fusion_label = rules[0].from_label if rules else verdict.label
+    numbers = score_words(verdict.score, fusion_label, verdict.likely_real, verdict.likely_fake)
+    s = f"{words} ({numbers}). The most suspicious face is {where}."
     read = [e for e in ranked if fused is None or e["analyzer"] in fused]
     if read and verdict.label != "likely_real":
         s += f" Strongest finding: {read[0]['detail']}"
@@ -222,6 +291,14 @@ def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer])
                        "llr": _r(f.get("mannerism_llr")) if checked else None,
                        "windows": int(f.get("mannerism_windows", 0))},
     }
+
+
+def _coverage(ctx: MediaContext) -> dict[str, Any]:
+    """How much of the video could be decoded (``sampling.decoded_s`` of ``planned_s``; ``damaged``)."""
+    c = ctx.decoding
+    if c is None:
+        return {"planned_s": _r(ctx.info.duration_s, 3), "decoded_s": _r(ctx.info.duration_s, 3), "damaged": False}
+    return {"planned_s": _r(c.planned_s, 3), "decoded_s": _r(c.decoded_s, 3), "damaged": c.damaged}
 
 
 def build_report(
@@ -326,6 +403,7 @@ def build_report(
             "frames_analyzed": len(ctx.sampled),
             "segments": len(segments),
             "warnings": list(warnings),
+            **_coverage(ctx),
         },
         "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256},
         "config_digest": ctx.config.digest(),

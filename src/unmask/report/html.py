@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from unmask.report.attachments import Attachment
-from unmask.report.build import LABEL_WORDS, RULE_WORDS, Report
+from unmask.report.build import LABEL_WORDS, RULE_WORDS, Report, printed_digits
 
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
 MAX_LANES = 8  # rows of face bars under the timeline
@@ -30,8 +30,13 @@ LABEL_MEANING = {
     "inconclusive": "The cues point neither way clearly enough for a verdict.",
     "likely_real": "None of the cues unmask measures fired. This is not an authentication.",
     "no_face": "No face was found, so nothing was judged.",
-    "cannot_assess": "Faces were found, but none was good enough to judge (see the reasons).",
+    "cannot_assess": "No verdict is given: the summary and the reasons below say why.",
 }
+#: a damaged file's capped label: the cues may point clearly, the file is what is in doubt
+DAMAGED_MEANING = "Part of the file could not be decoded, so no confident verdict is given (see why below)."
+#: likely_real above listed findings: some cues did fire, they did not add up to manipulation
+LIKELY_REAL_WITH_FINDINGS = ("The cues unmask measures do not add up to manipulation; the findings listed below "
+                             "were outweighed by the rest. This is not an authentication.")
 
 #: the reference check's conclusion as a headline: what the face and the movements say together
 CONCLUSION_HEADLINE = {
@@ -194,7 +199,8 @@ def rule_lines(v: Mapping[str, Any]) -> list[dict[str, str]]:
     for r in v.get("rules", []):
         name = RULE_WORDS.get(r["rule"], r["rule"].replace("_", " ") + " rule")
         if r["to_label"] != r["from_label"]:
-            did = (f"raised the verdict from “{LABEL_WORDS[r['from_label']].lower()}” to "
+            verb = "raised" if r["rule"] != "damaged_input" else "changed"
+            did = (f"{verb} the verdict from “{LABEL_WORDS[r['from_label']].lower()}” to "
                    f"“{LABEL_WORDS[r['to_label']].lower()}”")
         else:
             did = f"fired, but the verdict was already “{LABEL_WORDS[r['from_label']].lower()}”: it changed nothing"
@@ -226,13 +232,25 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
     flat_settings = _flatten(settings) if settings else []
     return _env().get_template("report.html.j2").render(
         d=d, v=d["verdict"], inp=d["input"], words=LABEL_WORDS[d["verdict"]["label"]],
-        tone=LABEL_TONE.get(d["verdict"]["label"], "none"), meaning=LABEL_MEANING.get(d["verdict"]["label"], ""),
+        tone=LABEL_TONE.get(d["verdict"]["label"], "none"), meaning=label_meaning(d), nd=printed_digits(d["verdict"]),
         gauge=gauge(d), tl=timeline(d), thumbs=thumbs, moments=[a for a in atts if a.kind == "moment"],
         heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
         report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
         ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
         fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
+        damaged=label_meaning(d) == DAMAGED_MEANING,
+        damaged_rule=any(r["rule"] == "damaged_input" for r in d["verdict"].get("rules", [])),
     )
+
+
+def label_meaning(d: Mapping[str, Any]) -> str:
+    """The banner's line on what the label means, true for this report (never "none fired" above findings)."""
+    label = d["verdict"]["label"]
+    if any(r["rule"] == "damaged_input" and r["to_label"] != r["from_label"] for r in d["verdict"].get("rules", [])):
+        return DAMAGED_MEANING
+    if label == "likely_real" and d["evidence"]:
+        return LIKELY_REAL_WITH_FINDINGS
+    return LABEL_MEANING.get(label, "")
 
 
 def _title(d: Mapping[str, Any]) -> str:
