@@ -8,6 +8,7 @@ other files are still scanned, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 from unmask import __version__
 from unmask.config import ScanConfig
 from unmask.errors import UnmaskError
+from unmask.report.names import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
     s.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here (a directory when scanning several files)")
+    s.add_argument("--record-path", action="store_true",
+                   help="record the file's full path in the reports (default: only its name, so reports can be shared)")
     s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
     s.add_argument("--claims", metavar="NAME", help="check the video against this enrolled person (see `unmask enroll`)")
     s.add_argument("--claims-version", type=int, metavar="N", help="use this version of the person's profile (default: newest)")
@@ -112,15 +116,86 @@ def _config(args: argparse.Namespace) -> ScanConfig:
 
 
 def _err(msg: str) -> None:
-    print(f"unmask: error: {msg}", file=sys.stderr)
+    """One line on stderr, whatever the message holds (a file name with a newline or bytes that are not UTF-8)."""
+    print(f"unmask: error: {printable(msg)}", file=sys.stderr)
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class OutputError(UnmaskError):
+    """A report could not be written where ``--json``/``--html`` asked (the scan itself finished)."""
+
+
+class ReportOutput:
+    """Where ``--json`` or ``--html`` puts each file's report: one file, or one per input in a directory.
+
+    A directory is meant when several files are scanned, when the path is an existing
+    directory, or when it ends with ``/``. A path that names a file (``single.json``) is
+    never silently turned into a directory: several inputs need ``single/`` or an existing
+    directory, said in one line before anything is scanned.
+    """
+
+    def __init__(self, flag: str, raw: str, suffix: str, several: bool) -> None:
+        self.flag, self.suffix = flag, suffix
+        path = Path(raw)
+        self.is_dir = several or path.is_dir() or raw.endswith(("/", os.sep))
+        self.path = path
+        if self.is_dir and path.exists() and not path.is_dir():
+            raise UnmaskError(f"{flag} {raw}: scanning several files needs a directory, and this is a file")
+        if self.is_dir and not path.exists() and path.suffix.lower() == suffix and not raw.endswith(("/", os.sep)):
+            raise UnmaskError(f"{flag} {raw}: scanning several files needs a directory, and this names a {suffix} "
+                              f"file; end it with / (e.g. {path.with_suffix('')}/) to have it created")
+
+    def target(self, stem: str) -> Path:
+        return self.path / f"{stem}{self.suffix}" if self.is_dir else self.path
+
+    def write(self, stem: str, text: str) -> Path:
+        """Write one report; an ``OutputError`` in one line when the file system refuses."""
+        out = self.target(stem)
+        try:
+            write_atomic(out, text)
+        except OSError as e:
+            why = e.strerror or type(e).__name__
+            if isinstance(e, (FileExistsError, NotADirectoryError)) or e.errno == errno.ENOTDIR:
+                why = "a part of this path is a file, not a directory"
+            raise OutputError(f"{self.flag} {out}: cannot write the report ({why}); the verdict above stands") from None
+        return out
+
+
+def display_names(paths: Sequence[str]) -> list[str]:
+    """How each input is named on the console and in output file names: its file name, or, where two
+    different inputs share one, as many trailing path components as tell them apart. Bytes that are
+    not UTF-8 show as U+FFFD."""
+    parts = [Path(os.path.normpath(os.path.abspath(p))).parts for p in paths]
+    out = []
+    for i, pp in enumerate(parts):
+        k = 1
+        while k < len(pp) and any(qq != pp and qq[-k:] == pp[-k:] for qq in parts):
+            k += 1
+        out.append(printable("/".join(pp[-k:]).lstrip("/") or pp[-1]))
+    return out
+
+
+def output_stem(name: str, used: set[str]) -> str:
+    """A file-name stem for one input's report: ``dir/clip.mp4`` -> ``dir-clip``, unique within ``used``."""
+    stem = "-".join(Path(name).with_suffix("").parts) or "report"
+    stem = "".join(c if c.isprintable() and c not in '\\:*?"<>|' else "_" for c in stem)
+    candidate, n = stem, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}-{n}"
+    used.add(candidate)
+    return candidate
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -137,25 +212,17 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             claims = people.get(args.claims, args.claims_version)
     elif args.claims_version is not None:
         raise UnmaskError("--claims-version needs --claims NAME")
-    scanner = Scanner(config, claims=claims)
     several = len(args.paths) > 1
-    json_dir: Path | None = None
-    if args.json and args.json != "-" and (several or Path(args.json).is_dir()):
-        json_dir = Path(args.json)
-        if json_dir.exists() and not json_dir.is_dir():
-            raise UnmaskError(f"--json {args.json}: scanning several files needs a directory, and this is a file")
-    html_dir: Path | None = None
-    if args.html and (several or Path(args.html).is_dir()):
-        html_dir = Path(args.html)
-        if html_dir.exists() and not html_dir.is_dir():
-            raise UnmaskError(f"--html {args.html}: scanning several files needs a directory, and this is a file")
+    json_out = ReportOutput("--json", args.json, ".json", several) if args.json and args.json != "-" else None
+    html_out = ReportOutput("--html", args.html, ".html", several) if args.html else None
+    scanner = Scanner(config, claims=claims)
+    names = display_names(args.paths)
     failed = 0
-    used_names: set[str] = set()
-    used_html: set[str] = set()
-    for path in args.paths:
+    used: set[str] = set()
+    for path, name in zip(args.paths, names):
         try:
-            with ProgressBar(Path(path).name, disable=args.quiet) as bar:
-                report = scanner.scan(path, progress=bar.update)
+            with ProgressBar(name, disable=args.quiet) as bar:
+                report = scanner.scan(path, progress=bar.update, record_path=args.record_path)
         except UnmaskError as e:
             failed += 1
             _err(str(e))
@@ -166,31 +233,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             if args.debug:
                 traceback.print_exc()
             continue
+        stem = output_stem(name, used)
         if args.json == "-":
-            print(report.to_json(indent=None))
+            print(report.to_json(indent=None), flush=True)
         else:
-            print(format_report(report, n_evidence=args.evidence))
-            if args.json:
-                if json_dir is not None:
-                    name = Path(path).stem
-                    while name in used_names:
-                        name += "_"
-                    used_names.add(name)
-                    write_atomic(json_dir / f"{name}.json", report.to_json())
-                else:
-                    write_atomic(Path(args.json), report.to_json())
-        if args.html:
-            from unmask.report.html import render_html
+            print(format_report(report, n_evidence=args.evidence, name=name), flush=True)
+        try:
+            if json_out is not None:
+                json_out.write(stem, report.to_json())
+            if html_out is not None:
+                from unmask.report.html import render_html
 
-            html = render_html(report, settings=config.to_dict())
-            if html_dir is not None:
-                name = Path(path).stem
-                while name in used_html:
-                    name += "_"
-                used_html.add(name)
-                write_atomic(html_dir / f"{name}.html", html)
-            else:
-                write_atomic(Path(args.html), html)
+                html_out.write(stem, render_html(report, settings=config.to_dict()))
+        except OutputError as e:
+            failed += 1
+            _err(str(e))
     return EXIT_FAILED if failed else EXIT_OK
 
 

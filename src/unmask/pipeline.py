@@ -106,12 +106,13 @@ class Scanner:
         return [*analyzers, ref]
 
     def scan(self, path: str | Path, progress: Progress | None = None,
-             claims: "PersonProfile | None" = None) -> Report:
+             claims: "PersonProfile | None" = None, record_path: bool = False) -> Report:
         """Scan one file. Raises :class:`~unmask.errors.InputError` for input that cannot be read.
 
         ``claims``: the person this file is claimed to show, for this scan only (default: the
         Scanner's own ``claims``); the loaded models are reused, so a service can check each
-        upload against a different person without reloading anything.
+        upload against a different person without reloading anything. The report names the file
+        by its name only, so it can be shared; ``record_path`` records its full path instead.
         """
         claims = claims if claims is not None else self.claims
         report_progress: Progress = progress or (lambda stage, done: None)
@@ -136,7 +137,8 @@ class Scanner:
         rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
-        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules)
+        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules,
+                              record_path=record_path)
         report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
         report_progress("done", 1.0)
         return report

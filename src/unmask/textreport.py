@@ -16,10 +16,11 @@ CONCLUSION_WORDS = {
 }
 
 
-def format_report(report: Report, n_evidence: int = 3) -> str:
+def format_report(report: Report, n_evidence: int = 3, name: str | None = None) -> str:
+    """The report as terminal lines; ``name`` names the file (default: the name the report records)."""
     d = report.data
     v = d["verdict"]
-    name = Path(d["input"]["path"]).name
+    name = name or Path(d["input"]["path"]).name
     score = "" if v["score"] is None else f"  score {v['score']:.{printed_digits(v)}f}"
     lines = [f"{name}: {LABEL_WORDS[v['label']].upper()}{score}", f"  {v['summary']}"]
     if v["label"] in ("likely_fake", "inconclusive", "likely_real"):

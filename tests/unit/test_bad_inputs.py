@@ -11,6 +11,9 @@ succeeds and ``FrameReader`` keeps what it could decode and says so in
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -205,3 +208,197 @@ def test_long_clip_costs_bounded_time(tmp_path: Path) -> None:
     assert reader.n_decoded < n / 10
     assert out[-1].t > 590  # the budget reaches the end of the clip
     assert elapsed < 5.0
+
+
+# -- the bad-input corpus through the command line (issue 13, §3) --------------------------------
+# Every row: how the file is made, the exit status `unmask scan` must end with, and a pattern its
+# one-line error (exit 1) or its output (exit 0) must match. Refused files never show a traceback;
+# readable-but-odd files are scanned, and damaged ones say how much could be decoded.
+
+BOMB_RSS_MB = 400  # a bomb refused before decoding leaves the process far below the 0.8 GB one frame costs
+
+
+def _small_face(n: int = 40) -> list[np.ndarray]:
+    return synth.face_frames(n, (320, 240))
+
+
+def make_truncated_at(keep: float, faststart: bool) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        full = synth.write_video(tmp / "full.mp4", _small_face(50), faststart=faststart, gop=10)
+        return synth.truncate(full, tmp / f"cut{int(keep * 100)}.mp4", keep)
+    return make
+
+
+def make_corrupt_middle(suffix: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        return synth.corrupt(synth.write_video(tmp / f"full{suffix}", _small_face(50), gop=10), tmp / f"middle{suffix}", 0.45, 0.6)
+    return make
+
+
+def make_bomb(name: str, small_first: bool) -> Callable[[Path], Path]:
+    return lambda tmp: synth.write_png_bomb(tmp / name, small_first=small_first, frames=2)
+
+
+def make_tiny_video(tmp: Path) -> Path:
+    return synth.write_video(tmp / "dot.mp4", [np.full((1, 1, 3), 128, np.uint8)] * 5, pix_fmt="yuv444p")
+
+
+def make_tiny_image(tmp: Path) -> Path:
+    return synth.write_image(tmp / "dot.png", np.full((1, 1, 3), 128, np.uint8))
+
+
+def make_8k_exactly(tmp: Path) -> Path:
+    return synth.write_video(tmp / "8k.mp4", [np.zeros((4320, 7680, 3), np.uint8)] * 2, codec="mpeg4")
+
+
+def make_rotated(tmp: Path) -> Path:
+    return synth.write_video(tmp / "portrait.mp4", [np.rot90(f).copy() for f in _small_face()], rotation=90)
+
+
+def make_vfr(tmp: Path) -> Path:
+    times = np.cumsum(np.random.default_rng(4).uniform(0.02, 0.09, 40)).tolist()
+    return synth.write_video(tmp / "vfr.mp4", _small_face(40), pts_s=times)
+
+
+def make_single_frame(tmp: Path) -> Path:
+    return synth.write_video(tmp / "one.mp4", _small_face(1))
+
+
+def make_jpeg_named_mp4(tmp: Path) -> Path:
+    return synth.write_image(tmp / "photo.mp4", synth.astronaut(), format="JPEG")
+
+
+def make_truncated_gif(tmp: Path) -> Path:
+    return synth.truncate(synth.write_gif(tmp / "full.gif", _small_face(10)), tmp / "cut.gif", 0.6)
+
+
+def make_non_utf8_text(tmp: Path) -> Path:
+    p = tmp / os.fsdecode(b"r\xe9sum\xe9.mp4")  # Latin-1 bytes in the name
+    p.write_text("not a video")
+    return p
+
+
+def make_non_utf8_clip(tmp: Path) -> Path:
+    return synth.write_video(tmp / os.fsdecode(b"caf\xe9\xff.mp4"), _small_face(10))
+
+
+def make_newline_name(tmp: Path) -> Path:
+    p = tmp / "two\nlines.mp4"
+    p.write_text("not a video")
+    return p
+
+
+def make_chmod_000(tmp: Path) -> Path:
+    p = synth.write_video(tmp / "locked.mp4", _small_face(5))
+    p.chmod(0)
+    return p
+
+
+def make_dev_zero(tmp: Path) -> Path:
+    return Path("/dev/zero")
+
+
+def make_truncated_mp4_at(keep: float) -> Callable[[Path], Path]:
+    return make_truncated_at(keep, faststart=False)
+
+
+UNSUPPORTED = r"not a video or image file we can read"
+PIXELS = r"(more|larger) than the 33177600 pixel limit"
+DECODED = r"could be decoded"
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+CORPUS: list[tuple[str, Callable[[Path], Path], int, str]] = [
+    ("empty-file", make_empty, 1, r"file is empty \(0 bytes\)"),
+    ("text-named-mp4", make_text_as_mp4, 1, UNSUPPORTED),
+    ("random-bytes-mp4", make_random_mp4, 1, UNSUPPORTED),
+    ("random-bytes-bin", make_random_bin, 1, UNSUPPORTED),
+    ("truncated-mp4-10", make_truncated_mp4_at(0.1), 1, UNSUPPORTED),
+    ("truncated-mp4-30", make_truncated_mp4_at(0.3), 1, UNSUPPORTED),
+    ("truncated-mp4-60", make_truncated_mp4_at(0.6), 1, UNSUPPORTED),
+    ("truncated-faststart-10", make_truncated_at(0.1, True), 1, UNSUPPORTED),  # the index, and not one whole picture
+    ("truncated-faststart-30", make_truncated_at(0.3, True), 0, r"CANNOT ASSESS[\s\S]*only 0\.\d of 2\.0 s could be decoded"),
+    ("truncated-faststart-60", make_truncated_at(0.6, True), 0, r"(INCONCLUSIVE|NO FACE FOUND|CANNOT ASSESS)[\s\S]*only 1\.\d of 2\.0 s " + DECODED),
+    ("corrupt-middle-mp4", make_corrupt_middle(".mp4"), 0, r"(INCONCLUSIVE|CANNOT ASSESS|NO FACE FOUND)[\s\S]*damaged[\s\S]*" + DECODED),
+    ("corrupt-middle-mkv", make_corrupt_middle(".mkv"), 0, r"(INCONCLUSIVE|CANNOT ASSESS|NO FACE FOUND)[\s\S]*damaged[\s\S]*" + DECODED),
+    ("truncated-jpeg", make_truncated_jpg, 1, UNSUPPORTED),
+    ("truncated-gif", make_truncated_gif, 0, r"damaged[\s\S]*" + DECODED),
+    ("audio-only-m4a", make_audio_only, 1, r"has audio but no video stream"),
+    ("directory", make_directory, 1, r"is a directory, not a media file"),
+    ("fifo", make_fifo, 1, r"is not a regular file"),
+    ("dev-zero", make_dev_zero, 1, r"/dev/zero: is not a regular file"),
+    ("missing-path", make_missing, 1, r"no such file"),
+    ("broken-symlink", make_broken_link, 1, r"no such file"),
+    ("video-over-8k", make_video_over_8k, 1, PIXELS),
+    ("image-over-8k", make_image_over_8k, 1, PIXELS),
+    ("png-bomb-mkv", make_bomb("bomb.mkv", False), 1, PIXELS),
+    ("png-bomb-mkv-after-a-small-frame", make_bomb("late.mkv", True), 1, PIXELS + r" \(its header says 64x64\)"),
+    ("png-bomb-avi", make_bomb("bomb.avi", False), 1, PIXELS),
+    ("png-bomb-mov-after-a-small-frame", make_bomb("late.mov", True), 1, PIXELS),
+    ("video-1x1", make_tiny_video, 0, r"dot\.mp4: NO FACE FOUND"),
+    ("image-1x1", make_tiny_image, 0, r"dot\.png: NO FACE FOUND"),
+    ("video-8k-exactly", make_8k_exactly, 0, r"8k\.mp4: NO FACE FOUND"),
+    ("rotated-90", make_rotated, 0, r"portrait\.mp4: (LIKELY|INCONCLUSIVE|CANNOT ASSESS)"),
+    ("variable-frame-rate", make_vfr, 0, r"vfr\.mp4: (LIKELY|INCONCLUSIVE|CANNOT ASSESS)"),
+    ("single-frame-video", make_single_frame, 0, r"one\.mp4: CANNOT ASSESS"),
+    ("jpeg-named-mp4", make_jpeg_named_mp4, 0, r"photo\.mp4: CANNOT ASSESS[\s\S]*no validated model for still images"),
+    ("non-utf8-name-text", make_non_utf8_text, 1, r"r\ufffdsum\ufffd\.mp4: " + UNSUPPORTED),
+    ("non-utf8-name-clip", make_non_utf8_clip, 0, r"caf\ufffd\ufffd\.mp4: "),
+    ("newline-in-name", make_newline_name, 1, r"twolines\.mp4: " + UNSUPPORTED),
+    pytest.param("unreadable-chmod-000", make_chmod_000, 1, r"permission denied",
+                 marks=pytest.mark.skipif(ROOT, reason="root reads files whatever their mode (see test_unreadable_file_is_refused)")),
+]
+
+
+@pytest.fixture
+def cli(scanner, monkeypatch: pytest.MonkeyPatch):
+    """``unmask scan`` with the session's loaded scanner (same default settings)."""
+    from unmask.cli import main
+
+    monkeypatch.setattr("unmask.pipeline.Scanner", lambda config, claims=None: scanner)
+    return main
+
+
+def _ids(rows: list) -> list[str]:
+    return [r.values[0] if hasattr(r, "values") else r[0] for r in rows]
+
+
+@pytest.mark.parametrize("name, make, code, pattern", CORPUS, ids=_ids(CORPUS))
+def test_bad_input_corpus(cli, tmp_path: Path, capsys, name: str, make: Callable[[Path], Path], code: int,
+                          pattern: str) -> None:
+    path = make(tmp_path)
+    got = cli(["scan", str(path), "-q"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert got == code, (out, err)
+    if code == 0:
+        assert err.strip() == "" and re.search(pattern, out), out
+    else:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("unmask: error: ") and out == "", err
+        assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_the_corpus_is_at_least_thirty_cases() -> None:
+    assert len(CORPUS) >= 30 and len(set(_ids(CORPUS))) == len(CORPUS)
+
+
+def test_a_png_bomb_costs_little_memory(tmp_path: Path) -> None:
+    """Refusing a 16000x16000 PNG frame behind a 64x64 header happens before decoding: the process stays small.
+
+    The peak is the child's own (``VmHWM``, reset at exec), not inherited from this test process.
+    """
+    code = ("import re, sys\n"
+            "from unmask.config import SamplingConfig\nfrom unmask.errors import MediaTooLarge\n"
+            "from unmask.media.probe import probe\nfrom unmask.media.decode import FrameReader\n"
+            "S = SamplingConfig()\n"
+            "for p in sys.argv[1:]:\n"
+            "    try:\n        list(FrameReader(probe(p, S), S))\n"
+            "    except MediaTooLarge as e:\n        print(e)\n"
+            "print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n")
+    bombs = [synth.write_png_bomb(tmp_path / "first.mkv"), synth.write_png_bomb(tmp_path / "late.mkv", small_first=True),
+             synth.write_png_bomb(tmp_path / "bomb.avi")]
+    res = subprocess.run([sys.executable, "-c", code, *map(str, bombs)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("pixel limit") == 3, res.stdout
+    peak_mb = int(re.search(r"peak_kb (\d+)", res.stdout).group(1)) / 1024  # type: ignore[union-attr]
+    assert peak_mb < BOMB_RSS_MB, f"peak RSS {peak_mb:.0f} MB"

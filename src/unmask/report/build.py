@@ -16,6 +16,7 @@ from unmask import __version__
 from unmask.analyzers.base import Analyzer
 from unmask.fusion import FusionModel, Verdict, unvalidated_kind_reason
 from unmask.report.attachments import Attachment
+from unmask.report.names import recorded_name
 from unmask.types import AnalyzerResult, Evidence, MediaContext
 
 if TYPE_CHECKING:
@@ -310,7 +311,9 @@ def build_report(
     timings: Mapping[str, float],
     warnings: Sequence[str],
     rules: Sequence["RuleHit"] = (),
+    record_path: bool = False,
 ) -> Report:
+    """The report of one scan. ``record_path``: record the file's full path, not only its name."""
     info = ctx.info
     fused_model = fusion
     fusion = fusion.for_kind(info.kind) or fusion  # the still-image model explains a photo's score
@@ -366,7 +369,7 @@ def build_report(
         "schema_version": SCHEMA_VERSION,
         "unmask_version": __version__,
         "input": {
-            "path": info.path,
+            "path": recorded_name(info.path, record_path),
             "sha256": info.sha256,
             "size_bytes": info.size_bytes,
             "container": info.container,
