@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train train-deps views facepack clean
+.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train train-deps views facepack fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -78,6 +78,20 @@ train: $(VENV)/.train-installed views
 # what a GPU machine needs to train (benchmarks/device_train.sh): JPEG-coded face caches + manifest, ~40 MB
 facepack: $(STAMP)
 	$(BIN)/python -m unmask.learned.dataset pack .facepack --manifest $(DATA)
+
+# coverage-guided fuzzing of probe and the decoders (atheris; docs/fuzzing.md): seeds from unmask.synth,
+# crashes land in $(FUZZ_DIR)/crashes/ (keep them in tests/data/fuzz/). FUZZ_SECONDS=120 for a smoke run.
+FUZZ_DIR     ?= fuzz/work
+FUZZ_SECONDS ?= 1800
+$(VENV)/.fuzz-installed: $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e ".[test,fuzz]"
+	touch $@
+
+fuzz: $(VENV)/.fuzz-installed
+	$(BIN)/python fuzz/make_seeds.py $(FUZZ_DIR)/seeds
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/crashes
+	$(BIN)/python fuzz/media_fuzzer.py $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds -max_total_time=$(FUZZ_SECONDS) \
+	  -rss_limit_mb=2048 -timeout=20 -max_len=1048576 -artifact_prefix=$(FUZZ_DIR)/crashes/ -print_final_stats=1
 
 clean:
 	rm -rf $(VENV) $(BENCH) .pytest_cache

@@ -381,7 +381,7 @@ def _probe_av(p: Path, digest: str, size: int, sampling: SamplingConfig) -> Medi
             raise NoVideoStream(p, "has no video stream")
         cc = vs.codec_context
         if cc is None:
-            raise unsupported(p, f"no decoder for video codec {vs.codec.name if vs.codec else '?'}")
+            raise unsupported(p, "no decoder for its video codec")  # PyAV: no codec context, nor a codec to name
         codec = str(cc.name)
         if codec in _TEXT_CODECS or container.format.name in _TEXT_CODECS:
             raise unsupported(p, "looks like text, not a picture")
