@@ -66,10 +66,10 @@ class GateConfig:
 
 
 ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync")
-#: run by default; blend_cnn joins once its shipped weights measurably help the fusion (docs/benchmark-notes.md).
+#: run by default (blend_cnn: the learned swap detector, whose weights ship in unmask/models).
 #: av_sync's features are not read by the shipped fusion; it reaches the verdict only through the explicit
 #: lip-sync rule (unmask.rules). The reference check is added by a claim (--claims), not by this list.
-DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "av_sync")
+DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync")
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,17 @@ def test_track_without_landmarks_is_not_scored(astronaut_obs):
     assert r.status == "skipped"
 
 
-def test_not_run_by_default():
-    assert "blend_cnn" not in ScanConfig().analyzers
-    assert "blend_cnn" in ScanConfig.load(env={}, overrides={"analyzers": "blend_cnn,glitches"}).analyzers
+def test_on_by_default_with_shipped_weights_that_verify():
+    from unmask.learned.runtime import BlendModel
+
+    assert "blend_cnn" in ScanConfig().analyzers
+    assert "blend_cnn" not in ScanConfig.load(env={}, overrides={"analyzers": "glitches,blinks"}).analyzers
+    m = BlendModel()
+    m.load()  # the sha256 in the manifest matches the shipped ONNX
+    assert m.view and m.size == 160 and m.onnx_path.stat().st_size < 20e6
+    man = m.manifest
+    assert man["training_command"].startswith("unmask train") and "--steps" in man["training_command"]
+    assert man["backbone"]["sha256"] and man["validation"]["pseudo_auc"] > 0.8
 
 
 def test_polar_model_says_where_on_the_outline_and_draws_heatmaps(astronaut_obs):
@@ -117,7 +125,7 @@ def test_view_model_says_where_and_in_how_many_frames(astronaut_obs):
     assert abs(ts.features["frac_flagged"] - 6 / 16) < 1e-6 and "boundary_peak_med" not in ts.features
     assert "in 6 of 16 frames" in r.explanation and "along the jaw and chin" in r.explanation
     ev = r.evidence[0]
-    assert "learned swap detector" in ev.detail and "along the jaw and chin" in ev.detail and "6 of the 16" in ev.detail
+    assert "learned swap detector" in ev.detail and "along the jaw and chin" in ev.detail and "6 of the 6 frames" in ev.detail
     assert 1 <= len(r.heatmaps) <= 2
     hm = r.heatmaps[0]
     side = int(round(256 * 1.3 / 1.5))

@@ -141,7 +141,10 @@ class BlendCNNAnalyzer(Analyzer):
         rows = list(zip(picked, prob.tolist()))
         ts = TrackScore(track.id, top_mean(prob), feats, tuple((o.t, float(p)) for o, p in rows))
         ev = []
-        spans = flagged_spans(rows, lambda r: r[0].t, lambda r: r[1], EVIDENCE_LEVEL, SPAN_GAP_S)
+        # 16 frames spread over a long track are seconds apart: a gap only splits a span when it is
+        # clearly longer than the spacing of the scored frames
+        spacing = float(np.median(np.diff([o.t for o in picked]))) if len(picked) > 1 else 0.0
+        spans = flagged_spans(rows, lambda r: r[0].t, lambda r: r[1], EVIDENCE_LEVEL, max(SPAN_GAP_S, 1.5 * spacing))
         for span in sorted(spans, key=lambda s: -max(r[1] for r in s))[:MAX_EVIDENCE_PER_TRACK]:
             t0, t1 = span[0][0].t, span[-1][0].t
             when = f"{t0:.1f} s" if t1 - t0 < 0.05 else f"{t0:.1f}–{t1:.1f} s"
@@ -150,8 +153,10 @@ class BlendCNNAnalyzer(Analyzer):
             i = next(j for j, o in enumerate(picked) if o is top[0])
             if view:
                 where = f"strongest {cam_region(maps[i], marks[i], faces[i].shape[0], self._model.view_zoom, self._crop_zoom())}"
+                scored_here = sum(1 for o in picked if t0 <= o.t <= t1)
                 detail = (f"Face {track.id}, {when}: the learned swap detector sees the traces of a pasted face, "
-                          f"{where}, in {len(span)} of the {len(picked)} frames it scored (probability {p:.2f}).")
+                          f"{where}, in {len(span)} of the {scored_here} frames it scored there "
+                          f"(median probability {p:.2f}).")
             else:
                 where = "around the face"
                 if self._model.polar:  # where along the outline the span's most suspicious frame's seam map peaks
