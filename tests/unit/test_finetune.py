@@ -174,3 +174,21 @@ def test_checkpoints_are_chosen_on_pseudo_auc_with_real_false_positives_breaking
     assert not better({"pseudo_auc": 0.70, "real_video_fp": 0.0}, best)  # flags nothing because it learned nothing
     assert better({"pseudo_auc": 0.798, "real_video_fp": 0.1}, best)  # tied on AUC, fewer real videos flagged
     assert not better({"pseudo_auc": 0.803, "real_video_fp": 0.3}, best)
+
+
+def test_natural_change_moves_the_whole_head_not_the_face_alone(views):
+    from unmask.analyzers.face_regions import FACE_OVAL
+    from unmask.learned.finetune import natural_change
+
+    img, lm = views.images[0], views.landmarks[0]
+    for seed in range(6):
+        out = natural_change(img, lm, np.random.default_rng(seed))
+        assert out.shape == img.shape and out.dtype == np.uint8
+        diff = np.abs(out.astype(int) - img).mean(axis=2)
+        assert diff.mean() > 0.05  # something changed
+        # the change is never confined to the face oval: it reaches past the outline (head and hair,
+        # or the background), which is what makes it unlike a paste
+        oval = np.zeros(img.shape[:2], np.uint8)
+        cv2.fillConvexPoly(oval, cv2.convexHull(np.round(lm[list(FACE_OVAL)]).astype(np.int32)), 1)
+        grown = cv2.dilate(oval, np.ones((25, 25), np.uint8))
+        assert diff[grown == 0].mean() > 0.2 * diff[oval == 1].mean()

@@ -74,12 +74,16 @@ class FinetuneConfig:
     workers: int = 0
     #: False starts from random weights (tests; an ablation), not from the installed ImageNet files
     pretrained: bool = True
+    #: share of faces first changed the way real footage changes the head as a whole (motion blur or
+    #: defocus of the head against its background, or the other way round), before real and blend are made
+    p_natural: float = 0.0
 
 
 # --- samples -----------------------------------------------------------------------------------------
 
-def social_damage(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Heavy upload damage at the face's native size: colour, rescaling, blur, noise, smoothing, JPEG."""
+def social_damage(img: np.ndarray, rng: np.random.Generator, shake: bool = False) -> np.ndarray:
+    """Heavy upload damage at the face's native size: colour, rescaling, blur, noise, smoothing, JPEG;
+    with ``shake`` (runs with ``p_natural``), also camera shake."""
     import cv2
 
     out = img
@@ -96,6 +100,8 @@ def social_damage(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.25:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.5))
+    if shake and rng.random() < 0.1:  # camera shake
+        out = cv2.filter2D(out, -1, _motion_kernel(rng, int(rng.integers(3, 9)) | 1))
     if rng.random() < 0.1:  # beauty filters and denoisers smooth skin
         out = cv2.bilateralFilter(out, 5, rng.uniform(20, 50), rng.uniform(3, 7))
     if rng.random() < 0.25:
@@ -107,6 +113,51 @@ def social_damage(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if ok:
             out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(out)
+
+
+def _motion_kernel(rng: np.random.Generator, length: int) -> np.ndarray:
+    """A normalised line kernel of ``length`` px at a random angle: the smear of something moving."""
+    import cv2
+
+    k = np.zeros((length, length), np.float32)
+    k[length // 2, :] = 1.0
+    m = cv2.getRotationMatrix2D(((length - 1) / 2.0, (length - 1) / 2.0), float(rng.uniform(0, 180)), 1.0)
+    k = cv2.warpAffine(k, m, (length, length))
+    return k / max(float(k.sum()), 1e-6)
+
+
+def natural_change(view: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The view as real footage often shows a head: moving or out of focus against a still, sharp
+    background, or sharp against a blurred or moving one.
+
+    The region is the whole head (the face outline grown by a quarter to half its size, and down to the
+    frame's edge half the time, for the neck), never the face oval alone: a sharpness change that stops at
+    the face outline is what a paste leaves, and stays the fake class's. Streets, sports and films are full
+    of the first kind; without it the detector flags them.
+    """
+    import cv2
+
+    from unmask.analyzers.face_regions import FACE_OVAL
+
+    h, w = view.shape[:2]
+    oval = np.asarray(landmarks, np.float32)[list(FACE_OVAL), :2]
+    centre = oval.mean(axis=0)
+    head = centre + (oval - centre) * float(rng.uniform(1.25, 1.5))
+    if rng.random() < 0.5:  # neck and shoulders move with the head
+        low = head[head[:, 1] > centre[1]].copy()
+        low[:, 1] = h
+        head = np.vstack([head, low])
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(head).astype(np.int32)), 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.03 * w)[..., None]
+    img = view.astype(np.float32)
+    if rng.random() < 0.5:
+        changed = cv2.filter2D(img, -1, _motion_kernel(rng, int(rng.integers(3, 12)) | 1))
+    else:
+        changed = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(1.0, 3.0)))
+    inside = rng.random() < 0.5  # the head changed (it moves), or everything around it (focus on the face)
+    out = mask * changed + (1 - mask) * img if inside else mask * img + (1 - mask) * changed
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def _blend_shape(rng: np.random.Generator) -> str | None:
@@ -135,12 +186,15 @@ def make_pair(view: np.ndarray, landmarks: np.ndarray, native: float, rng: np.ra
     n = max(64, int(round(side * f))) if f < 0.9 else side
     face = cv2.resize(view, (n, n), interpolation=cv2.INTER_AREA) if n != side else view
     lm = landmarks * (n / side)
+    if config.p_natural > 0 and rng.random() < config.p_natural:
+        face = natural_change(face, lm, rng)
     fake = self_blend(face, lm, rng, shape=_blend_shape(rng)).image
     real = face
     if augment:
         seed = int(rng.integers(0, 2**63 - 1))
-        real = social_damage(real, np.random.default_rng(seed))
-        fake = social_damage(fake, np.random.default_rng(seed))
+        shake = config.p_natural > 0
+        real = social_damage(real, np.random.default_rng(seed), shake)
+        fake = social_damage(fake, np.random.default_rng(seed), shake)
     if n != side:
         real = cv2.resize(real, (side, side), interpolation=cv2.INTER_LINEAR)
         fake = cv2.resize(fake, (side, side), interpolation=cv2.INTER_LINEAR)

@@ -704,6 +704,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="pretrained backbones: share of the other groups also held out (default 0.03)")
     p.add_argument("--val-only", action="append", default=[], metavar="CACHE",
                    help="pretrained backbones: a face cache (.npz) held out for validation whatever its groups (repeatable)")
+    p.add_argument("--p-natural", type=float, default=0.0, metavar="P",
+                   help="pretrained backbones: share of faces whose whole head is first motion-blurred or defocused "
+                        "against its background, or the other way round, as real footage shows (default 0)")
     p.add_argument("--val-every", type=int, default=250,
                    help="pretrained backbones: validate every N steps (default 250)")
     p.add_argument("--patch", type=int, default=0, metavar="P",
@@ -759,7 +762,7 @@ def run(args: argparse.Namespace, command: str) -> int:
                             max_minutes=args.minutes if args.minutes is not None else 60.0, steps=args.steps,
                             lr=args.lr or FinetuneConfig.lr, seed=args.seed, val_groups=val_groups,
                             val_fraction=args.val_fraction, val_every=args.val_every, device=args.device,
-                            workers=args.workers)
+                            workers=args.workers, p_natural=args.p_natural)
         m = finetune(faces, ft, Path(args.out), say, command=command, n_val_only=n_val_only)
         print(json.dumps({k: m[k] for k in ("best_step", "best", "wall_s", "images_per_s", "steps")}, indent=2))
         return 0
