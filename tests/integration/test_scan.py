@@ -33,7 +33,7 @@ def test_report_validates_against_schema(clip_report):
     assert d["input"]["sha256"] and d["input"]["container"] == "mp4" and d["input"]["width"] == 640
     assert d["verdict"]["label"] in ("likely_real", "inconclusive", "likely_fake")
     assert len(d["faces"]) == 1 and d["faces"][0]["assessable"]
-    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks", "av_sync"}
+    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync"}
     assert d["reference"] is None and d["verdict"]["rules"] == [] and d["verdict"]["fusion_label"] == d["verdict"]["label"]
     assert all(a["status"] != "error" for a in d["analyzers"]), [a["reason"] for a in d["analyzers"]]
     assert d["timings"]["total_s"] > 0 and d["timeline"]
