@@ -101,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="bench output(s); add perturbed runs (bench --perturb crf30) so compression is not read as manipulation")
     f.add_argument("--out", required=True, metavar="FILE")
     f.add_argument("--manifest", default=None, help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
+    f.add_argument("--exclude", default="", metavar="A1,A2",
+                   help="leave these analyzers' features out (e.g. to measure what one adds)")
     common(f)
     return p
 
@@ -302,7 +304,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from unmask.fusion_fit import fit_fusion
 
-    result = fit_fusion([Path(d) for d in args.bench_dirs], Path(args.out), manifest=Path(args.manifest) if args.manifest else None)
+    result = fit_fusion([Path(d) for d in args.bench_dirs], Path(args.out), manifest=Path(args.manifest) if args.manifest else None,
+                        exclude=tuple(a.strip() for a in args.exclude.split(",") if a.strip()))
     print(json.dumps(result, indent=2))
     return EXIT_OK
 

@@ -153,7 +153,7 @@ def _fitter(signs: np.ndarray) -> tuple[Any, Any]:
     return fit, predict
 
 
-def fit_still(bench_dirs: list[Path]) -> tuple[dict[str, Any] | None, str]:
+def fit_still(bench_dirs: list[Path], analyzers: tuple[str, ...] = STILL_ANALYZERS) -> tuple[dict[str, Any] | None, str]:
     """The still-image model (``still`` in fusion.json) and why; None when photos cannot be judged yet.
 
     One row per labeled photo with an assessable face; only STILL_ANALYZERS' features; grouped 5-fold
@@ -165,10 +165,10 @@ def fit_still(bench_dirs: list[Path]) -> tuple[dict[str, Any] | None, str]:
     y = np.array([r["label"] for r in rows])
     if len(rows) < 20 or (y == 1).sum() < 5 or (y == 0).sum() < 10:
         return None, f"too few assessable labeled photos ({int((y == 0).sum())} real, {int((y == 1).sum())} fake)"
-    names = sorted({k for r in rows for k in r["features"] if k.split(".", 1)[0] in STILL_ANALYZERS})
+    names = sorted({k for r in rows for k in r["features"] if k.split(".", 1)[0] in analyzers})
     names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)]
     if not names:
-        return None, f"no photo was scored by {', '.join(STILL_ANALYZERS)}"
+        return None, f"no photo was scored by {', '.join(analyzers) or 'a detector validated on photos'}"
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     signs = feature_signs(names)
@@ -201,7 +201,8 @@ def fit_still(bench_dirs: list[Path]) -> tuple[dict[str, Any] | None, str]:
     }, "validated"
 
 
-def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None = None) -> dict[str, Any]:
+def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None = None,
+               exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """Fit on every labeled video of one or more bench runs.
 
     Runs of degraded copies (``unmask bench --perturb crf30``) teach the fusion that compression is not
@@ -217,7 +218,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
     names = sorted({k for r in rows for k in r["features"]})
     names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
-             and n.split(".", 1)[1] not in CONTEXT_FEATURES and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS]
+             and n.split(".", 1)[1] not in CONTEXT_FEATURES
+             and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS + tuple(exclude)]
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     signs = feature_signs(names)
@@ -247,7 +249,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         }
 
     mu, sd, coef, intercept = fit(X, y)
-    still, still_why = fit_still(dirs)
+    still, still_why = fit_still(dirs, tuple(a for a in STILL_ANALYZERS if a not in exclude))
     single = {}
     for j, n in enumerate(names):
         col = np.where(np.isnan(X[:, j]), np.nanmean(X[:, j]), X[:, j])
@@ -285,6 +287,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "sign_constraints": {n: int(sg) for n, sg in zip(names, signs) if sg},
         "held_at_zero": [n for n, sg, w in zip(names, signs, coef) if sg and abs(float(w)) < 1e-6],
         "excluded_context_features": list(CONTEXT_FEATURES),
+        "excluded_analyzers": list(EXCLUDED_ANALYZERS + tuple(exclude)),
         "still": still,
         "still_status": still_why,
         "command": ("make bench bench-crf30 fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; "
