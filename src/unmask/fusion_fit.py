@@ -72,7 +72,7 @@ def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
             if tid is None:
                 continue
             rows.append({"label": 1 if r["label"] == "fake" else 0, "group": r["group"], "path": r["path"],
-                         "perturbation": perturb or "none",
+                         "perturbation": perturb or "none", "manipulation": r.get("manipulation", ""),
                          "origin": r["origin"], "features": report_track_features(rep)[tid]})
     return rows
 
@@ -248,6 +248,13 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             "tpr_at_likely_fake": round(float(np.mean(ss[yy == 1] >= likely_fake)), 4),
         }
 
+    manip = np.array([r.get("manipulation", "") for r in rows])
+    by_manipulation = {}
+    for p in sorted(set(pert.tolist())):
+        for m in sorted({m for m in manip[(y == 1) & (pert == p)].tolist()}):
+            sel = (pert == p) & ((y == 0) | (manip == m))
+            by_manipulation.setdefault(p, {})[m] = {
+                "n_fake": int(((y == 1) & sel).sum()), **roc_metrics(y[sel].tolist(), oof[sel].tolist())}
     mu, sd, coef, intercept = fit(X, y)
     still, still_why = fit_still(dirs, tuple(a for a in STILL_ANALYZERS if a not in exclude))
     single = {}
@@ -279,6 +286,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             "fpr_at_likely_fake": round(cv_fpr, 4),
             "tpr_at_likely_fake": round(cv_tpr, 4),
             "by_perturbation": by_perturbation,
+            "by_manipulation": by_manipulation,
         },
         "single_feature_auc": single,
         "regularisation_C": REG_C,
