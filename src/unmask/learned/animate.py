@@ -1,0 +1,526 @@
+"""One-photo animation pseudo-fakes: a real still driven by another real clip's motion.
+
+Talking-head generators (SadTalker, AniPortrait, LivePortrait, ...) make a whole video from one
+photo: the identity's texture is frozen while the geometry moves, the mouth interior is invented,
+the eyes close by warping and the background is either held still or moved with the head. SBI
+(:mod:`unmask.learned.sbi`) makes swap-like fakes from real faces alone; this module does the same
+for animation, so a clip-level detector can be trained without any generator's output:
+
+* **motion transfer, relative**: the driver's landmarks are mapped onto the still by one
+  similarity (scale, pose), then split per frame into a rigid head motion and a non-rigid
+  expression residual, both re-applied to the *still's* shape (FOMM's "relative" mode), so the
+  output keeps the still's face shape and only borrows the driver's movement;
+* **warp**: piecewise-affine over a Delaunay triangulation of a landmark subset plus a ring of
+  anchors around the face; outside the ring the background is either static or moved rigidly
+  with the head;
+* **eyes**: the lids close by warping, following the driver's eye aspect ratio, a blink inserted
+  at random, or never (eyes frozen open, an old trace of animated photos);
+* **mouth**: when the driver opens the mouth wider than the still, the inner-lip polygon is filled
+  from a stretched copy of the still's mouth interior, or, for a closed-mouth still, a dark
+  interior with teeth coloured from the still's own eye whites.
+
+Every random choice comes from the ``np.random.Generator`` passed in, so a seed reproduces a sample
+bit for bit. Landmarks are ``(478, 2)`` pixel coordinates of the image they belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from unmask.analyzers.face_regions import FACE_OVAL, LEFT_BROW, NOSE, RIGHT_BROW
+from unmask.errors import UnmaskError
+from unmask.learned.dataset import FaceSet
+from unmask.types import N_LANDMARKS
+
+
+class BadAnimationInput(UnmaskError, ValueError):
+    """A still, landmark array, driving sequence or option that cannot be animated."""
+
+
+# --- landmark index sets (mediapipe 478-point mesh) -------------------------------------------------
+
+#: eye lids as (upper, lower) point pairs, from the outer to the inner corner; subject's right eye first
+RIGHT_LIDS: tuple[tuple[int, int], ...] = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154),
+                                           (173, 155))
+LEFT_LIDS: tuple[tuple[int, int], ...] = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381),
+                                          (398, 382))
+RIGHT_CORNERS, LEFT_CORNERS = (33, 133), (263, 362)
+#: the three central lid pairs of each eye: what the eye aspect ratio is measured on
+EAR_PAIRS = (RIGHT_LIDS[2:5], LEFT_LIDS[2:5])
+RIGHT_IRIS = tuple(range(468, 473))
+LEFT_IRIS = tuple(range(473, 478))
+#: the inner lip contour as a closed loop (upper lip from corner to corner, then the lower lip back)
+INNER_LIPS: tuple[int, ...] = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178,
+                               88, 95)
+OUTER_LIPS: tuple[int, ...] = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181,
+                               91, 146)
+#: the inner lips' middle points (upper, lower): the mouth opening is their distance
+LIP_GAP = (13, 14)
+MOUTH_CORNERS = (78, 308)
+#: points that move with the skull, not with an expression: upper face outline, nose, eye corners
+RIGID_POINTS: tuple[int, ...] = (454, 356, 389, 251, 284, 332, 297, 338, 10, 109, 67, 103, 54, 21, 162, 127, 234) \
+    + NOSE + RIGHT_CORNERS + LEFT_CORNERS
+#: cheek and forehead points that keep the triangles between features small
+FILL_POINTS: tuple[int, ...] = (50, 280, 205, 425, 187, 411, 147, 376, 123, 352, 118, 347, 101, 330, 36, 266,
+                                151, 9, 108, 337, 69, 299, 200, 199, 175, 32, 262, 140, 369, 211, 431)
+_EYE_POINTS = tuple(sorted({i for pair in RIGHT_LIDS + LEFT_LIDS for i in pair} | set(RIGHT_CORNERS + LEFT_CORNERS)))
+#: the landmarks the warp's triangulation is built on (irises excluded: they would fold in a blink)
+WARP_POINTS: tuple[int, ...] = tuple(sorted(set(FACE_OVAL) | set(LEFT_BROW + RIGHT_BROW) | set(NOSE) | set(_EYE_POINTS)
+                                            | set(INNER_LIPS) | set(OUTER_LIPS) | set(FILL_POINTS)))
+
+BACKGROUNDS = ("static", "rigid")
+BLINKS = ("driver", "inserted", "frozen")
+BLINK_P = (0.6, 0.25, 0.15)
+#: how far the anchor ring lies outside the face outline, as a multiple of the outline about its centre
+RING_SCALE = 1.45
+#: relative opening (gap / mouth width) above which a still's own mouth interior is worth copying
+OPEN_STILL = 0.08
+#: the output mouth is filled when its opening exceeds the still's by this fraction of the mouth width
+FILL_MARGIN = 0.03
+
+
+@dataclass(frozen=True)
+class AnimationOptions:
+    """What one pseudo-fake does; :func:`draw_options` draws it from a generator."""
+
+    background: str = "static"  # "static": held still; "rigid": moved with the head
+    blink: str = "driver"  # "driver": lids follow the driver's eye aspect ratio; "inserted": one random blink; "frozen"
+    expression_gain: float = 1.0  # scales the driver's expression residual
+    teeth: bool = True  # a closed-mouth still's rendered interior shows a band of upper teeth
+    teeth_height: float = 0.35  # of the interior's height
+    interior_dark: float = 0.3  # brightness of the rendered interior, as a fraction of the lips'
+
+    def __post_init__(self) -> None:
+        if self.background not in BACKGROUNDS:
+            raise BadAnimationInput(f"background must be one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
+        if self.blink not in BLINKS:
+            raise BadAnimationInput(f"blink must be one of {', '.join(BLINKS)}, got {self.blink!r}")
+        for name, v, lo, hi in (("expression_gain", self.expression_gain, 0.0, 3.0),
+                                ("teeth_height", self.teeth_height, 0.0, 1.0),
+                                ("interior_dark", self.interior_dark, 0.0, 1.0)):
+            if not (np.isfinite(v) and lo <= v <= hi):
+                raise BadAnimationInput(f"{name} must be in [{lo}, {hi}], got {v}")
+
+
+def draw_options(rng: np.random.Generator) -> AnimationOptions:
+    """The options of one sample: background, eye mode, expression strength, mouth rendering."""
+    background = BACKGROUNDS[int(rng.integers(0, len(BACKGROUNDS)))]
+    blink = BLINKS[int(rng.choice(len(BLINKS), p=BLINK_P))]
+    return AnimationOptions(
+        background=background, blink=blink, expression_gain=float(rng.uniform(0.8, 1.2)),
+        teeth=bool(rng.random() < 0.7), teeth_height=float(rng.uniform(0.25, 0.45)),
+        interior_dark=float(rng.uniform(0.15, 0.4)),
+    )
+
+
+@dataclass(frozen=True)
+class Animation:
+    """T animated frames of one still and what was done to each."""
+
+    frames: np.ndarray  # T x H x W x 3 uint8
+    landmarks: np.ndarray  # T x 478 x 2 float32: where the still's landmarks went (irises follow the eyes rigidly)
+    openness: np.ndarray  # T float32: lid opening imposed, 1 = the still's own, 0 = closed
+    mouth_filled: np.ndarray  # T bool: the mouth interior was re-rendered in that frame
+    options: AnimationOptions
+
+    def __post_init__(self) -> None:
+        t = len(self.frames)
+        if not (self.frames.ndim == 4 and self.frames.shape[3] == 3 and self.frames.dtype == np.uint8):
+            raise BadAnimationInput(f"Animation: frames must be TxHxWx3 uint8, got {self.frames.shape}")
+        if self.landmarks.shape != (t, N_LANDMARKS, 2) or self.openness.shape != (t,) or self.mouth_filled.shape != (t,):
+            raise BadAnimationInput("Animation: landmarks, openness and mouth_filled need one entry per frame")
+
+
+# --- checks and geometry --------------------------------------------------------------------------
+
+def _check_still(still: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    if not (isinstance(still, np.ndarray) and still.ndim == 3 and still.shape[2] == 3 and still.dtype == np.uint8
+            and min(still.shape[:2]) >= 8):
+        raise BadAnimationInput(f"still must be an HxWx3 uint8 image of at least 8x8, got "
+                                f"{getattr(still, 'shape', None)} {getattr(still, 'dtype', None)}")
+    return _check_points(landmarks, "still landmarks")
+
+
+def _check_points(landmarks: np.ndarray, what: str) -> np.ndarray:
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.ndim != 2 or lm.shape[0] != N_LANDMARKS or lm.shape[1] < 2 or not np.all(np.isfinite(lm[:, :2])):
+        raise BadAnimationInput(f"{what} must be ({N_LANDMARKS}, 2) finite points, got {lm.shape}")
+    xy = lm[:, :2]
+    if float(np.ptp(xy[list(RIGID_POINTS)], axis=0).min()) < 1e-3:
+        raise BadAnimationInput(f"{what}: the face has no extent (all points coincide)")
+    return xy
+
+
+def _check_driver(driving: np.ndarray) -> np.ndarray:
+    d = np.asarray(driving, dtype=np.float64)
+    if d.ndim != 3 or d.shape[0] < 1 or d.shape[1] != N_LANDMARKS or d.shape[2] < 2:
+        raise BadAnimationInput(f"driving landmarks must be (T >= 1, {N_LANDMARKS}, 2), got {d.shape}")
+    return np.stack([_check_points(f, f"driving frame {i}") for i, f in enumerate(d)])
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
+    """Least-squares similarity ``dst ≈ a * src + b`` in complex form (a: scale and rotation), no reflection."""
+    p = src[:, 0] + 1j * src[:, 1]
+    q = dst[:, 0] + 1j * dst[:, 1]
+    pm, qm = p.mean(), q.mean()
+    den = float(np.sum(np.abs(p - pm) ** 2))
+    a = complex(np.sum(np.conj(p - pm) * (q - qm)) / den) if den > 1e-12 else 1.0 + 0j
+    return a, complex(qm - a * pm)
+
+
+def _apply(a: complex, b: complex, xy: np.ndarray) -> np.ndarray:
+    z = a * (xy[..., 0] + 1j * xy[..., 1]) + b
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+def _inverse(a: complex, b: complex) -> tuple[complex, complex]:
+    return 1.0 / a, -b / a
+
+
+def eye_aspect_ratio(xy: np.ndarray) -> float:
+    """Mean lid opening of both eyes over their widths (0 closed, about 0.25-0.35 open)."""
+    xy = np.asarray(xy, np.float64)
+    out = []
+    for pairs, (c0, c1) in zip(EAR_PAIRS, (RIGHT_CORNERS, LEFT_CORNERS)):
+        gap = np.mean([np.linalg.norm(xy[u, :2] - xy[l, :2]) for u, l in pairs])
+        out.append(gap / max(float(np.linalg.norm(xy[c0, :2] - xy[c1, :2])), 1e-6))
+    return float(np.mean(out))
+
+
+def mouth_opening(xy: np.ndarray) -> float:
+    """Inner-lip gap over the mouth's width (0 closed)."""
+    xy = np.asarray(xy, np.float64)
+    gap = float(np.linalg.norm(xy[LIP_GAP[0], :2] - xy[LIP_GAP[1], :2]))
+    return gap / max(float(np.linalg.norm(xy[MOUTH_CORNERS[0], :2] - xy[MOUTH_CORNERS[1], :2])), 1e-6)
+
+
+def retarget(still_xy: np.ndarray, driving: np.ndarray, expression_gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The still's landmarks moved as the driver moves, relative to the driver's first frame.
+
+    Returns ``(T x 478 x 2 landmarks, T head motions)``; each head motion is the complex pair
+    ``(a, b)`` of the still-frame similarity ``z -> a z + b`` (frame 0: the identity). Eye lids keep
+    the still's shape (the lids are set by :func:`set_lids`); irises follow the eye corners.
+    """
+    still = _check_points(still_xy, "still landmarks")
+    drv = _check_driver(driving)
+    rig = list(RIGID_POINTS)
+    a0, b0 = _similarity(drv[0][rig], still[rig])  # the driver's first frame onto the still: scale, pose
+    drv_s = _apply(a0, b0, drv)
+    out = np.empty_like(drv_s)
+    motions = np.empty((len(drv_s), 2), np.complex128)
+    frozen_eyes = list(_EYE_POINTS + RIGHT_IRIS + LEFT_IRIS)
+    for t, d in enumerate(drv_s):
+        a, b = _similarity(drv_s[0][rig], d[rig])  # the head's motion since frame 0
+        ai, bi = _inverse(a, b)
+        residual = _apply(ai, bi, d) - drv_s[0]  # expression, in the first frame's pose
+        residual[frozen_eyes] = 0.0
+        out[t] = _apply(a, b, still + expression_gain * residual)
+        motions[t] = (a, b)
+    return out.astype(np.float32), motions
+
+
+def set_lids(xy: np.ndarray, still_xy: np.ndarray, openness: float) -> np.ndarray:
+    """``xy`` with each upper lid lowered toward its lower lid: ``openness`` 1 keeps the still's opening, 0 closes.
+
+    The lids of ``xy`` are assumed to have the still's shape (as :func:`retarget` leaves them); the
+    upper lid moves most, the lower lid rises a little, as in a real blink.
+    """
+    out = np.array(xy, np.float32, copy=True)
+    o = float(np.clip(openness, 0.0, 1.0))
+    for pairs in (RIGHT_LIDS, LEFT_LIDS):
+        for u, lo in pairs:
+            gap = out[lo] - out[u]
+            out[u] = out[u] + (1.0 - o) * 0.85 * gap
+            out[lo] = out[lo] - (1.0 - o) * 0.15 * gap
+    return out
+
+
+def _openness(options: AnimationOptions, drv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    t = len(drv)
+    if options.blink == "frozen":
+        return np.ones(t, np.float32)
+    if options.blink == "driver":
+        ear = np.array([eye_aspect_ratio(f) for f in drv])
+        top = float(ear.max())
+        return np.clip(ear / top, 0.0, 1.0).astype(np.float32) if top > 1e-6 else np.ones(t, np.float32)
+    # inserted: close over 1-2 frames, hold 0-2, open over 2-3 (at 25 fps a blink lasts 100-300 ms)
+    close, hold, reopen = int(rng.integers(1, 3)), int(rng.integers(0, 3)), int(rng.integers(2, 4))
+    depth = float(rng.uniform(0.0, 0.15))
+    profile = np.concatenate([np.linspace(1.0, depth, close + 1)[1:], np.full(hold, depth),
+                              np.linspace(depth, 1.0, reopen + 1)[1:]])
+    start = int(rng.integers(0, max(1, t)))
+    o = np.ones(t, np.float32)
+    for k, v in enumerate(profile):
+        if start + k < t:
+            o[start + k] = v
+    return o
+
+
+# --- the warp ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Mesh:
+    """The still's triangulation: source points (landmark subset + anchor ring) and triangles."""
+
+    points: np.ndarray  # P x 2 float64, still pixels
+    triangles: np.ndarray  # K x 3 int
+    n_landmarks: int  # the first n points are WARP_POINTS, the rest the ring
+
+
+def _ring(xy: np.ndarray) -> np.ndarray:
+    oval = xy[list(FACE_OVAL)]
+    hull = cv2.convexHull(oval.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    c = oval.mean(axis=0)
+    return c + (hull - c) * RING_SCALE
+
+
+def _mesh(still_xy: np.ndarray) -> _Mesh:
+    pts = np.vstack([still_xy[list(WARP_POINTS)], _ring(still_xy)])
+    # points that coincide (a closed mouth's inner lips) are nudged apart so every one is a vertex
+    jitter = np.arange(len(pts))[:, None] * np.array([1e-4, 7e-5])
+    try:
+        tri = Delaunay(pts + jitter)
+    except Exception as e:  # scipy.spatial.QhullError: points all on a line
+        raise BadAnimationInput(f"cannot triangulate the still's landmarks ({e.__class__.__name__})") from None
+    return _Mesh(pts, np.asarray(tri.simplices, np.int64), len(WARP_POINTS))
+
+
+def _backward_map(mesh: _Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outside: tuple[complex, complex]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """remap() maps: output pixel -> still pixel, piecewise affine inside the mesh, ``outside`` elsewhere."""
+    h, w = shape
+    label = np.full((h, w), -1, np.int32)
+    d = dst_pts[mesh.triangles]  # K x 3 x 2, output triangles
+    s = mesh.points[mesh.triangles]  # K x 3 x 2, still triangles
+    area = ((d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1])
+            - (d[:, 2, 0] - d[:, 0, 0]) * (d[:, 1, 1] - d[:, 0, 1]))
+    live = np.abs(area) >= 1e-6  # a collapsed output triangle covers no pixel
+    mats = np.zeros((len(d), 2, 3), np.float64)
+    dh = np.concatenate([d[live], np.ones((int(live.sum()), 3, 1))], axis=2)
+    mats[live] = np.transpose(np.linalg.solve(dh, s[live]), (0, 2, 1))  # [x, y, 1] (output) -> still
+    corners = np.round(np.clip(d, -1e5, 1e5) * 16).astype(np.int32)  # 4 fractional bits (shift=4)
+    for k in np.flatnonzero(live):
+        cv2.fillConvexPoly(label, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    ai, bi = _inverse(*outside)
+    bg = _apply(ai, bi, np.stack([xx, yy], axis=-1))
+    mx, my = bg[..., 0], bg[..., 1]
+    inside = label >= 0
+    m = mats[label[inside]]
+    x, y = xx[inside], yy[inside]
+    mx[inside] = m[:, 0, 0] * x + m[:, 0, 1] * y + m[:, 0, 2]
+    my[inside] = m[:, 1, 0] * x + m[:, 1, 1] * y + m[:, 1, 2]
+    return mx.astype(np.float32), my.astype(np.float32)
+
+
+def warp_to(still: np.ndarray, still_xy: np.ndarray, target_xy: np.ndarray,
+            background: tuple[complex, complex] = (1.0 + 0j, 0j)) -> np.ndarray:
+    """The still warped so its landmarks land on ``target_xy`` (piecewise affine; ``background``: how the
+    area outside the anchor ring moves, a complex similarity, identity = static)."""
+    sxy = _check_still(still, still_xy)
+    txy = _check_points(target_xy, "target landmarks")
+    mesh = _mesh(sxy)
+    return _warp(still, mesh, txy, background)
+
+
+def _warp(still: np.ndarray, mesh: _Mesh, txy: np.ndarray, background: tuple[complex, complex]) -> np.ndarray:
+    ring = _apply(*background, mesh.points[mesh.n_landmarks:])
+    dst = np.vstack([txy[list(WARP_POINTS)], ring])
+    mx, my = _backward_map(mesh, dst, still.shape[:2], background)
+    return cv2.remap(still, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# --- the mouth interior -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _MouthSource:
+    """What an opened mouth is filled from: the still's own interior, or colours to render one."""
+
+    patch: np.ndarray | None  # the still's inner-mouth box (float32), when its mouth is open enough
+    dark: np.ndarray  # RGB of the rendered interior
+    teeth: np.ndarray  # RGB of the rendered teeth
+
+
+def _mouth_source(still: np.ndarray, xy: np.ndarray, options: AnimationOptions) -> _MouthSource:
+    img = still.astype(np.float32)
+    h, w = still.shape[:2]
+    lips = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(lips, [np.round(xy[list(OUTER_LIPS)]).astype(np.int32)], 1)
+    lip_rgb = img[lips > 0].mean(axis=0) if lips.any() else np.full(3, 120.0, np.float32)
+    whites = []
+    for pairs in (RIGHT_LIDS, LEFT_LIDS):
+        eye = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(eye, [np.round(np.vstack([xy[[u for u, _ in pairs]], xy[[lo for _, lo in pairs]][::-1]]))
+                           .astype(np.int32)], 1)
+        px = img[eye > 0]
+        if len(px) >= 4:
+            lum = px.mean(axis=1)
+            whites.append(px[lum >= np.quantile(lum, 0.7)])
+    sclera = np.concatenate(whites).mean(axis=0) if whites else np.array([225.0, 220.0, 210.0])
+    teeth = np.clip(0.5 * sclera + 0.5 * sclera.mean() * 0.95, 0.0, 255.0)  # the eye whites, less saturated
+    dark = lip_rgb * options.interior_dark
+    patch = None
+    if mouth_opening(xy) >= OPEN_STILL:
+        inner = xy[list(INNER_LIPS)]
+        x0, y0 = np.floor(inner.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(inner.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1 + 1, w), min(y1 + 1, h)
+        if x1 - x0 >= 3 and y1 - y0 >= 3:
+            patch = img[y0:y1, x0:x1].copy()
+    return _MouthSource(patch, dark.astype(np.float32), teeth.astype(np.float32))
+
+
+def _fill_mouth(frame: np.ndarray, xy: np.ndarray, src: _MouthSource, options: AnimationOptions) -> np.ndarray:
+    """``frame`` with its inner-lip polygon re-rendered from ``src``."""
+    h, w = frame.shape[:2]
+    poly = xy[list(INNER_LIPS)]
+    x0, y0 = np.floor(poly.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return frame
+    bw, bh = x1 - x0, y1 - y0
+    mask = np.zeros((bh, bw), np.float32)
+    cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    mask = cv2.GaussianBlur(mask, (3, 3), 0.8)
+    if src.patch is not None:  # the still's own teeth and dark interior, stretched to the new opening
+        fill = cv2.resize(src.patch, (bw, bh), interpolation=cv2.INTER_LINEAR)
+    else:  # a closed-mouth still: a dark interior, darker at the back, with the upper teeth
+        rows = np.linspace(0.0, 1.0, bh, dtype=np.float32)[:, None, None]
+        shade = 1.0 - 0.5 * np.sin(np.pi * rows)
+        fill = np.broadcast_to(src.dark * shade, (bh, bw, 3)).copy()
+        top = float(poly[:, 1].min() - y0)
+        bottom = float(poly[:, 1].max() - y0)
+        if options.teeth:
+            edge = top + options.teeth_height * (bottom - top)
+            t = np.clip((edge - np.arange(bh, dtype=np.float32)) / 1.5 + 0.5, 0.0, 1.0)[:, None, None]
+            cols = np.linspace(-1.0, 1.0, bw, dtype=np.float32)[None, :, None]
+            teeth = src.teeth * (1.0 - 0.35 * cols ** 2)  # darker toward the mouth corners
+            fill = t * teeth + (1.0 - t) * fill
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    out = frame.copy()
+    out[y0:y1, x0:x1] = np.clip(np.rint(mask[..., None] * fill + (1.0 - mask[..., None]) * roi), 0, 255).astype(np.uint8)
+    return out
+
+
+# --- a sample -----------------------------------------------------------------------------------------
+
+def animate(still: np.ndarray, still_landmarks: np.ndarray, driving: np.ndarray, rng: np.random.Generator,
+            options: AnimationOptions | None = None) -> Animation:
+    """T frames of ``still`` moving as the ``driving`` landmark sequence (T x 478 x 2) moves.
+
+    ``options`` None draws them from ``rng`` (:func:`draw_options`). Frame t's landmarks are the
+    still's retargeted by the driver's motion since its first frame, so a driver that does not move
+    gives the still back (up to interpolation) on every frame.
+    """
+    sxy = _check_still(still, still_landmarks)
+    drv = _check_driver(driving)
+    if options is None:
+        options = draw_options(rng)
+    targets, motions = retarget(sxy, drv, options.expression_gain)
+    openness = _openness(options, drv, rng)
+    mesh = _mesh(sxy)
+    mouth = _mouth_source(still, sxy, options)
+    still_open = mouth_opening(sxy)
+    frames = np.empty((len(drv),) + still.shape, np.uint8)
+    marks = np.empty((len(drv), N_LANDMARKS, 2), np.float32)
+    filled = np.zeros(len(drv), bool)
+    identity = (1.0 + 0j, 0j)
+    for t in range(len(drv)):
+        xy = set_lids(targets[t], sxy, float(openness[t]))
+        background = (complex(motions[t, 0]), complex(motions[t, 1])) if options.background == "rigid" else identity
+        frame = _warp(still, mesh, xy.astype(np.float64), background)
+        if mouth_opening(xy) > still_open + FILL_MARGIN:
+            frame = _fill_mouth(frame, xy.astype(np.float64), mouth, options)
+            filled[t] = True
+        frames[t] = frame
+        marks[t] = xy
+    return Animation(frames, marks, openness.astype(np.float32), filled, options)
+
+
+def landmark_sequence(landmarks: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """A driving sequence (T x 478 x 2 float32) from per-frame landmark arrays (extra columns dropped)."""
+    arr = [np.asarray(x, np.float32)[:, :2] for x in landmarks]
+    if not arr:
+        raise BadAnimationInput("a driving sequence needs at least one frame")
+    return _check_driver(np.stack(arr)).astype(np.float32)
+
+
+# --- pairs of real clips ------------------------------------------------------------------------------
+
+class NoAnimationPairs(UnmaskError):
+    """A face set without two clips of different people long enough for a window."""
+
+
+@dataclass(frozen=True)
+class AnimationPair:
+    """A real window of one clip and a pseudo-fake of the same length animated from one of its frames."""
+
+    real: np.ndarray  # W x S x S x 3 uint8: the still's clip, consecutive stored views
+    real_landmarks: np.ndarray  # W x 478 x 2 float32
+    fake: Animation  # W frames of the still driven by another person's clip
+    still_index: int  # index of the still in the face set
+    real_indices: tuple[int, ...]  # indices of the real window's views
+    driver_indices: tuple[int, ...]  # indices of the driving views (another clip, another person)
+
+
+class AnimationPairSampler:
+    """(real window, animated window) pairs from a :class:`~unmask.learned.dataset.FaceSet` of real video views.
+
+    Views are grouped into clips by ``sources`` (in stored order, which is time order for an
+    extraction) and clips into people by ``persons`` (default: the face set's ``groups``, i.e. the
+    manifest identity or, without one, the source repository: stricter than a person). A sample
+    takes a window of ``window`` consecutive views of one clip as the real side, one view of that
+    clip as the still, and ``window`` consecutive views of a clip of another person as the driver.
+    Consecutive stored views are as far apart as the extraction's ``--fps`` made them.
+    """
+
+    def __init__(self, faces: FaceSet, window: int = 8, persons: Sequence[str] | np.ndarray | None = None) -> None:
+        if not isinstance(faces, FaceSet):
+            raise BadAnimationInput(f"faces must be a FaceSet, got {type(faces).__name__}")
+        if np.any(np.asarray(faces.labels) != 0):
+            raise BadAnimationInput("animation pairs are made from real faces only; the face set holds fakes")
+        if window < 1:
+            raise BadAnimationInput(f"window must be at least 1, got {window}")
+        people = np.asarray(faces.groups if persons is None else persons).astype(str)
+        if len(people) != len(faces):
+            raise BadAnimationInput(f"persons needs one entry per face ({len(faces)}), got {len(people)}")
+        images, landmarks, sources = faces.images, faces.landmarks, faces.sources
+        self.faces = faces
+        self.images = np.asarray(images)
+        self.landmarks = np.asarray(landmarks, np.float32)[..., :2]
+        self.window = int(window)
+        clips: dict[str, list[int]] = {}
+        for i, s in enumerate(np.asarray(sources).astype(str)):
+            clips.setdefault(s, []).append(i)
+        #: (clip name, view indices, person) of every clip with at least ``window`` views, in name order
+        self.clips: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
+            (name, tuple(idx), str(people[idx[0]])) for name, idx in sorted(clips.items()) if len(idx) >= window)
+        if len({p for _, _, p in self.clips}) < 2:
+            raise NoAnimationPairs(f"need clips of at least two people with {window}+ views each; "
+                                   f"have {len(self.clips)} clip(s) of {len({p for _, _, p in self.clips})} person(s)")
+
+    def sample(self, rng: np.random.Generator, options: AnimationOptions | None = None) -> AnimationPair:
+        """One pair; every choice (clips, windows, still, options) from ``rng``."""
+        w = self.window
+        name, idx, person = self.clips[int(rng.integers(0, len(self.clips)))]
+        start = int(rng.integers(0, len(idx) - w + 1))
+        real_idx = idx[start:start + w]
+        still = idx[int(rng.integers(0, len(idx)))]
+        others = [c for c in self.clips if c[2] != person]
+        _, didx, _ = others[int(rng.integers(0, len(others)))]
+        dstart = int(rng.integers(0, len(didx) - w + 1))
+        drv_idx = didx[dstart:dstart + w]
+        fake = animate(self.images[still], self.landmarks[still], self.landmarks[list(drv_idx)], rng, options)
+        return AnimationPair(self.images[list(real_idx)].copy(), self.landmarks[list(real_idx)].copy(), fake,
+                             int(still), tuple(int(i) for i in real_idx), tuple(int(i) for i in drv_idx))
+
+    def pairs(self, n: int, seed: int) -> list[AnimationPair]:
+        """``n`` pairs from one seed (the same seed gives the same pairs, bit for bit)."""
+        rng = np.random.default_rng(seed)
+        return [self.sample(rng) for _ in range(n)]
