@@ -163,7 +163,7 @@ def _check_driver(driving: np.ndarray) -> np.ndarray:
     return np.stack([_check_points(f, f"driving frame {i}") for i, f in enumerate(d)])
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
     """Least-squares similarity ``dst ≈ a * src + b`` in complex form (a: scale and rotation), no reflection."""
     p = src[:, 0] + 1j * src[:, 1]
     q = dst[:, 0] + 1j * dst[:, 1]
@@ -173,7 +173,8 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
     return a, complex(qm - a * pm)
 
 
-def _apply(a: complex, b: complex, xy: np.ndarray) -> np.ndarray:
+def apply_similarity(a: complex, b: complex, xy: np.ndarray) -> np.ndarray:
+    """Apply ``a * z + b`` to (..., 2) points (the inverse of :func:`similarity`'s fit is ``1/a, -b/a``)."""
     z = a * (xy[..., 0] + 1j * xy[..., 1]) + b
     return np.stack([z.real, z.imag], axis=-1)
 
@@ -209,17 +210,17 @@ def retarget(still_xy: np.ndarray, driving: np.ndarray, expression_gain: float =
     still = _check_points(still_xy, "still landmarks")
     drv = _check_driver(driving)
     rig = list(RIGID_POINTS)
-    a0, b0 = _similarity(drv[0][rig], still[rig])  # the driver's first frame onto the still: scale, pose
-    drv_s = _apply(a0, b0, drv)
+    a0, b0 = similarity(drv[0][rig], still[rig])  # the driver's first frame onto the still: scale, pose
+    drv_s = apply_similarity(a0, b0, drv)
     out = np.empty_like(drv_s)
     motions = np.empty((len(drv_s), 2), np.complex128)
     frozen_eyes = list(_EYE_POINTS + RIGHT_IRIS + LEFT_IRIS)
     for t, d in enumerate(drv_s):
-        a, b = _similarity(drv_s[0][rig], d[rig])  # the head's motion since frame 0
+        a, b = similarity(drv_s[0][rig], d[rig])  # the head's motion since frame 0
         ai, bi = _inverse(a, b)
-        residual = _apply(ai, bi, d) - drv_s[0]  # expression, in the first frame's pose
+        residual = apply_similarity(ai, bi, d) - drv_s[0]  # expression, in the first frame's pose
         residual[frozen_eyes] = 0.0
-        out[t] = _apply(a, b, still + expression_gain * residual)
+        out[t] = apply_similarity(a, b, still + expression_gain * residual)
         motions[t] = (a, b)
     return out.astype(np.float32), motions
 
@@ -308,7 +309,7 @@ def _backward_map(mesh: _Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outs
         cv2.fillConvexPoly(label, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     ai, bi = _inverse(*outside)
-    bg = _apply(ai, bi, np.stack([xx, yy], axis=-1))
+    bg = apply_similarity(ai, bi, np.stack([xx, yy], axis=-1))
     mx, my = bg[..., 0], bg[..., 1]
     inside = label >= 0
     m = mats[label[inside]]
@@ -329,7 +330,7 @@ def warp_to(still: np.ndarray, still_xy: np.ndarray, target_xy: np.ndarray,
 
 
 def _warp(still: np.ndarray, mesh: _Mesh, txy: np.ndarray, background: tuple[complex, complex]) -> np.ndarray:
-    ring = _apply(*background, mesh.points[mesh.n_landmarks:])
+    ring = apply_similarity(*background, mesh.points[mesh.n_landmarks:])
     dst = np.vstack([txy[list(WARP_POINTS)], ring])
     mx, my = _backward_map(mesh, dst, still.shape[:2], background)
     return cv2.remap(still, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -22,7 +22,7 @@ import numpy as np
 from unmask.analyzers.face_regions import FACE_OVAL, forehead_polygon, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.learned.animate import (
-    LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadAnimationInput, _apply, _similarity,
+    LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadAnimationInput, apply_similarity, similarity,
     eye_aspect_ratio, mouth_opening, warp_to,
 )
 from unmask.types import N_LANDMARKS
@@ -202,8 +202,8 @@ def _motion(lm: np.ndarray, ref: int, iod: float) -> tuple[float, float]:
     for t in range(len(lm)):
         if t == ref:
             continue
-        a, b = _similarity(lm[ref][rig], lm[t][rig])
-        moved = _apply(a, b, lm[ref][pts])
+        a, b = similarity(lm[ref][rig], lm[t][rig])
+        moved = apply_similarity(a, b, lm[ref][pts])
         rigid.append(float(np.sqrt(np.mean(np.sum((moved - lm[ref][pts]) ** 2, axis=1)))) / iod)
         expr.append(float(np.sqrt(np.mean(np.sum((lm[t][pts] - moved) ** 2, axis=1)))) / iod)
     return float(np.median(rigid)), float(np.median(expr))
