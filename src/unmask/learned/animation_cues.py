@@ -185,7 +185,7 @@ def window_cues(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig | N
             x, y = a[m] - a[m].mean(), b[m] - b[m].mean()
             cs.append(float(np.sum(x * y) / (np.sqrt(np.sum(x * x) * np.sum(y * y)) + 1e-6)))
         coherence.append(float(np.mean(cs)))
-    rigid, expr = _motion(lm, ref, iod)
+    rigid, expr = landmark_motion(lm, ref, iod)
     ears = np.array([eye_aspect_ratio(x) for x in lm])
     mouths = np.array([mouth_opening(x) for x in lm])
     return WindowCues(
@@ -195,7 +195,7 @@ def window_cues(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig | N
     )
 
 
-def _motion(lm: np.ndarray, ref: int, iod: float) -> tuple[float, float]:
+def landmark_motion(lm: np.ndarray, ref: int, iod: float) -> tuple[float, float]:
     """Median over frames of the head's (similarity) and the expression's RMS landmark shift from the reference."""
     rig, pts = list(RIGID_POINTS), list(WARP_POINTS)
     rigid, expr = [], []
