@@ -13,7 +13,7 @@ Stages (caches under ``--out``, default ``out/animation-logo``, ignored by git):
 ``final``    one head on all four generators + pseudo-fakes + training real windows; writes its coefficients to
              ``final_head.json`` (not shipped). Scores no dev fake; reports only the held-out real videos.
 
-Reproduce (2 busy cores: ``pairs`` about 10 min, ``windows`` about 4 min, run side by side; ``logo`` seconds)::
+Reproduce (2 busy cores: ``pairs`` about 7 min, ``windows`` about 2 min, run side by side; ``logo`` seconds)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_logo.py pairs
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_logo.py windows
