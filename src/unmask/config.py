@@ -28,9 +28,15 @@ class SamplingConfig:
     full_decode_max_s: float = 40.0  # longer videos are read as evenly spaced bursts
     burst_s: float = 2.5  # length of each burst for long videos
     max_pixels: int = 7680 * 4320  # refuse frames larger than 8K UHD
+    # Long videos only (over full_decode_max_s): bursts spread over the whole duration.
+    burst_every_s: float = 10.0  # at least one burst starts every this many seconds (minimum density)...
+    max_bursts: int = 120  # ...up to this many bursts (keeps a one-hour file bounded in time)
+    long_max_frames: int = 960  # analysed frames of a long video, at most (or max_frames if more; crops are kept)
+    probe_frames: int = 2  # a burst whose first this many analysed frames show no face is cut short
 
     def validate(self) -> None:
-        _positive(self, "fps", "max_frames", "max_side", "full_decode_max_s", "burst_s", "max_pixels")
+        _positive(self, "fps", "max_frames", "max_side", "full_decode_max_s", "burst_s", "max_pixels",
+                  "burst_every_s", "max_bursts", "long_max_frames", "probe_frames")
         if self.max_frames < 1:
             raise ConfigError("sampling.max_frames must be at least 1")
 

@@ -179,7 +179,7 @@ def test_sample_rate_and_segments_math() -> None:
     assert sample_rate(30, SamplingConfig()) == pytest.approx(159 / 30)
     assert plan_segments(40, SamplingConfig()) == [(0.0, math.inf)]
     segs = plan_segments(3600, SamplingConfig())
-    assert len(segs) == 16 and segs[0][0] == 0 and segs[-1][1] == pytest.approx(3600)
+    assert len(segs) == SamplingConfig().max_bursts and segs[0][0] == 0 and segs[-1][1] == pytest.approx(3600)
     assert all(e - s == pytest.approx(2.5) for s, e in segs)
 
 

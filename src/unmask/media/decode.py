@@ -1,10 +1,16 @@
 """Stream sampled, upright RGB frames out of a probed file, and cheap stats for every decoded frame.
 
 Memory stays bounded whatever the length: frames are decoded one at a time
-and only the sampled ones are converted to RGB and handed out. Time stays
-bounded too: videos longer than ``sampling.full_decode_max_s`` are read as
-``ceil(full_decode_max_s / burst_s)`` evenly spaced bursts, so a one-hour
-clip costs about what a ``full_decode_max_s`` clip costs.
+and only the sampled ones are converted to RGB and handed out. Videos up to
+``sampling.full_decode_max_s`` are read whole (the sampling the fusion model
+was calibrated on). Longer ones are read as evenly spaced bursts of
+``burst_s`` over the whole duration: at least one every ``burst_every_s``
+seconds, never fewer than ``ceil(full_decode_max_s / burst_s)``, at most
+``max_bursts``, with ``long_max_frames`` analysed frames in all, so a 10-minute
+clip is judged on all of its length and a one-hour one stays bounded in time
+and memory. A reader told what the face stage found (``follow_faces``) cuts a
+burst short when its first ``probe_frames`` analysed frames show no face,
+and gives the frames it saved to the bursts still to come.
 
 Times come from presentation timestamps (variable frame rate works), counted
 from the first frame. A file that breaks halfway (truncated, damaged packets)
@@ -26,6 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,17 +76,33 @@ _LUMA_FIRST = frozenset(
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
+def burst_count(duration_s: float, sampling: SamplingConfig) -> int:
+    """Bursts of a long video: as many as a ``full_decode_max_s`` read needs, at least one every
+    ``burst_every_s`` (capped at ``max_bursts``), and never so many that they overlap."""
+    base = max(2, math.ceil(sampling.full_decode_max_s / sampling.burst_s))
+    dense = min(sampling.max_bursts, math.ceil((duration_s - sampling.burst_s) / sampling.burst_every_s) + 1)
+    fit = max(2, math.floor(duration_s / sampling.burst_s))
+    return min(max(base, dense), fit)
+
+
 def plan_segments(duration_s: float, sampling: SamplingConfig) -> list[tuple[float, float]]:
-    """The (start, end) seconds to decode: the whole file, or evenly spaced bursts for long videos."""
+    """The (start, end) seconds to decode: the whole file, or bursts spread evenly over a long video."""
     if duration_s <= sampling.full_decode_max_s or duration_s <= sampling.burst_s:
         return [(0.0, math.inf)]
-    n = max(2, math.ceil(sampling.full_decode_max_s / sampling.burst_s))
+    n = burst_count(duration_s, sampling)
     span = duration_s - sampling.burst_s
     return [(span * i / (n - 1), span * i / (n - 1) + sampling.burst_s) for i in range(n)]
 
 
+def frame_budget(duration_s: float, sampling: SamplingConfig) -> int:
+    """Analysed frames a video may use: ``max_frames``, or for a video read in bursts ``long_max_frames``."""
+    if len(plan_segments(duration_s, sampling)) == 1:
+        return sampling.max_frames
+    return max(sampling.max_frames, sampling.long_max_frames)
+
+
 def sample_rate(duration_s: float, sampling: SamplingConfig) -> float:
-    """Sampled frames per second of decoded video, so ``max_frames`` is spread over all of it.
+    """Sampled frames per second of decoded video, so the frame budget is spread over all of it.
 
     Each segment may yield one frame more than ``rate * length`` (its first frame
     is taken off-grid), hence the budget minus one per segment.
@@ -91,7 +114,7 @@ def sample_rate(duration_s: float, sampling: SamplingConfig) -> float:
         span = sum(e - s for s, e in segments)
     if span <= 0:
         return float(sampling.fps)
-    budget = max(sampling.max_frames - len(segments), 1)
+    budget = max(frame_budget(duration_s, sampling) - len(segments), 1)
     return float(min(sampling.fps, budget / span))
 
 
@@ -102,6 +125,11 @@ class _Sampler:
         self.step = 1.0 / rate
         self.next_due = -math.inf
         self.left = max_frames
+
+    def retune(self, rate: float) -> None:
+        """Sample at ``rate`` from the next burst on (the grid restarts there)."""
+        self.step = 1.0 / rate
+        self.next_due = -math.inf
 
     def take(self, t: float) -> bool:
         if self.left <= 0 or t < self.next_due - 1e-6:
@@ -129,15 +157,28 @@ class FrameReader:
     video could be decoded and whether the stream was damaged.
     """
 
-    def __init__(self, info: MediaInfo, sampling: SamplingConfig) -> None:
+    def __init__(self, info: MediaInfo, sampling: SamplingConfig, follow_faces: bool = False) -> None:
+        """``follow_faces``: the caller reports each sampled frame's faces (:meth:`saw_faces`), so a long
+        video's faceless bursts are cut short and their frames go to the bursts with faces."""
         self.info = info
         self.sampling = sampling
+        self.follow_faces = follow_faces
         self.stats: list[FrameStat] = []
         self.warnings: list[str] = []
         self.n_decoded = 0
         self.n_sampled = 0
-        self.rate = sample_rate(info.duration_s, sampling)
-        self.segments = plan_segments(info.duration_s, sampling) if info.kind == "video" else [(0.0, math.inf)]
+        if info.kind == "video":
+            self.rate = sample_rate(info.duration_s, sampling)
+            self.segments = plan_segments(info.duration_s, sampling)
+            self.budget = frame_budget(info.duration_s, sampling)
+        else:  # animations are read whole, on the rate (and budget) they always had
+            self.rate = sample_rate(info.duration_s, replace(sampling, long_max_frames=sampling.max_frames, max_bursts=1))
+            self.segments = [(0.0, math.inf)]
+            self.budget = sampling.max_frames
+        self._burst_frames = 0  # sampled frames handed out in the current burst...
+        self._burst_faces = 0  # ...and the faces the caller found in them
+        self._cut_s = 0.0  # planned seconds not read because their burst showed no face
+        self.bursts_cut = 0  # bursts cut short for want of a face
         # per-read video state
         self._t0: float | None = None  # absolute time of the first decoded frame
         self._last_abs = -math.inf  # absolute time of the last frame counted
@@ -155,11 +196,17 @@ class FrameReader:
         self.n_decoded = 0
         self.n_sampled = 0
         self.coverage = DecodeCoverage(0.0, 0.0)
+        self._cut_s = 0.0
+        self.bursts_cut = 0
         frames = self._iter_images() if self.info.kind != "video" else self._iter_video()
         for frame in frames:
             self.n_sampled += 1
             yield frame
         self.coverage = self._measure_coverage()
+
+    def saw_faces(self, n: int) -> None:
+        """The face stage found ``n`` faces in the frame this reader handed out last (``follow_faces``)."""
+        self._burst_faces += n
 
     # -- shared ------------------------------------------------------------------------------
 
@@ -183,7 +230,7 @@ class FrameReader:
             planned = self.info.duration_s
             step = planned / max(self.info.n_frames or len(self.stats), 1)
         else:
-            planned = sum(max(0.0, min(e, self.info.duration_s) - st) for st, e in self.segments) \
+            planned = sum(max(0.0, min(e, self.info.duration_s) - st) for st, e in self.segments) - self._cut_s \
                 if len(self.segments) > 1 else self.info.duration_s
             step = 1.0 / self.info.fps if self.info.fps else 0.0
         decoded, holes = _covered_seconds(self.stats, step, find_holes=kind == "video")
@@ -218,7 +265,7 @@ class FrameReader:
             if vs is None:
                 raise NoVideoStream(p, "has no video stream")
             limit_decoder(vs, self.sampling.max_pixels)
-            sampler = _Sampler(self.rate, self.sampling.max_frames)
+            sampler = _Sampler(self.rate, self.budget)
             self._t0 = None
             self._last_abs = -math.inf
             self._bad_packets = 0
@@ -231,6 +278,9 @@ class FrameReader:
                 for k, (start, end) in enumerate(self.segments):
                     if len(self.segments) == 1:
                         end = guard
+                    elif self.follow_faces and k > 0:  # what faceless bursts saved goes to the rest
+                        ahead = sum(e - s for s, e in self.segments[k:])
+                        sampler.retune(min(self.sampling.fps, max(sampler.left - (len(self.segments) - k), 1) / ahead))
                     got = yield from self._read_segment(container, vs, k, start, end, segment, sampler)
                     if got:
                         segment += 1
@@ -255,7 +305,11 @@ class FrameReader:
                 raise _Stop from None
         prev: np.ndarray | None = None
         got = False
+        first_t = start
         preroll = 0
+        self._burst_frames = 0
+        self._burst_faces = 0
+        may_cut = self.follow_faces and len(self.segments) > 1
         for frame in self._decode(container, vs):
             if frame.time is not None:
                 t_abs = float(frame.time)
@@ -278,6 +332,8 @@ class FrameReader:
                 return got
             check_frame(Path(self.info.path), frame, self.sampling.max_pixels, (self.info.width, self.info.height),
                         f"at {t:.1f} s")
+            if not got:
+                first_t = t
             got = True
             self._last_abs = max(self._last_abs, t_abs)
             try:
@@ -291,6 +347,12 @@ class FrameReader:
                 raise _Stop from None
             if picked is not None:
                 yield Frame(index=index, t=t, rgb=picked[0], segment=segment, scale=picked[1])
+                self._burst_frames += 1
+                if may_cut and self._burst_faces == 0 and self._burst_frames >= self.sampling.probe_frames:
+                    # planned becomes what was read: from the burst's first picture to the end of this one
+                    self._cut_s += max(0.0, min(end, self.info.duration_s) - start - (t - first_t + self._frame_s()))
+                    self.bursts_cut += 1
+                    return got
         # the file ended: early, unless this part reaches (about) the stated end
         expected = min(end, self.info.duration_s)
         reached = self._last_abs - (self._t0 or 0.0) if got else start
@@ -350,6 +412,9 @@ class FrameReader:
                 continue
             self._bad_run = 0
             yield from frames
+
+    def _frame_s(self) -> float:
+        return 1.0 / self.info.fps if self.info.fps else 0.04
 
     def _where(self) -> str:
         return f"after {self._last_abs - self._t0:.1f} s" if self._t0 is not None and self.n_decoded else "at the start"
@@ -490,4 +555,4 @@ def _short(err: BaseException) -> str:
     return (str(err) or type(err).__name__)[:120]
 
 
-__all__ = ["FrameReader", "decode_only_seconds", "plan_segments", "sample_rate", "THUMB_SIZE"]
+__all__ = ["FrameReader", "burst_count", "decode_only_seconds", "frame_budget", "plan_segments", "sample_rate", "THUMB_SIZE"]

@@ -58,8 +58,10 @@ Progress = Callable[[str, float], None]
 def enrol_sampling(base: SamplingConfig, duration_s: float) -> SamplingConfig:
     """The scan's rate and frame size, but every frame budget lifted so a whole file (or its bursts) is read."""
     span = min(duration_s, MAX_FULL_READ_S)
-    return replace(base, fps=NOMINAL_FPS, max_frames=int(math.ceil(span * NOMINAL_FPS)) + 64,
-                   full_decode_max_s=MAX_FULL_READ_S, burst_s=BURST_S)
+    frames = int(math.ceil(span * NOMINAL_FPS)) + 64
+    # long files: the same MAX_FULL_READ_S / BURST_S bursts as ever, not the scan's spread over the whole length
+    return replace(base, fps=NOMINAL_FPS, max_frames=frames, long_max_frames=frames,
+                   full_decode_max_s=MAX_FULL_READ_S, burst_s=BURST_S, burst_every_s=MAX_FULL_READ_S)
 
 
 @dataclass
