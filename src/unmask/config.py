@@ -50,13 +50,19 @@ class FaceConfig:
     crop_margin: float = 0.45  # crop covers the box enlarged by this fraction on each side
     track_iou: float = 0.3  # minimum IoU to link a detection to a track
     track_max_gap_s: float = 1.0  # a track ends after this long unseen
+    # Linking tracks into persons (across gaps, bursts and cuts); it changes naming, never scores.
+    link_max_distance: float = 0.6  # mean dlib embeddings closer than this are one person (dlib's convention)
+    link_embeddings: int = 3  # embeddings per track for linking (more when few tracks: shared with temporal)
+    link_max_embeddings: int = 240  # per video (about 80 ms each); tracks beyond it link by geometry only
 
     def validate(self) -> None:
         if not 0.0 < self.min_confidence < 1.0:
             raise ConfigError("faces.min_confidence must be in (0, 1)")
         if not 0.0 < self.track_iou < 1.0:
             raise ConfigError("faces.track_iou must be in (0, 1)")
-        _positive(self, "min_face_px", "max_faces", "crop_size", "track_max_gap_s")
+        _positive(self, "min_face_px", "max_faces", "crop_size", "track_max_gap_s", "link_max_distance")
+        if self.link_embeddings < 0 or self.link_max_embeddings < 0:
+            raise ConfigError("faces.link_embeddings and faces.link_max_embeddings must be >= 0")
 
 
 @dataclass(frozen=True)

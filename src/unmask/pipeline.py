@@ -12,17 +12,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
 from unmask.analyzers.base import Analyzer
 from unmask.analyzers.registry import build_analyzers
 from unmask.config import ScanConfig
+from unmask.errors import ModelError
 from unmask.faces.finder import FaceFinder
+from unmask.faces.link import embedding_plan, link_tracks, mean_embeddings
 from unmask.fusion import FusionModel, decide
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
 from unmask.rules import apply_rules, cap_for_damage
-from unmask.types import AnalyzerResult, MediaContext, Need, SampledFrame
+from unmask.types import AnalyzerResult, FaceTrack, MediaContext, Need, Person, SampledFrame
 
 if TYPE_CHECKING:
     from unmask.reference.profile import PersonProfile
@@ -154,7 +158,7 @@ class Scanner:
 
         finder, analyzers = self._load()
         finder.reset()
-        reader = FrameReader(info, self.config.sampling)
+        reader = FrameReader(info, self.config.sampling, follow_faces=True)
         sampled: list[SampledFrame] = []
         frames = iter(reader)
         duration = max(info.duration_s, 1e-6)
@@ -166,12 +170,36 @@ class Scanner:
                 break
             t0 = time.perf_counter()
             faces = finder.process(frame)
+            reader.saw_faces(len(faces))  # a long video's faceless bursts are cut short
             timer.add("faces", time.perf_counter() - t0)
             sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
             report_progress("faces", DECODE_SHARE * min(1.0, reader.progress if hasattr(reader, "progress") else frame.t / duration))
             del frame
-        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), finder.tracks(), reader.coverage)
+        tracks = finder.tracks()
+        t0 = time.perf_counter()
+        persons = self._link(tracks, analyzers)
+        timer.add("link", time.perf_counter() - t0)
+        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), tracks, reader.coverage, persons)
         return ctx, list(reader.warnings)
+
+    def _link(self, tracks: tuple[FaceTrack, ...], analyzers: list[Analyzer]) -> tuple[Person, ...]:
+        """Group the tracks by person (dlib embeddings, geometry where a face is too small or dlib is missing)."""
+        from unmask.analyzers.identity import FaceEmbedder
+        from unmask.analyzers.temporal import IDENTITY_TRACKS_PER_VIDEO
+
+        plan = embedding_plan(tracks, self.config.faces, self.config.identity_frames, IDENTITY_TRACKS_PER_VIDEO)
+        embeddings: dict[int, np.ndarray] = {}
+        if any(plan.values()):
+            # the temporal analyzer's embedder: it embeds the same observations of a few tracks, paid once
+            embedder = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
+            if embedder is None:
+                self._reference_embedder = self._reference_embedder or FaceEmbedder()
+                embedder = self._reference_embedder
+            try:
+                embeddings = mean_embeddings(tracks, plan, embedder.embed)
+            except ModelError:
+                embeddings = {}  # no dlib: tracks link by geometry alone
+        return link_tracks(tracks, embeddings, self.config.faces.link_max_distance)
 
 
 def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from unmask.report.build import LABEL_WORDS, Report, printed_digits, rule_change_words
 
@@ -48,5 +49,30 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
         lines.append("  not run: " + ", ".join(f"{a['name']} ({a['reason']})" for a in d["analyzers"] if a["status"] != "ok"))
     for w in d["sampling"]["warnings"]:
         lines.append(f"  warning: {w}")
-    lines.append(f"  analysed {d['sampling']['frames_analyzed']} of {d['sampling']['frames_decoded']} decoded frames in {d['timings']['total_s']:.1f} s")
+    smp = d["sampling"]
+    analysed = f"analysed {smp['frames_analyzed']} of {smp['frames_decoded']} decoded frames in {d['timings']['total_s']:.1f} s"
+    examined = examined_words(d)
+    lines.append(f"  {examined}; {analysed}" if examined else f"  {analysed}")
+    people = d.get("persons") or []
+    for pers in people:
+        if len(pers["spans"]) > 1:
+            spans = ", ".join(f"{sp['t_start']:.1f}–{sp['t_end']:.1f}" for sp in pers["spans"][:8])
+            more = f" and {len(pers['spans']) - 8} more" if len(pers["spans"]) > 8 else ""
+            lines.append(f"  face {pers['id']}: seen in {len(pers['spans'])} stretches ({spans} s{more})")
     return "\n".join(lines)
+
+
+def examined_words(d: Mapping[str, Any]) -> str:
+    """"examined 96 s of 600 s (16 %) in 48 bursts spread over the whole video", or "examined all 10.0 s";
+    empty for a still or a report made before ``sampling.examined_s`` existed."""
+    smp, dur = d["sampling"], float(d["input"]["duration_s"] or 0.0)
+    if d["input"]["kind"] == "image" or dur <= 0 or smp.get("examined_s") is None:
+        return ""
+    ex = float(smp["examined_s"])
+    pct = 100.0 * ex / dur
+    if smp["segments"] > 1:
+        return (f"examined {ex:.0f} s of {dur:.0f} s ({pct:.0f} %) in {smp['segments']} bursts "
+                f"spread over the whole video")
+    if pct >= 99.5:
+        return f"examined all {dur:.1f} s"
+    return f"examined {ex:.1f} of {dur:.1f} s ({pct:.0f} %)"

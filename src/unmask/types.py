@@ -199,6 +199,23 @@ class FaceTrack:
         return len(self.observations)
 
 
+@dataclass(frozen=True)
+class Person:
+    """One person across the whole video: the face tracks (continuous stretches) that show them.
+
+    Tracks stay what analyzers measure and fusion scores; a person only groups them, so the
+    report can say "face 1" once for someone seen in many stretches. ``id`` counts from 1.
+    """
+
+    id: int
+    track_ids: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _check(self.id >= 1, "Person", f"id must count from 1, got {self.id}")
+        _check(len(self.track_ids) > 0 and list(self.track_ids) == sorted(set(self.track_ids)), "Person",
+               f"track_ids must be non-empty, sorted and distinct, got {self.track_ids}")
+
+
 class Need(str, Enum):
     """What an analyzer needs from the input; the pipeline skips it (with the reason) when missing."""
 
@@ -218,10 +235,25 @@ class MediaContext:
     tracks: tuple[FaceTrack, ...]
     #: how much of the file could be decoded (None: not recorded, taken as whole and undamaged)
     decoding: DecodeCoverage | None = None
+    #: the tracks grouped by person (empty: not linked, each track is its own person)
+    persons: tuple[Person, ...] = ()
 
     @property
     def is_still(self) -> bool:
         return len(self.sampled) <= 1
+
+    def person_ids(self) -> dict[int, int]:
+        """Track id -> person id (a track no person lists is a person of its own, numbered as the track)."""
+        out = {t.id: t.id for t in self.tracks}
+        for p in self.persons:
+            out.update({tid: p.id for tid in p.track_ids})
+        return out
+
+    def person_tracks(self, track_id: int) -> tuple[FaceTrack, ...]:
+        """Every track of the person that ``track_id`` belongs to, in time order."""
+        pid = self.person_ids().get(track_id, track_id)
+        mine = {tid for tid, p in self.person_ids().items() if p == pid} | {track_id}
+        return tuple(sorted((t for t in self.tracks if t.id in mine), key=lambda t: (t.start_t, t.id)))
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,20 @@ def test_timeline_marks_suspicious_seconds(face_clip_report, kind, expect):
 def test_face_lanes_pack_bursts_into_rows(face_clip_report):
     data = json.loads(face_clip_report.to_json())
     face = data["faces"][0]
-    data["faces"] = [{**face, "id": i + 1, "t_start": 10.0 * (i // 2), "t_end": 10.0 * (i // 2) + 2} for i in range(12)]
+    data["faces"] = [{**face, "id": i + 1, "person_id": i + 1, "t_start": 10.0 * (i // 2), "t_end": 10.0 * (i // 2) + 2}
+                     for i in range(12)]
     data["input"]["duration_s"] = 60.0
-    data["verdict"]["track_id"] = 11
+    data["verdict"]["track_id"] = data["verdict"]["person_id"] = 11
     tl = timeline(data)
     assert tl["rows"] == 2 and len(tl["lanes"]) == 12  # two faces at a time, six bursts
     assert [lane["verdict_face"] for lane in tl["lanes"]].count(True) == 1
+    # linked into two people (left and right of each burst): every stretch of the verdict's person is marked
+    for f in data["faces"]:
+        f["person_id"] = 1 + (f["id"] + 1) % 2
+    data["verdict"]["person_id"] = 1
+    tl = timeline(data)
+    assert [lane["label"] for lane in tl["lanes"]] == ["1", "2"] * 6
+    assert [lane["verdict_face"] for lane in tl["lanes"]] == [True, False] * 6
 
 
 def test_reports_without_a_verdict_still_render(face_clip_report):

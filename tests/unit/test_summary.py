@@ -8,7 +8,8 @@ from unmask.fusion import TrackVerdict, Verdict
 from unmask.report.build import _fusion_summary
 from unmask.rules import RuleHit
 
-CTX = SimpleNamespace(tracks=(SimpleNamespace(id=1, start_t=0.0, end_t=8.0),), is_still=False, sampled=())
+CTX = SimpleNamespace(tracks=(SimpleNamespace(id=1, start_t=0.0, end_t=8.0),), is_still=False, sampled=(),
+                      person_tracks=lambda track_id: ())
 LIPS = {"analyzer": "av_sync", "detail": "Face 1, 2–4 s: the mouth moves against the voice."}
 POSE = {"analyzer": "head_pose", "detail": "Face 1, 7.3 s: the inner face's pose drifts 6° from the outline's."}
 FUSED = frozenset({"head_pose", "blend_boundary"})

@@ -65,7 +65,7 @@ def test_printed_numbers_never_contradict_the_label() -> None:
 
 
 CTX = SimpleNamespace(tracks=(SimpleNamespace(id=1, start_t=0.0, end_t=4.0),), is_still=False, sampled=(),
-                      info=SimpleNamespace(kind="video"))
+                      info=SimpleNamespace(kind="video"), person_tracks=lambda track_id: ())
 
 
 def test_summary_of_the_issues_case_is_consistent() -> None:

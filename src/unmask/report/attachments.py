@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Sequence
 
 import cv2
@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from unmask.fusion import Verdict
+from unmask.report.names import face_renamer
 from unmask.types import AnalyzerResult, FaceObs, FaceTrack, Heatmap, MediaContext
 
 AttachmentKind = Literal["thumbnail", "moment", "heatmap"]
@@ -121,17 +122,22 @@ def _moments(track: FaceTrack, results: Sequence[AnalyzerResult], is_still: bool
 def collect_attachments(ctx: MediaContext, results: Sequence[AnalyzerResult], verdict: Verdict) -> tuple[Attachment, ...]:
     """Thumbnails of the longest faces, the verdict face's most suspicious moments, every analyzer's heatmaps."""
     out: list[Attachment] = []
-    for tr in sorted(ctx.tracks, key=lambda t: (-len(t), t.id))[:MAX_THUMBNAILS]:
+    person_ids = ctx.person_ids()
+    rename = face_renamer(person_ids)  # captions name people, as the report does
+    longest: dict[int, FaceTrack] = {}  # one thumbnail per person: its longest stretch
+    for tr in sorted(ctx.tracks, key=lambda t: (-len(t), t.id)):
+        longest.setdefault(person_ids.get(tr.id, tr.id), tr)
+    for tr in sorted(longest.values(), key=lambda t: (-len(t), t.id))[:MAX_THUMBNAILS]:
         o = _best_obs(tr)
         when = "" if ctx.is_still else f" ({tr.start_t:.1f}–{tr.end_t:.1f} s)"
         out.append(Attachment(key=f"face-{tr.id}", kind="thumbnail", data=jpeg(o.crop, THUMB_PX),
-                              caption=f"Face {tr.id}{when}", track_id=tr.id, t=round(o.t, 3), frame_index=o.frame_index))
+                              caption=rename(f"Face {tr.id}{when}"), track_id=tr.id, t=round(o.t, 3), frame_index=o.frame_index))
     focus = verdict.track_id
     if focus is None and ctx.tracks:
         focus = max(ctx.tracks, key=lambda t: (len(t), -t.id)).id
     track = next((t for t in ctx.tracks if t.id == focus), None)
     if track is not None:
-        out += _moments(track, results, ctx.is_still)
+        out += [replace(a, caption=rename(a.caption)) for a in _moments(track, results, ctx.is_still)]
     for r in results:
         maps = sorted(r.heatmaps, key=lambda h: (-h.score, h.t))[:MAX_HEATMAPS_PER_ANALYZER]
         for i, hm in enumerate(maps):
@@ -139,6 +145,7 @@ def collect_attachments(ctx: MediaContext, results: Sequence[AnalyzerResult], ve
             caption = f"{r.name.replace('_', ' ').capitalize()}, face {hm.track_id}{when}: score {hm.score:.2f}"
             if hm.caption:
                 caption += f". {hm.caption}"
+            caption = rename(caption)
             pic = overlay(hm)
             side = None if pic.shape[0] <= HEATMAP_PX else round(pic.shape[1] * HEATMAP_PX / pic.shape[0])
             out.append(Attachment(key=f"heatmap-{r.name}-{hm.track_id}-{i}", kind="heatmap", data=jpeg(pic, side),

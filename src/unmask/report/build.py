@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -16,17 +17,18 @@ from unmask import __version__
 from unmask.analyzers.base import Analyzer
 from unmask.fusion import FusionModel, Verdict, unvalidated_kind_reason
 from unmask.report.attachments import Attachment
-from unmask.report.names import recorded_name
-from unmask.types import AnalyzerResult, Evidence, MediaContext
+from unmask.report.names import face_renamer, recorded_name
+from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext
 
 if TYPE_CHECKING:
     from unmask.rules import RuleHit
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
 TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
 MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
 TIMELINE_BIN_S = 1.0
+SUMMARY_SPANS = 6  # a person's stretches listed in the summary (the rest are counted; all are in ``persons``)
 
 #: combination rules (``unmask.rules``) as a reader would name them
 RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule",
@@ -81,32 +83,41 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return round(float(x), nd)
 
 
-def _evidence(e: Evidence, analyzer: str) -> dict[str, Any]:
+def _evidence(e: Evidence, analyzer: str, person_ids: Mapping[int, int]) -> dict[str, Any]:
     return {
         "analyzer": analyzer,
         "cue": e.cue,
-        "detail": e.detail,
+        "detail": e.detail,  # in the analyzer's words (track ids) until the report renames it
         "strength": _r(e.strength),
         "t_start": _r(e.t_start, 3),
         "t_end": _r(e.t_end, 3),
         "track_id": e.track_id,
         "frame_start": e.frame_start,
         "frame_end": e.frame_end,
+        "person_id": None if e.track_id is None else person_ids.get(e.track_id, e.track_id),
     }
 
 
 def _timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: int | None) -> list[dict[str, float]]:
-    """Per-second suspicion of the chosen face: the mean of the analyzers' per-frame scores (uncalibrated)."""
+    """Per-second suspicion of the chosen face, every stretch its person was seen in: the mean of the
+    analyzers' per-frame scores (uncalibrated)."""
     if track_id is None:
         return []
     bins: dict[int, list[float]] = {}
-    for r in results:
-        ts = r.for_track(track_id) if r.status == "ok" else None
-        if ts is None:
-            continue
-        for t, s in ts.per_frame:
-            if math.isfinite(s):
-                bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
+    for tr in ctx.person_tracks(track_id) or ():
+        for r in results:
+            ts = r.for_track(tr.id) if r.status == "ok" else None
+            if ts is None:
+                continue
+            for t, s in ts.per_frame:
+                if math.isfinite(s):
+                    bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
+    if not ctx.tracks:  # a context without tracks (tests): the chosen track's scores alone
+        for r in results:
+            ts = r.for_track(track_id) if r.status == "ok" else None
+            for t, s in (ts.per_frame if ts is not None else ()):
+                if math.isfinite(s):
+                    bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
     return [{"t": _r(k * TIMELINE_BIN_S, 3), "score": _r(sum(v) / len(v))} for k, v in sorted(bins.items())]
 
 
@@ -254,7 +265,7 @@ def _fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, 
         return f"{words}: the faces found cannot support a judgement ({'; '.join(verdict.reasons)})."
     assert verdict.score is not None and verdict.track_id is not None
     tr = next(t for t in ctx.tracks if t.id == verdict.track_id)
-    where = f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)" if not ctx.is_still else f"face {tr.id}"
+    where = _where(tr, ctx.person_tracks(tr.id)) if not ctx.is_still else f"face {tr.id}"
     fusion_label = rules[0].from_label if rules else verdict.label
     numbers = score_words(verdict.score, fusion_label, verdict.likely_real, verdict.likely_fake)
     s = f"{words} ({numbers}). The most suspicious face is {where}."
@@ -264,6 +275,72 @@ def _fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, 
     elif drivers:
         s += f" What weighed most: {drivers[0]['detail']}"
     return s + idle_words
+
+
+def _where(tr: FaceTrack, own: Sequence[FaceTrack]) -> str:
+    """"face 3 (0.0–2.2 s)", or for a person seen in several stretches all of them and the one scored.
+
+    Written with the track's id: the report's renamer turns it into the person's number.
+    """
+    if len(own) <= 1:
+        return f"face {tr.id} ({tr.start_t:.1f}–{tr.end_t:.1f} s)"
+    spans = ", ".join(f"{t.start_t:.1f}–{t.end_t:.1f}" for t in own[:SUMMARY_SPANS])
+    more = f" and {len(own) - SUMMARY_SPANS} more" if len(own) > SUMMARY_SPANS else ""
+    frames = sum(len(t) for t in own)
+    return (f"face {tr.id}, seen in {len(own)} stretches ({spans} s{more}; {frames} analysed frames), "
+            f"most suspicious at {tr.start_t:.1f}–{tr.end_t:.1f} s")
+
+
+_REASON_FACE = re.compile(r"^face (\d+)\b")
+
+
+def _reasons_per_person(reasons: Sequence[str], ctx: MediaContext) -> tuple[str, ...]:
+    """The quality gate's reasons, one per person (not one per stretch), in track-id words."""
+    person_ids = ctx.person_ids()
+    sizes: dict[int, int] = {}
+    for pid in person_ids.values():
+        sizes[pid] = sizes.get(pid, 0) + 1
+    first: dict[int, int] = {}
+    count: dict[int, int] = {}
+    out: list[str] = []
+    for r in reasons:
+        m = _REASON_FACE.match(r)
+        if m is None:
+            out.append(r)
+            continue
+        pid = person_ids.get(int(m.group(1)), int(m.group(1)))
+        count[pid] = count.get(pid, 0) + 1
+        if pid not in first:
+            first[pid] = len(out)
+            out.append(r)
+    for pid, i in first.items():
+        if sizes.get(pid, 1) > 1:
+            out[i] += f"; likewise {count[pid] - 1} more of its {sizes[pid]} stretches" if count[pid] > 1 \
+                else f" (1 of its {sizes[pid]} stretches)"
+    return tuple(out)
+
+
+def _persons(ctx: MediaContext, faces: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each person (linked tracks) with all its stretches; ``faces`` are the per-track entries."""
+    by_track = {f["id"]: f for f in faces}
+    groups: dict[int, list[int]] = {}
+    for tid, pid in sorted(ctx.person_ids().items()):
+        groups.setdefault(pid, []).append(tid)
+    out = []
+    for pid, tids in sorted(groups.items()):
+        fs = sorted((by_track[t] for t in tids if t in by_track), key=lambda f: (f["t_start"] or 0.0, f["id"]))
+        scores = [f["score"] for f in fs if f["score"] is not None]
+        out.append({
+            "id": pid,
+            "track_ids": sorted(tids),
+            "spans": [{"track_id": f["id"], "t_start": f["t_start"], "t_end": f["t_end"],
+                       "n_observations": f["n_observations"]} for f in fs],
+            "n_observations": sum(f["n_observations"] for f in fs),
+            "seen_s": _r(sum((f["t_end"] or 0.0) - (f["t_start"] or 0.0) for f in fs), 3),
+            "assessable": any(f["assessable"] for f in fs),
+            "score": max(scores) if scores else None,
+        })
+    return out
 
 
 def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer]) -> dict[str, Any] | None:
@@ -295,11 +372,18 @@ def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer])
 
 
 def _coverage(ctx: MediaContext) -> dict[str, Any]:
-    """How much of the video could be decoded (``sampling.decoded_s`` of ``planned_s``; ``damaged``)."""
+    """How much of the video could be decoded (``sampling.decoded_s`` of ``planned_s``; ``damaged``), and which
+    share of its whole length was examined (``examined_s``: seconds covered by decoded pictures; ``coverage``)."""
     c = ctx.decoding
+    duration = ctx.info.duration_s
     if c is None:
-        return {"planned_s": _r(ctx.info.duration_s, 3), "decoded_s": _r(ctx.info.duration_s, 3), "damaged": False}
-    return {"planned_s": _r(c.planned_s, 3), "decoded_s": _r(c.decoded_s, 3), "damaged": c.damaged}
+        planned = decoded = duration
+        damaged = False
+    else:
+        planned, decoded, damaged = c.planned_s, c.decoded_s, c.damaged
+    examined = min(decoded, duration) if duration > 0 else 0.0
+    return {"planned_s": _r(planned, 3), "decoded_s": _r(decoded, 3), "damaged": damaged,
+            "examined_s": _r(examined, 3), "coverage": _r(min(1.0, examined / duration)) if duration > 0 else None}
 
 
 def build_report(
@@ -315,15 +399,19 @@ def build_report(
 ) -> Report:
     """The report of one scan. ``record_path``: record the file's full path, not only its name."""
     info = ctx.info
+    verdict = replace(verdict, reasons=_reasons_per_person(verdict.reasons, ctx))
     fused_model = fusion
     fusion = fusion.for_kind(info.kind) or fusion  # the still-image model explains a photo's score
     checks = {a.name: a.checks for a in analyzers}
     tv = {t.track_id: t for t in verdict.tracks}
+    person_ids = ctx.person_ids()
+    rename = face_renamer(person_ids)  # analyzers name tracks; the report names people
     faces = []
     for tr in ctx.tracks:
         v = tv.get(tr.id)
         faces.append({
             "id": tr.id,
+            "person_id": person_ids.get(tr.id, tr.id),
             "t_start": _r(tr.start_t, 3),
             "t_end": _r(tr.end_t, 3),
             "frame_start": tr.observations[0].frame_index,
@@ -339,7 +427,7 @@ def build_report(
     analyzer_docs = []
     all_evidence: list[tuple[float, dict[str, Any]]] = []
     for r in results:
-        ev = [_evidence(e, r.name) for e in r.evidence]
+        ev = [_evidence(e, r.name, person_ids) for e in r.evidence]
         weight = 1.0 if verdict.contributions.get(r.name, 0.0) >= 0 else 0.5
         all_evidence += [(e["strength"] * weight, e) for e in ev]
         analyzer_docs.append({
@@ -349,7 +437,7 @@ def build_report(
             "status": r.status,
             "score": _r(r.score),
             "reason": r.reason,
-            "explanation": r.explanation,
+            "explanation": rename(r.explanation),
             "evidence": ev,
             "tracks": [
                 {"track_id": t.track_id, "score": _r(t.score), "features": {k: _r(v, 6) for k, v in sorted(t.features.items())}}
@@ -364,6 +452,12 @@ def build_report(
     drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
     reference = _reference(results, analyzers)
+    summary = rename(_summary(verdict, ctx, ranked, drivers, rules, reference, fused))
+    for doc in analyzer_docs:  # each finding once (``top`` holds the same objects)
+        for e in doc["evidence"]:
+            e["detail"] = rename(e["detail"])
+    if reference is not None:
+        reference["statement"] = rename(reference["statement"])
     fusion_label = rules[0].from_label if rules else verdict.label
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -388,17 +482,19 @@ def build_report(
             "score": _r(verdict.score),
             "thresholds": {"likely_real": verdict.likely_real, "likely_fake": verdict.likely_fake},
             "track_id": verdict.track_id,
-            "summary": _summary(verdict, ctx, ranked, drivers, rules, reference, fused),
+            "person_id": None if verdict.track_id is None else person_ids.get(verdict.track_id, verdict.track_id),
+            "summary": summary,
             "drivers": drivers,
-            "reasons": list(verdict.reasons),
+            "reasons": list(dict.fromkeys(rename(x) for x in verdict.reasons)),
             "contributions": {k: _r(c) for k, c in sorted(verdict.contributions.items())},
             "fusion_label": fusion_label,
             "rules": [{"rule": r.rule, "analyzer": r.analyzer, "track_id": r.track_id, "from_label": r.from_label,
-                       "to_label": r.to_label, "detail": r.detail} for r in rules],
+                       "to_label": r.to_label, "detail": rename(r.detail)} for r in rules],
         },
         "reference": reference,
         "evidence": top,
         "faces": faces,
+        "persons": _persons(ctx, faces),
         "analyzers": analyzer_docs,
         "timeline": _timeline(ctx, results, verdict.track_id),
         "sampling": {

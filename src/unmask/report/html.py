@@ -138,9 +138,10 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
             row = len(rows_end) - 1
         rows_end[row] = t1
         w = max(round(x(t1) - x(t0), 2), 2.0)
-        lanes.append({"x": x(t0), "w": w, "y": lanes_top + row * (_LANE_H + 4), "label": str(f["id"]) if w >= 16 else "",
-                      "verdict_face": f["id"] == data["verdict"]["track_id"],
-                      "title": f"face {f['id']}: {t0:.1f}–{float(f['t_end']):.1f} s, seen in {f['n_observations']} analysed frames"})
+        pid = f.get("person_id", f["id"])  # one person, one number, in every stretch it was seen
+        lanes.append({"x": x(t0), "w": w, "y": lanes_top + row * (_LANE_H + 4), "label": str(pid) if w >= 16 else "",
+                      "verdict_face": pid == verdict_person(data),
+                      "title": f"face {pid}: {t0:.1f}–{float(f['t_end']):.1f} s, seen in {f['n_observations']} analysed frames"})
     height = lanes_top + len(rows_end) * (_LANE_H + 4) + 6
     suspicious = [b["title"].split(":")[0] for b in bars if b["suspicious"]]
     return {
@@ -151,6 +152,36 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
         "bars": bars, "spans": spans, "lanes": lanes, "lanes_top": lanes_top, "rows": len(rows_end),
         "suspicious": suspicious, "duration": duration,
     }
+
+
+def verdict_person(data: Mapping[str, Any]) -> int | None:
+    """The person (face number) the verdict names; its track id in reports made before persons existed."""
+    v = data["verdict"]
+    return v.get("person_id", v["track_id"])
+
+
+def people(data: Mapping[str, Any], thumbs: Mapping[int | None, Attachment]) -> list[dict[str, Any]]:
+    """One card per person: all its stretches, its best score, a thumbnail of any of its tracks."""
+    by_track = {f["id"]: f for f in data["faces"]}
+    persons = data.get("persons") or [
+        {"id": f["id"], "track_ids": [f["id"]], "n_observations": f["n_observations"], "assessable": f["assessable"],
+         "score": f["score"], "spans": [{"track_id": f["id"], "t_start": f["t_start"], "t_end": f["t_end"],
+                                         "n_observations": f["n_observations"]}]} for f in data["faces"]]
+    out = []
+    for pers in persons:
+        fs = [by_track[t] for t in pers["track_ids"] if t in by_track]
+        longest = max(fs, key=lambda f: (f["n_observations"], -f["id"])) if fs else None
+        spans = [f"{float(sp['t_start'] or 0):.1f}–{float(sp['t_end'] or 0):.1f}" for sp in pers["spans"]]
+        out.append({
+            "id": pers["id"], "chosen": pers["id"] == verdict_person(data),
+            "thumb": next((thumbs[t] for t in pers["track_ids"] if t in thumbs), None),
+            "spans": ", ".join(spans[:8]) + (f" and {len(spans) - 8} more" if len(spans) > 8 else ""),
+            "n_spans": len(spans), "n_observations": pers["n_observations"],
+            "median_size_px": longest["median_size_px"] if longest else None,
+            "assessable": pers["assessable"], "score": pers["score"],
+            "gate_reason": next((f["gate_reason"] for f in fs if f["gate_reason"]), None),
+        })
+    return out
 
 
 def gauge(data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -233,7 +264,8 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
     return _env().get_template("report.html.j2").render(
         d=d, v=d["verdict"], inp=d["input"], words=LABEL_WORDS[d["verdict"]["label"]],
         tone=LABEL_TONE.get(d["verdict"]["label"], "none"), meaning=label_meaning(d), nd=printed_digits(d["verdict"]),
-        gauge=gauge(d), tl=timeline(d), thumbs=thumbs, moments=[a for a in atts if a.kind == "moment"],
+        gauge=gauge(d), tl=timeline(d), thumbs=thumbs, people=people(d, thumbs), vperson=verdict_person(d),
+        pmap={f["id"]: f.get("person_id", f["id"]) for f in d["faces"]}, moments=[a for a in atts if a.kind == "moment"],
         heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
         report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
         ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),

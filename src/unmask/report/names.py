@@ -9,6 +9,8 @@ readers nor an HTML file can carry, so they are shown as U+FFFD.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -26,3 +28,22 @@ def recorded_name(path: str | os.PathLike[str], record_path: bool = False) -> st
     p = Path(path)
     return printable(str(p.resolve()) if record_path else p.name)
 
+
+
+_FACE = re.compile(r"\b([Ff]ace) (\d+)\b")
+
+
+def face_renamer(person_ids: Mapping[int, int]) -> Callable[[str], str]:
+    """A function that turns "face <track id>" in an analyzer's words into "face <person id>".
+
+    Analyzers name the track they measured; the report names people (one face per person,
+    however many stretches it was seen in). Apply it once, to text written with track ids.
+    """
+    moved = {t: p for t, p in person_ids.items() if t != p}
+
+    def rename(text: str) -> str:
+        if not moved:
+            return text
+        return _FACE.sub(lambda m: f"{m.group(1)} {moved.get(int(m.group(2)), int(m.group(2)))}", text)
+
+    return rename
