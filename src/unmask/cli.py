@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, metavar="DIR")
     b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
     b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
+    b.add_argument("--long-speed", action="store_true",
+                   help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
     b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
     b.add_argument("--perturb", metavar="KIND", default=None,
                    help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip, phone (fit 1024x576, CRF 28)")
@@ -269,7 +271,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from unmask.bench import run_bench
 
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
-                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet, perturb=args.perturb)
+                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet, perturb=args.perturb,
+                        long_speed=args.long_speed)
     keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
     for line in false_positive_lines(summary.get("false_positives", {}).get("videos", {})):

@@ -10,6 +10,7 @@ and the fuzzer's seed corpus.
 from __future__ import annotations
 
 import itertools
+import math
 import struct
 import zlib
 from fractions import Fraction
@@ -192,6 +193,38 @@ def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, ex
 def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:
     """A clip of the astronaut portrait drifting in frame: the demo's default input."""
     return write_video(path, iter_face_frames(int(round(seconds * fps)), size=size, seed=seed), fps=fps)
+
+
+def write_long_clip(path: str | Path, seconds: float, fps: float = 30.0, size: tuple[int, int] = (1920, 1080),
+                    loop_s: float = 10.0, seed: int = 0) -> Path:
+    """A long clip made cheaply, for speed and memory checks: ``loop_s`` of the drifting portrait is
+    encoded once (H.264, closed GOPs, no B-frames) and its packets are muxed again and again, so an
+    hour of 720p takes seconds to write yet decodes like any hour of H.264."""
+    path = Path(path)
+    n_loop = max(1, int(round(min(loop_s, seconds) * fps)))
+    reps = max(1, math.ceil(seconds * fps / n_loop))
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000), options={"bf": "0"})
+        w, h = size
+        st.width, st.height, st.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        packets = []
+        for rgb in iter_face_frames(n_loop, size=size, seed=seed):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: st.height, : st.width]), format="rgb24")
+            packets += [(bytes(pk), pk.pts, pk.dts, pk.duration, pk.is_keyframe, pk.time_base) for pk in st.encode(vf)]
+        packets += [(bytes(pk), pk.pts, pk.dts, pk.duration, pk.is_keyframe, pk.time_base) for pk in st.encode()]
+        tb = packets[0][5]
+        step = int(round(n_loop / fps / tb))  # one loop in stream ticks
+        left = int(round(seconds * fps))
+        for k in range(reps):
+            for data, pts, dts, duration, key, _ in packets:
+                if left <= 0:
+                    break
+                pk = av.Packet(data)
+                pk.pts, pk.dts = pts + k * step, dts + k * step
+                pk.duration, pk.is_keyframe, pk.time_base, pk.stream = duration, key, tb, st
+                out.mux(pk)
+                left -= 1
+    return path
 
 
 # -- damaged and hostile inputs (tests, ``make fuzz`` seeds) --------------------------------------
