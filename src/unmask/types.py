@@ -250,10 +250,11 @@ class MediaContext:
         return out
 
     def person_tracks(self, track_id: int) -> tuple[FaceTrack, ...]:
-        """Every track of the person that ``track_id`` belongs to, in time order."""
-        pid = self.person_ids().get(track_id, track_id)
-        mine = {tid for tid, p in self.person_ids().items() if p == pid} | {track_id}
-        return tuple(sorted((t for t in self.tracks if t.id in mine), key=lambda t: (t.start_t, t.id)))
+        """Every track of the person that ``track_id`` belongs to, in time order (empty for an unknown track)."""
+        ids = self.person_ids()
+        if track_id not in ids:
+            return ()
+        return tuple(sorted((t for t in self.tracks if ids[t.id] == ids[track_id]), key=lambda t: (t.start_t, t.id)))
 
 
 @dataclass(frozen=True)

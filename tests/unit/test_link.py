@@ -103,10 +103,14 @@ def test_embedding_plan_shares_the_temporal_analyzers_embeddings_and_stays_bound
     few = [_track(k + 1, 3.0 * k, 3.0 * k + 2.0, n=10) for k in range(3)]
     assert embedding_plan(few, cfg, identity_frames=6, shared_tracks=4) == {1: 6, 2: 6, 3: 6}
     assert embedding_plan(few[:1], cfg, identity_frames=6, shared_tracks=4) == {1: 0}  # nothing to link
+    bursts = [_track(k + 1, 3.0 * k, 3.0 * k + 2.0, n=10) for k in range(60)]
+    assert set(embedding_plan(bursts, cfg, identity_frames=6, shared_tracks=4).values()) == {cfg.link_embeddings}
     many = [_track(k + 1, 3.0 * k, 3.0 * k + 2.0, n=10) for k in range(200)]
-    plan = embedding_plan(many, cfg, identity_frames=6, shared_tracks=4)
+    assert set(embedding_plan(many, cfg, identity_frames=6, shared_tracks=4).values()) == {1}  # one each, not none
+    too_many = [_track(k + 1, 3.0 * k, 3.0 * k + 2.0, n=10 + k % 2) for k in range(300)]
+    plan = embedding_plan(too_many, cfg, identity_frames=6, shared_tracks=4)
     assert sum(plan.values()) == cfg.link_max_embeddings
-    assert max(plan.values()) == cfg.link_embeddings
+    assert all(plan[t.id] == 1 for t in too_many if len(t) == 11)  # the longest first
 
 
 def test_mean_embeddings_skip_faces_too_small_to_embed() -> None:

@@ -34,12 +34,13 @@ def embedding_plan(tracks: Sequence[FaceTrack], config: FaceConfig, identity_fra
     """How many embeddings to take from each track for linking (0: link by geometry).
 
     With at most ``shared_tracks`` tracks, take ``identity_frames`` each (the temporal analyzer
-    embeds those same observations, so its shared embedder pays nothing more); otherwise
-    ``link_embeddings`` each, longest tracks first, within ``link_max_embeddings``.
+    embeds those same observations, so its shared embedder pays nothing more); otherwise up to
+    ``link_embeddings`` each, fewer (down to one) so that every track gets one within
+    ``link_max_embeddings``; past that, the longest tracks first.
     """
     if len(tracks) <= 1:
         return {t.id: 0 for t in tracks}  # nothing to link
-    per = config.link_embeddings
+    per = min(config.link_embeddings, max(1, config.link_max_embeddings // len(tracks)))
     if len(tracks) <= shared_tracks:
         per = max(per, identity_frames)
     left = config.link_max_embeddings

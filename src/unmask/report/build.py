@@ -104,18 +104,12 @@ def _timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: in
     if track_id is None:
         return []
     bins: dict[int, list[float]] = {}
-    for tr in ctx.person_tracks(track_id) or ():
+    for tid in [t.id for t in ctx.person_tracks(track_id)] or [track_id]:
         for r in results:
-            ts = r.for_track(tr.id) if r.status == "ok" else None
+            ts = r.for_track(tid) if r.status == "ok" else None
             if ts is None:
                 continue
             for t, s in ts.per_frame:
-                if math.isfinite(s):
-                    bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
-    if not ctx.tracks:  # a context without tracks (tests): the chosen track's scores alone
-        for r in results:
-            ts = r.for_track(track_id) if r.status == "ok" else None
-            for t, s in (ts.per_frame if ts is not None else ()):
                 if math.isfinite(s):
                     bins.setdefault(int(t // TIMELINE_BIN_S), []).append(s)
     return [{"t": _r(k * TIMELINE_BIN_S, 3), "score": _r(sum(v) / len(v))} for k, v in sorted(bins.items())]
