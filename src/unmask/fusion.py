@@ -267,7 +267,11 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
         new = dict(report)
         new["verdict"] = {**report["verdict"], "label": "cannot_assess", "score": None, "track_id": None,
                           "reasons": [unvalidated_kind_reason(report["input"]["kind"])]}
+        if "person_id" in report["verdict"]:
+            new["verdict"]["person_id"] = None
         new["faces"] = [{**f, "score": None} for f in report["faces"]]
+        if "persons" in report:
+            new["persons"] = [{**p, "score": None} for p in report["persons"]]
         return new
     if not any(f["assessable"] for f in report["faces"]):
         return dict(report)
@@ -285,5 +289,11 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     new["verdict"] = {**report["verdict"], "label": label, "score": round(s, 4), "track_id": tid,
                       "thresholds": {"likely_real": model.likely_real, "likely_fake": model.likely_fake}}
     new["faces"] = [{**f, "score": round(scores[f["id"]], 4) if f["id"] in scores else None} for f in report["faces"]]
+    if "person_id" in report["verdict"]:  # reports since schema 1.2 name the person, and each person's best score
+        person_of = {f["id"]: f.get("person_id", f["id"]) for f in report["faces"]}
+        new["verdict"]["person_id"] = person_of.get(tid, tid)
+    if "persons" in report:
+        new["persons"] = [{**p, "score": max((round(scores[t], 4) for t in p["track_ids"] if t in scores), default=None)}
+                          for p in report["persons"]]
     new["model"] = {"fusion_version": fused.version, "fusion_sha256": fused.sha256}
     return new

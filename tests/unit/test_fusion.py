@@ -111,6 +111,13 @@ def test_rescore_saved_matches_decide():
     new = rescore_saved(saved, MODEL)
     assert new["verdict"]["track_id"] == v.track_id and new["verdict"]["label"] == v.label
     assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4)
+    # a report that names persons (schema 1.2) keeps them in step: the verdict's person, each person's best score
+    saved["verdict"]["person_id"] = 1
+    saved["faces"] = [{**f, "person_id": 1} for f in saved["faces"]]
+    saved["persons"] = [{"id": 1, "track_ids": [0, 1], "score": None}]
+    new = rescore_saved(saved, MODEL)
+    assert new["verdict"]["person_id"] == 1
+    assert new["persons"][0]["score"] == pytest.approx(max(f["score"] for f in new["faces"]))
 
 
 def test_kinds_the_model_was_not_validated_on_are_not_scored():
