@@ -28,7 +28,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
-	$(BIN)/unmask bench $(DATA) --out $(BENCH)
+	$(BIN)/unmask bench $(DATA) --out $(BENCH) $(if $(LONG),--long-speed,)
 	$(BIN)/python -m unmask.benchdoc $(BENCH) docs/benchmarks.md
 
 # re-encoded copies of the dev videos: the fusion learns that compression is not manipulation
