@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 fit-fusion eval-reference eval-lipsync train train-deps views facepack fuzz clean
+.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs fit-fusion eval-reference eval-lipsync train train-deps views facepack fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -30,6 +30,11 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/unmask bench $(DATA) --out $(BENCH) $(if $(LONG),--long-speed,)
 	$(BIN)/python -m unmask.benchdoc $(BENCH) docs/benchmarks.md
+
+# peak RSS of `unmask scan` on each case of the bad-input corpus, one child process per case, against a
+# per-case ceiling (benchmarks/bad_input_rss.py, docs/fuzzing.md); not part of `make test`
+bench-bad-inputs: $(STAMP)
+	$(BIN)/python benchmarks/bad_input_rss.py
 
 # re-encoded copies of the dev videos: the fusion learns that compression is not manipulation
 bench-crf30: $(STAMP)
