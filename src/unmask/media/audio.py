@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from unmask.errors import UnsupportedMedia
 from unmask.media.probe import open_container, video_stream
 
 #: mono, 16 kHz: enough for the speech band (up to 8 kHz) and cheap to filter
@@ -88,6 +89,8 @@ def read_audio(path: str | Path, rate: int = DEFAULT_RATE, start_s: float = 0.0,
     # a fresh open for the audio pass: demuxing one stream after another on one container is fragile
     with open_container(p) as container:
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # FFmpeg has no decoder for it (found by `make fuzz`)
+            raise UnsupportedMedia(p, "no decoder for its audio codec")
         codec = str(stream.codec_context.name)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunks: list[np.ndarray] = []
