@@ -1,0 +1,21 @@
+"""The speed check's memory number must be the scan's own, not its parent's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_peak_rss_of_a_child_is_its_own_not_its_large_parents() -> None:
+    # A parent holding ~300 MB forks and execs a small Python: ru_maxrss would report the parent's peak.
+    code = (
+        "import subprocess, sys, json\n"
+        "ballast = bytearray(300 * 1024 * 1024)\n"
+        "for i in range(0, len(ballast), 4096): ballast[i] = 1\n"
+        "out = subprocess.run([sys.executable, '-c', 'from unmask.speedcheck import peak_rss_mb; print(peak_rss_mb())'],"
+        " capture_output=True, text=True, check=True).stdout\n"
+        "print(json.dumps(float(out)))\n"
+    )
+    child_mb = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0 < child_mb < 250
