@@ -31,6 +31,8 @@ from unmask.progress import ProgressBar
 from unmask.pipeline import Scanner
 
 SCORED = ("likely_real", "inconclusive", "likely_fake")
+#: labels that call a file fake: the detectors' likely_fake, or the file's own valid credential declaring AI
+POSITIVE = ("likely_fake", "declared_synthetic")
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,13 @@ def _metrics_block(records: list[dict[str, Any]], threshold: float) -> dict[str,
         "n_fake": sum(1 for r in records if r["label"] == "fake"),
         "n_no_face": sum(1 for r in records if r["verdict"] == "no_face"),
         "n_cannot_assess": sum(1 for r in records if r["verdict"] == "cannot_assess"),
+        "n_declared_synthetic": sum(1 for r in records if r["verdict"] == "declared_synthetic"),
         "n_error": sum(1 for r in records if r["verdict"] == "error"),
         **roc_metrics(y, s),
         "fpr_at_threshold": fpr,
         "tpr_at_threshold": tpr,
-        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, "no_face", "cannot_assess", "error")},
-        "real_labelled_likely_fake": sorted(Path(r["path"]).name for r in scored if r["label"] == "real" and r["verdict"] == "likely_fake"),
+        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, "no_face", "cannot_assess", "declared_synthetic", "error")},
+        "real_labelled_likely_fake": sorted(Path(r["path"]).name for r in records if r["label"] == "real" and r["verdict"] in POSITIVE),
     }
     return out
 

@@ -15,6 +15,7 @@ one line naming the file and what is wrong.
     ├── ConfigError                 a bad setting (file, env or flag)
     ├── ModelError                  shipped weights/coefficients missing or corrupt
     ├── ManifestError               a benchmark manifest that cannot be read
+    ├── ProvenanceError             a bad provenance setting (a bad file's credentials are a finding, not an error)
     ├── StoreError                  the database of scans and people cannot be opened or used
     │   ├── UnknownScan             no scan with that id
     │   ├── UnknownEnrolment        no enrolment request with that id (the service's queue)
@@ -79,6 +80,10 @@ class ModelError(UnmaskError):
 
 
 class ManifestError(UnmaskError):
+    pass
+
+
+class ProvenanceError(UnmaskError):
     pass
 
 

@@ -27,8 +27,10 @@ from unmask.types import AnalyzerResult, FaceTrack, MediaContext
 #: footage, an odd camera) must not decide a verdict alone. ±3 cross-validated no worse than ±6 (0.68 vs 0.67).
 Z_CLIP = 3.0
 
-Label = Literal["likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess"]
-LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess")
+Label = Literal["likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess", "declared_synthetic"]
+#: ``declared_synthetic`` never comes from the fusion: only a valid credential declaring AI (unmask.rules)
+LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess",
+                             "declared_synthetic")
 
 
 @dataclass(frozen=True)

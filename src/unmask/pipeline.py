@@ -25,7 +25,8 @@ from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
-from unmask.rules import apply_rules, cap_for_damage
+from unmask.provenance import read_provenance
+from unmask.rules import apply_provenance, apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, FaceTrack, MediaContext, Need, Person, SampledFrame
 
 if TYPE_CHECKING:
@@ -140,9 +141,14 @@ class Scanner:
         verdict, damage = cap_for_damage(verdict, ctx.decoding, ctx.info.duration_s)  # last: a damaged file is never sure
         rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        provenance = read_provenance(path, ctx.info.rotation)  # Content Credentials in a limited child; never raises
+        verdict, declared = apply_provenance(verdict, provenance.credential)  # metadata never moves the verdict
+        rules = (*rules, declared) if declared is not None else rules
+        timer.add("provenance", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
         report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules,
-                              record_path=record_path)
+                              record_path=record_path, provenance=provenance)
         report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
         report_progress("done", 1.0)
         return report

@@ -33,6 +33,23 @@ label is capped at ``inconclusive``, and when less than half of what was to
 be read could be decoded it is ``cannot_assess`` (the verdict rests on too
 little of the video, and the missing part may be where the face is). The
 summary leads with why, in seconds: "only 3.1 of 10.0 s could be decoded".
+
+Two provenance rules run after it (:func:`apply_provenance`; the file's Content
+Credentials, :mod:`unmask.provenance`). Neither touches the fusion score, and
+container metadata is never read by any rule.
+
+- ``declared_synthetic``: a valid credential (signature and hashes verify)
+  whose actions declare the content made with generative AI (digital source
+  type ``trainedAlgorithmicMedia``, ``compositeSynthetic`` or
+  ``compositeWithTrainedAlgorithmicMedia``) sets the label to
+  ``declared_synthetic`` whatever the cues said, naming the signer. A signer
+  whose certificate is not on a trust list still counts: nobody forges a
+  credential to confess that a video is synthetic, and the signature shows the
+  file is unchanged since it was signed.
+- ``capture_credential``: a valid credential from a capture device with no
+  edits is strong evidence of a recording, but it does not lower a detectors'
+  ``likely_fake`` (a device key can be misused, a screen can be filmed); when
+  both happen the rule fires without changing the label and says so.
 """
 
 from __future__ import annotations
@@ -42,6 +59,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from unmask.fusion import Label, Verdict
+from unmask.provenance.credentials import AI_SOURCE_TYPES, Credential
 from unmask.types import AnalyzerResult, DecodeCoverage
 
 _ORDER: dict[str, int] = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
@@ -49,6 +67,8 @@ _ORDER: dict[str, int] = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
 DAMAGE_RULE = "damaged_input"
 #: a damaged file with less than this share of its (planned) video decoded gets ``cannot_assess``
 MIN_DECODED_FRACTION = 0.5
+DECLARED_RULE = "declared_synthetic"
+CAPTURE_RULE = "capture_credential"
 
 
 @dataclass(frozen=True)
@@ -159,5 +179,29 @@ def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s
     return capped, RuleHit(DAMAGE_RULE, "decode", None, verdict.label, capped.label, detail)
 
 
-__all__ = ["DAMAGE_RULE", "MIN_DECODED_FRACTION", "RuleHit", "apply_rules", "cap_for_damage", "decoded_words",
+def apply_provenance(verdict: Verdict, credential: "Credential | None") -> tuple[Verdict, RuleHit | None]:
+    """The provenance rules (after every other rule): a valid AI declaration sets ``declared_synthetic``; a valid
+    capture credential beside a ``likely_fake`` is noted without changing it. Metadata is never read here."""
+    if credential is None or not credential.valid:
+        return verdict, None
+    if credential.declares_ai:
+        kinds = sorted({a.digital_source_type for a in credential.actions if a.digital_source_type} & AI_SOURCE_TYPES)
+        tool = next((a.software_agent for a in credential.actions if a.digital_source_type in AI_SOURCE_TYPES
+                     and a.software_agent), None)
+        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, declare it made with generative "
+                  f"AI ({', '.join(kinds)}{', by ' + tool if tool else ''}); the signature and hashes verify.")
+        if not credential.trusted:
+            detail += " The signer's certificate is not on a trust list, but nobody signs such a declaration falsely."
+        return replace(verdict, label="declared_synthetic"), RuleHit(DECLARED_RULE, "provenance", None, verdict.label,
+                                                                      "declared_synthetic", detail)
+    if credential.capture_unedited and verdict.label == "likely_fake":
+        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, say a capture device recorded it "
+                  "with no edits since. That is strong evidence of a recording, but it does not override the "
+                  "detectors: a device's key can be misused and a screen or a staged scene can be filmed, so both "
+                  "the credential and the cues are reported.")
+        return verdict, RuleHit(CAPTURE_RULE, "provenance", None, verdict.label, verdict.label, detail)
+    return verdict, None
+
+
+__all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "apply_provenance", "MIN_DECODED_FRACTION", "RuleHit", "apply_rules", "cap_for_damage", "decoded_words",
            "lip_sync_hit"]

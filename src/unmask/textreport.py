@@ -41,6 +41,13 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
         version = f" v{ref['profile_version']}" if ref["profile_version"] is not None else ""
         lines.append(f"  claim: {ref['claimed']}{version}: {CONCLUSION_WORDS[ref['conclusion']]}"
                      + (f" ({ident}; {mann})" if ident else ""))
+    cred = (d.get("provenance") or {}).get("credential") or {}
+    if cred.get("present"):
+        signer = cred.get("signer") or {}
+        who = signer.get("common_name") or signer.get("issuer") or "an unnamed signer"
+        ai = "; declares AI generation" if cred.get("declares_ai") else ""
+        cap = "; capture device, no edits" if cred.get("capture_unedited") else ""
+        lines.append(f"  content credentials: {cred['state']}, signed by {who}{ai}{cap}")
     for rule in v.get("rules", []):
         change = rule_change_words(rule["rule"], rule["from_label"], rule["to_label"])
         lines.append(f"  rule {rule['rule']} fired ({change}): {rule['detail']}")

@@ -21,9 +21,10 @@ from unmask.report.names import face_renamer, recorded_name
 from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext
 
 if TYPE_CHECKING:
+    from unmask.provenance import Provenance
     from unmask.rules import RuleHit
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
 TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
 MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
@@ -32,7 +33,8 @@ SUMMARY_SPANS = 6  # a person's stretches listed in the summary (the rest are co
 
 #: combination rules (``unmask.rules``) as a reader would name them
 RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule",
-              "damaged_input": "damaged-file rule"}
+              "damaged_input": "damaged-file rule", "declared_synthetic": "declared-AI rule",
+              "capture_credential": "capture-credential rule"}
 _CONFIDENCE = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
 
 LABEL_WORDS = {
@@ -41,6 +43,7 @@ LABEL_WORDS = {
     "likely_fake": "Likely manipulated",
     "no_face": "No face found",
     "cannot_assess": "Cannot assess",
+    "declared_synthetic": "Declared AI-generated",
 }
 
 
@@ -208,7 +211,12 @@ def rule_change_words(rule: str, from_label: str, to_label: str) -> str:
 
 def _summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], drivers: list[dict[str, Any]],
              rules: Sequence["RuleHit"] = (), reference: Mapping[str, Any] | None = None,
-             fused: frozenset[str] | None = None) -> str:
+             fused: frozenset[str] | None = None, provenance: "Provenance | None" = None) -> str:
+    declared = next((r for r in rules if r.rule == "declared_synthetic"), None)
+    if declared is not None:  # the file's own signed declaration leads; the cues follow, under their own label
+        before = replace(verdict, label=declared.from_label)
+        inner = _summary(before, ctx, ranked, drivers, [r for r in rules if r is not declared], reference, fused)
+        return f"{LABEL_WORDS['declared_synthetic']}: {declared.detail} What the cues say on their own: {inner}"
     damage = next((r for r in rules if r.rule == "damaged_input"), None)
     if damage is None:
         s = _fusion_summary(verdict, ctx, ranked, drivers, rules, fused)
@@ -223,6 +231,8 @@ def _summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], 
         s = f"{LABEL_WORDS[verdict.label]}: {damage.detail} On the part that could be decoded: {inner}"
     if reference is not None:
         s += f" Claimed to be {reference['claimed']}: {reference['statement']}"
+    if provenance is not None and provenance.credential.present and not any(r.analyzer == "provenance" for r in rules):
+        s += f" Provenance: {provenance.findings[0]}" if provenance.findings else ""
     return s
 
 
@@ -390,8 +400,10 @@ def build_report(
     warnings: Sequence[str],
     rules: Sequence["RuleHit"] = (),
     record_path: bool = False,
+    provenance: "Provenance | None" = None,
 ) -> Report:
-    """The report of one scan. ``record_path``: record the file's full path, not only its name."""
+    """The report of one scan. ``record_path``: record the file's full path, not only its name.
+    ``provenance``: what the file says about itself (``null`` in the report when not read)."""
     info = ctx.info
     verdict = replace(verdict, reasons=_reasons_per_person(verdict.reasons, ctx))
     fused_model = fusion
@@ -446,7 +458,7 @@ def build_report(
     drivers = _drivers(verdict, fusion, analyzers)
     segments = sorted({s.segment for s in ctx.sampled})
     reference = _reference(results, analyzers)
-    summary = rename(_summary(verdict, ctx, ranked, drivers, rules, reference, fused))
+    summary = rename(_summary(verdict, ctx, ranked, drivers, rules, reference, fused, provenance))
     for doc in analyzer_docs:  # each finding once (``top`` holds the same objects)
         for e in doc["evidence"]:
             e["detail"] = rename(e["detail"])
@@ -486,6 +498,7 @@ def build_report(
                        "to_label": r.to_label, "detail": rename(r.detail)} for r in rules],
         },
         "reference": reference,
+        "provenance": None if provenance is None else provenance.to_dict(),
         "evidence": top,
         "faces": faces,
         "persons": _persons(ctx, faces),

@@ -23,7 +23,8 @@ from unmask.report.build import LABEL_WORDS, RULE_WORDS, Report, printed_digits
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
 MAX_LANES = 8  # rows of face bars under the timeline
 
-LABEL_TONE = {"likely_fake": "fake", "inconclusive": "unsure", "likely_real": "real", "no_face": "none", "cannot_assess": "none"}
+LABEL_TONE = {"likely_fake": "fake", "inconclusive": "unsure", "likely_real": "real", "no_face": "none", "cannot_assess": "none",
+              "declared_synthetic": "fake"}
 
 LABEL_MEANING = {
     "likely_fake": "Look closely: the cues unmask measures point to manipulation. This is not proof.",
@@ -31,6 +32,7 @@ LABEL_MEANING = {
     "likely_real": "None of the cues unmask measures fired. This is not an authentication.",
     "no_face": "No face was found, so nothing was judged.",
     "cannot_assess": "No verdict is given: the summary and the reasons below say why.",
+    "declared_synthetic": "The file's own valid Content Credentials declare it made with AI (see Provenance below).",
 }
 #: a damaged file's capped label: the cues may point clearly, the file is what is in doubt
 DAMAGED_MEANING = "Part of the file could not be decoded, so no confident verdict is given (see why below)."
@@ -268,7 +270,7 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
         pmap={f["id"]: f.get("person_id", f["id"]) for f in d["faces"]}, moments=[a for a in atts if a.kind == "moment"],
         heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
         report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
-        ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
+        prov=d.get("provenance"), ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
         fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
         damaged=label_meaning(d) == DAMAGED_MEANING,
         damaged_rule=any(r["rule"] == "damaged_input" for r in d["verdict"].get("rules", [])),

@@ -89,7 +89,7 @@ class ScanOut(BaseModel):
     source_name: str = Field(description="the file's name as uploaded, or the server-side path")
     size_bytes: int | None
     sha256: str | None
-    label: str | None = Field(description="the verdict once done: likely_real, inconclusive, likely_fake, no_face, cannot_assess")
+    label: str | None = Field(description="the verdict once done: likely_real, inconclusive, likely_fake, no_face, cannot_assess, declared_synthetic")
     score: float | None
     error: str | None = Field(description="why the scan failed, one line")
     attempts: int
