@@ -191,7 +191,7 @@ def apply_provenance(verdict: Verdict, credential: "Credential | None") -> tuple
         detail = (f"The file's Content Credentials, signed by {credential.signer_name}, declare it made with generative "
                   f"AI ({', '.join(kinds)}{', by ' + tool if tool else ''}); the signature and hashes verify.")
         if not credential.trusted:
-            detail += " The signer's certificate is not on a trust list, but nobody signs such a declaration falsely."
+            detail += " The signer's certificate is not on a trust list, but a false declaration of AI generation would gain its signer nothing."
         return replace(verdict, label="declared_synthetic"), RuleHit(DECLARED_RULE, "provenance", None, verdict.label,
                                                                       "declared_synthetic", detail)
     if credential.capture_unedited and verdict.label == "likely_fake":
