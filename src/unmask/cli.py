@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``, ``unmask enroll``, ``unmask people``.
+"""Command line: ``unmask scan``, ``unmask batch``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``, ``unmask enroll``, ``unmask people``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -47,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--claims-version", type=int, metavar="N", help="use this version of the person's profile (default: newest)")
     s.add_argument("--db", metavar="URL", help="database of enrolled people (default: UNMASK_DATABASE_URL, else the user data directory)")
     common(s)
+
+    b = sub.add_parser("batch", help="scan folders, manifests or lists of paths with a pool of workers (resumable)",
+                       description="Scan many files into --out: one report per file, index.jsonl/index.parquet, "
+                                   "summary.json. Re-running with the same --out skips files already reported "
+                                   "(see docs/scale-out.md).")
+    b.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a folder (recursive; media recognised by content), a CSV manifest with a path column, "
+                        "a text file of paths (one a line), or a media file")
+    b.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused to resume)")
+    b.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
+    b.add_argument("--html", action="store_true", help="write an HTML report beside each JSON report")
+    b.add_argument("--timeout-s", type=float, default=1800.0, metavar="S",
+                   help="wall seconds one file may take before its worker is killed (default 1800)")
+    b.add_argument("--max-memory-mb", type=int, default=4096, metavar="MB",
+                   help="resident memory a worker may reach on one file before it is killed (default 4096)")
+    b.add_argument("--retries", type=int, default=1, metavar="N",
+                   help="further tries for a file whose worker died (default 1)")
+    common(b)
 
     e = sub.add_parser("enroll", help="build a reference profile of a person from verified videos and photos of them")
     e.add_argument("name", metavar="NAME")
@@ -255,6 +273,42 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from unmask.batch import BatchLimits, BatchProgress, expand_inputs, run_batch
+
+    config = _config(args)
+    limits = BatchLimits(timeout_s=args.timeout_s, max_memory_mb=args.max_memory_mb, retries=args.retries).validate()
+    found = expand_inputs(args.inputs)
+    if not found.paths:
+        raise UnmaskError("batch: no media files found in " + ", ".join(args.inputs))
+    if found.not_media:
+        print(f"{len(found.not_media)} file(s) in the folders are not media by their content; skipped", file=sys.stderr)
+    bar = tqdm(total=len(found.paths), unit="file", desc="batch", disable=True if args.quiet else None, smoothing=0.1)
+
+    def progress(p: BatchProgress) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"errors={p.errors} resumed={p.resumed}", refresh=False)
+
+    try:
+        summary = run_batch(list(found.paths), Path(args.out), config, workers=args.workers, html=args.html,
+                            limits=limits, progress=progress)
+    finally:
+        bar.close()
+    rate = f", {summary.files_per_s:.2f} files/s" if summary.files_per_s else ""
+    print(f"{summary.files} files: {summary.scanned} scanned, {summary.resumed} already done, "
+          f"{summary.errors} failed ({summary.workers} workers, {summary.wall_s:.1f} s{rate})")
+    for label, n in summary.verdicts.items():
+        print(f"  {label}: {n}")
+    for f in summary.failed[:20]:
+        _err(f"{f['path']}: {f['error']}")
+    if len(summary.failed) > 20:
+        _err(f"... and {len(summary.failed) - 20} more failures (see {args.out}/summary.json)")
+    print(f"wrote {summary.index}" + (f", {summary.parquet}" if summary.parquet else "") + f" and {args.out}/summary.json")
+    return EXIT_FAILED if summary.errors else EXIT_OK
+
+
 def false_positive_lines(fp: dict[str, Any]) -> list[str]:
     """The real videos called likely_fake, per origin and per resolution band, as console lines."""
     out = []
@@ -384,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "scan":
             return _cmd_scan(args)
+        if args.command == "batch":
+            return _cmd_batch(args)
         if args.command == "bench":
             return _cmd_bench(args)
         if args.command == "train":

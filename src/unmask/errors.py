@@ -16,6 +16,7 @@ one line naming the file and what is wrong.
     ├── ModelError                  shipped weights/coefficients missing or corrupt
     ├── ManifestError               a benchmark manifest that cannot be read
     ├── ProvenanceError             a bad provenance setting (a bad file's credentials are a finding, not an error)
+    ├── BatchError                  a batch's output folder (index, reports) cannot be read or written
     ├── StoreError                  the database of scans and people cannot be opened or used
     │   ├── UnknownScan             no scan with that id
     │   ├── UnknownEnrolment        no enrolment request with that id (the service's queue)
@@ -84,6 +85,10 @@ class ManifestError(UnmaskError):
 
 
 class ProvenanceError(UnmaskError):
+    pass
+
+
+class BatchError(UnmaskError):
     pass
 
 

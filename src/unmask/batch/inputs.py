@@ -1,0 +1,122 @@
+"""What a batch scans: folders (recursive, media recognised by content), CSV manifests and lists of paths.
+
+A folder contributes every regular file whose first bytes look like a container or
+picture format unmask can read (the name and extension are never looked at), so a
+clip saved without an extension is scanned and a ``notes.txt`` is not. A file given
+on the command line is scanned itself when it looks like media; otherwise it is a
+manifest (a CSV with a ``path`` column, paths relative to the CSV) or a text file
+of paths, one a line (``#`` starts a comment, paths relative to the list). A path a
+manifest or list names is always scanned, media or not: whoever listed it wants to
+hear why it cannot be read. The order is the order given, folders sorted by path;
+a path met twice is scanned once.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from unmask.errors import ManifestError, MissingInput
+
+_SNIFF_BYTES = 64
+
+# (offset, magic): containers PyAV reads and pictures Pillow reads.
+_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (4, b"ftyp"),  # MP4, MOV, M4V, 3GP, HEIF/AVIF
+    (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"free"), (4, b"skip"),  # older QuickTime
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
+    (0, b"FLV"),
+    (0, b"\x00\x00\x01\xba"), (0, b"\x00\x00\x01\xb3"),  # MPEG program stream / elementary video
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),  # ASF / WMV
+    (0, b"OggS"),
+    (0, b"\xff\xd8\xff"),  # JPEG
+    (0, b"\x89PNG\r\n\x1a\n"),
+    (0, b"GIF87a"), (0, b"GIF89a"),
+    (0, b"BM"),
+    (0, b"II*\x00"), (0, b"MM\x00*"),  # TIFF
+    (0, b"\x00\x00\x00\x01"), (0, b"\x00\x00\x01"),  # H.264/H.265 Annex B streams
+)
+_RIFF_KINDS = (b"AVI ", b"WEBP", b"AMV ")
+
+
+def looks_like_media(path: str | os.PathLike[str]) -> bool:
+    """True when the file's first bytes are those of a video container or picture format (never by its name)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+            if len(head) >= 1 and head[0] == 0x47:  # MPEG transport stream: sync byte every 188 bytes
+                f.seek(188)
+                if f.read(1) == b"\x47":
+                    return True
+    except OSError:
+        return False
+    if head[:4] == b"RIFF" and head[8:12] in _RIFF_KINDS:
+        return True
+    return any(head[off:off + len(magic)] == magic for off, magic in _MAGIC)
+
+
+@dataclass(frozen=True)
+class BatchInputs:
+    """The files to scan, and what was passed over while finding them."""
+
+    paths: tuple[Path, ...]
+    not_media: tuple[Path, ...] = field(default=(), repr=False)  # files in folders that are not media by content
+    duplicates: int = 0  # paths met more than once
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> BatchInputs:
+    """Every file ``inputs`` name, in order; ``MissingInput`` for an input that does not exist,
+    ``ManifestError`` for a manifest without a ``path`` column."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    skipped: list[Path] = []
+    dup = 0
+
+    def add(paths: Iterable[Path]) -> None:
+        nonlocal dup
+        for p in paths:
+            key = Path(os.path.abspath(p))
+            if key in seen:
+                dup += 1
+                continue
+            seen.add(key)
+            out.append(key)
+
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            is_media = {f: looks_like_media(f) for f in files}
+            skipped.extend(f for f in files if not is_media[f])
+            add(f for f in files if is_media[f])
+        elif not p.exists():
+            raise MissingInput(p, "no such file or folder")
+        elif looks_like_media(p):
+            add([p])
+        else:
+            add(_listed(p))
+    return BatchInputs(tuple(out), tuple(skipped), dup)
+
+
+def _listed(p: Path) -> list[Path]:
+    """The paths a CSV manifest (a ``path`` column) or a plain list (one path a line) names, relative to it."""
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{p}: neither a media file nor a list of paths (not text)") from None
+    except OSError as e:
+        raise ManifestError(f"{p}: cannot read ({e.strerror})") from None
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if "," in first and "path" in [c.strip().lower() for c in next(csv.reader([first]))]:
+        rows = list(csv.DictReader(lines))
+        key = next(k for k in rows[0] if k and k.strip().lower() == "path") if rows else "path"
+        names = [(r.get(key) or "").strip() for r in rows]
+        if any(not n for n in names):
+            raise ManifestError(f"{p}: a row has an empty path")
+    else:
+        names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return [p.parent / n for n in names]

@@ -1,0 +1,432 @@
+"""Scan many files with a local pool of worker processes, each loading the models once.
+
+The driver (the calling process) hashes each input, skips those whose report the
+output folder already holds for the same content, fusion model and configuration,
+and hands the rest out one at a time to ``workers`` processes. A worker builds one
+engine (the service's seam: :class:`~unmask.service.engine.ScannerEngine` by default)
+and reuses it; it writes the file's JSON (and HTML) report itself, atomically, and
+answers with a one-line summary that the driver appends to the index.
+
+Isolation: a task that runs past ``timeout_s`` or whose worker's resident memory
+passes ``max_memory_mb`` has its worker killed; a worker that dies (a decoder that
+crashes, the kernel's OOM killer, someone's ``kill``) is replaced. Its file is
+tried ``retries`` more times, then recorded as an error saying why; the other files
+go on. A file the scanner refuses (an ``UnmaskError``) fails at once: that answer
+does not change on a retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from unmask.batch.index import ContentKey, ResultIndex, content_key, write_parquet
+from unmask.config import ScanConfig
+from unmask.errors import BatchError, ConfigError, UnmaskError
+from unmask.service.engine import EngineFactory
+
+POLL_S = 0.2  # how often the driver checks deadlines and memory
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one file may cost before its worker is killed, and how often it is tried again after that."""
+
+    timeout_s: float = 1800.0  # wall seconds per file (models load before the clock starts)
+    max_memory_mb: int = 4096  # resident memory of the worker scanning it, models included
+    retries: int = 1  # further tries after a worker died on the file
+
+    def validate(self) -> "BatchLimits":
+        if self.timeout_s <= 0 or self.max_memory_mb < 256 or self.retries < 0:
+            raise ConfigError("batch limits: timeout positive, memory at least 256 MB, retries >= 0")
+        return self
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a batch stands, given to the progress callback after each file (scanned, skipped or failed)."""
+
+    done: int
+    total: int
+    errors: int
+    resumed: int  # files skipped because their report was already there
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch did; ``to_dict`` is ``summary.json``."""
+
+    out: str
+    files: int
+    scanned: int
+    resumed: int
+    errors: int
+    workers: int
+    wall_s: float
+    files_per_s: float | None  # files scanned (not resumed) per wall second, model loading included
+    verdicts: dict[str, int]
+    fusion_version: str
+    config_digest: str
+    limits: dict[str, Any]
+    index: str
+    parquet: str | None
+    failed: list[dict[str, str]] = field(default_factory=list)  # path and error of each file that failed
+    worker_restarts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Task:
+    path: Path
+    sha256: str
+    size: int
+    mtime_ns: int
+    report: str  # relative to the output folder
+    html: str | None
+    followers: list[Path] = field(default_factory=list)  # other paths with the same content
+    attempts: int = 0
+
+
+@dataclass
+class _Slot:
+    proc: Any
+    conn: Connection
+    task: _Task | None = None
+    started: float = 0.0
+    ready: bool = False
+    kill_reason: str | None = None
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def fusion_version() -> str:
+    """The shipped fusion model's version: part of what makes a report reusable."""
+    from unmask.fusion import FusionModel
+
+    return FusionModel.load().version
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def report_stem(path: Path, sha256: str) -> str:
+    """``<sha256 prefix>-<file name>``: unique per content, readable, and the same wherever the file sat."""
+    name = "".join(c if c.isprintable() and c not in '\\/:*?"<>|' else "_" for c in path.stem)[:80] or "file"
+    return f"{sha256[:16]}-{name}"
+
+
+def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None, *, workers: int | None = None,
+              html: bool = False, limits: BatchLimits = BatchLimits(), factory: EngineFactory | None = None,
+              progress: Callable[[BatchProgress], None] | None = None, model_version: str | None = None) -> BatchSummary:
+    """Scan ``paths`` into ``out`` (reports, ``index.jsonl``, ``index.parquet``, ``summary.json``); resumable."""
+    config = (config or ScanConfig()).validate()
+    limits = limits.validate()
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ConfigError("batch: at least one worker")
+    if factory is None:
+        from unmask.service.engine import ScannerEngine
+
+        factory = ScannerEngine
+    t_start = time.perf_counter()
+    version = model_version or fusion_version()
+    digest = config.digest()
+    run_dir = "reports/" + hashlib.sha256(f"{version}\n{digest}".encode()).hexdigest()[:12]
+    try:
+        (out / run_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BatchError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    index = ResultIndex(out / "index.jsonl")
+    previous = index.rows()
+    state = _State(len(paths), progress)
+    with index:
+        tasks = _plan(paths, out, previous, version, digest, run_dir, html, index, state)
+        restarts = _Pool(factory, config, workers, limits, out, index, version, digest, state).run(tasks)
+    wanted = {os.path.abspath(p) for p in paths}
+    rows = sorted((r for r in index.rows() if r["path"] in wanted and r["fusion_version"] == version
+                   and r["config_digest"] == digest), key=lambda r: str(r["path"]))
+    parquet = out / "index.parquet"
+    wrote = write_parquet(rows, parquet)
+    wall = time.perf_counter() - t_start
+    verdicts: dict[str, int] = {}
+    for r in rows:
+        label = r["verdict"] if r["status"] == "done" else "error"
+        verdicts[label] = verdicts.get(label, 0) + 1
+    summary = BatchSummary(
+        out=str(out), files=len(paths), scanned=state.scanned, resumed=state.resumed, errors=state.errors,
+        workers=workers, wall_s=round(wall, 3), files_per_s=round(state.scanned / wall, 4) if state.scanned else None,
+        verdicts=dict(sorted(verdicts.items())), fusion_version=version, config_digest=digest,
+        limits=asdict(limits), index=str(out / "index.jsonl"), parquet=str(parquet) if wrote else None,
+        failed=[{"path": str(r["path"]), "error": str(r["error"])} for r in rows if r["status"] != "done"],
+        worker_restarts=restarts)
+    from unmask.cli import write_atomic
+
+    write_atomic(out / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+class _State:
+    def __init__(self, total: int, progress: Callable[[BatchProgress], None] | None) -> None:
+        self.total, self.progress = total, progress
+        self.done = self.errors = self.resumed = self.scanned = 0
+
+    def tick(self, path: Path, *, error: bool = False, resumed: bool = False) -> None:
+        self.done += 1
+        self.errors += error
+        self.resumed += resumed
+        self.scanned += not resumed
+        if self.progress is not None:
+            self.progress(BatchProgress(self.done, self.total, self.errors, self.resumed, path))
+
+
+def _row(path: Path, task: _Task, version: str, digest: str, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "path": str(path), "sha256": task.sha256, "size_bytes": task.size, "mtime_ns": task.mtime_ns,
+        "fusion_version": version, "config_digest": digest, "status": "error", "verdict": None, "score": None,
+        "analyzers": {}, "timings": {}, "wall_s": None, "attempts": task.attempts, "error": None,
+        "report": None, "html": None, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    base.update(fields)
+    return base
+
+
+def _plan(paths: Sequence[Path], out: Path, previous: list[dict[str, Any]], version: str, digest: str, run_dir: str,
+          html: bool, index: ResultIndex, state: _State) -> list[_Task]:
+    """The tasks still to run: one per distinct content; files already reported are recorded and skipped."""
+    by_path = {(r["path"], r.get("size_bytes"), r.get("mtime_ns")): r["sha256"] for r in previous}
+    finished: dict[ContentKey, dict[str, Any]] = {}
+    own: set[tuple[str, ContentKey]] = set()
+    for r in previous:
+        if r["status"] == "done" and r.get("report") and (out / r["report"]).is_file() \
+                and (not html or (r.get("html") and (out / r["html"]).is_file())):
+            finished[content_key(r)] = r
+            own.add((r["path"], content_key(r)))
+    tasks: dict[ContentKey, _Task] = {}
+    for p in paths:
+        p = Path(os.path.abspath(p))
+        try:
+            st = p.stat()
+            sha = by_path.get((str(p), st.st_size, st.st_mtime_ns)) or file_sha256(p)
+        except OSError:
+            sha, st = "", None  # the scan says why (missing, unreadable, a folder)
+        key = (sha, version, digest)
+        size, mtime = (st.st_size, st.st_mtime_ns) if st is not None else (0, 0)
+        if sha and key in finished:
+            if (str(p), key) not in own:  # same content under another name: its row points at the same report
+                done = finished[key]
+                index.append({**done, "path": str(p), "size_bytes": size, "mtime_ns": mtime, "attempts": 0,
+                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            state.tick(p, resumed=True)
+            continue
+        if sha and key in tasks:
+            tasks[key].followers.append(p)
+            continue
+        stem = report_stem(p, sha or hashlib.sha256(str(p).encode("utf-8", "surrogateescape")).hexdigest())
+        tasks[key if sha else ("", str(p), "")] = _Task(p, sha, size, mtime, f"{run_dir}/{stem}.json",
+                                                        f"{run_dir}/{stem}.html" if html else None)
+    return list(tasks.values())
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+class _Pool:
+    """The driver's side of the worker processes: hand out tasks, watch limits, replace the dead."""
+
+    def __init__(self, factory: EngineFactory, config: ScanConfig, workers: int, limits: BatchLimits, out: Path,
+                 index: ResultIndex, version: str, digest: str, state: _State) -> None:
+        self.factory, self.config, self.workers, self.limits = factory, config, workers, limits
+        self.out, self.index, self.version, self.digest, self.state = out, index, version, digest, state
+        self.ctx = mp.get_context("spawn")
+        self.slots: list[_Slot] = []
+        self.restarts = 0
+
+    def _spawn(self) -> _Slot:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=worker_main, name="unmask-batch-worker", daemon=True,
+                                args=(child, self.factory, self.config, str(self.out), os.getpid()))
+        proc.start()
+        child.close()
+        return _Slot(proc, parent)
+
+    def run(self, tasks: list[_Task]) -> int:
+        pending = deque(tasks)
+        if not pending:
+            return 0
+        self.slots = [self._spawn() for _ in range(min(self.workers, len(pending)))]
+        try:
+            while pending or any(s.task is not None for s in self.slots):
+                for s in self.slots:
+                    if s.ready and s.task is None and pending:
+                        s.task = pending.popleft()
+                        s.task.attempts += 1
+                        s.started = time.monotonic()
+                        try:
+                            s.conn.send((str(s.task.path), s.task.report, s.task.html))
+                        except OSError:  # it just died: seen below, and the task is tried again
+                            pass
+                wait([s.conn for s in self.slots] + [s.proc.sentinel for s in self.slots], timeout=POLL_S)
+                alive: list[_Slot] = []
+                for s in self.slots:
+                    self._read(s)
+                    if s.proc.is_alive():
+                        if s.task is not None:
+                            self._watch(s)
+                        alive.append(s)
+                        continue
+                    self._died(s, pending)
+                    s.conn.close()
+                    if pending:  # a replacement, while there is work for it
+                        alive.append(self._spawn())
+                        self.restarts += 1
+                self.slots = alive
+        finally:
+            self._stop()
+        return self.restarts
+
+    def _read(self, s: _Slot) -> None:
+        while True:
+            try:
+                if not s.conn.poll():
+                    return
+                msg = s.conn.recv()
+            except (EOFError, OSError):
+                return
+            kind = msg[0]
+            if kind == "ready":
+                s.ready = True
+            elif kind in ("done", "error") and s.task is not None:
+                task, s.task = s.task, None
+                fields = dict(msg[1])
+                row = _row(task.path, task, self.version, self.digest, **fields)
+                self.index.append(row)
+                self.state.tick(task.path, error=row["status"] != "done")
+                for p in task.followers:
+                    self.index.append({**row, "path": str(p)})
+                    self.state.tick(p, error=row["status"] != "done")
+
+    def _watch(self, s: _Slot) -> None:
+        if time.monotonic() - s.started > self.limits.timeout_s:
+            s.kill_reason = f"took longer than the {self.limits.timeout_s:g} s a file may take"
+        elif _rss_mb(s.proc.pid) > self.limits.max_memory_mb:
+            s.kill_reason = f"needed more than the {self.limits.max_memory_mb} MB of memory a file may use"
+        if s.kill_reason:
+            s.proc.kill()
+
+    def _died(self, s: _Slot, pending: deque[_Task]) -> None:
+        s.proc.join(1)
+        code = s.proc.exitcode
+        why = s.kill_reason or (f"the worker process was killed by signal {signal.Signals(-code).name}"
+                                if code is not None and code < 0 else f"the worker process exited with status {code}")
+        if not s.ready and s.task is None:
+            raise BatchError(f"a batch worker could not start ({why}); run `unmask scan` on one file to see why")
+        task, s.task = s.task, None
+        if task is None:
+            return
+        if task.attempts <= self.limits.retries:
+            pending.appendleft(task)
+            return
+        tries = f"{task.attempts} tries" if task.attempts > 1 else "1 try"
+        row = _row(task.path, task, self.version, self.digest, error=f"{why} ({tries})")
+        self.index.append(row)
+        self.state.tick(task.path, error=True)
+        for p in task.followers:
+            self.index.append({**row, "path": str(p)})
+            self.state.tick(p, error=True)
+
+    def _stop(self) -> None:
+        for s in self.slots:
+            try:
+                s.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 5
+        for s in self.slots:
+            s.proc.join(max(0.0, deadline - time.monotonic()))
+            if s.proc.is_alive():
+                s.proc.kill()
+                s.proc.join(5)
+            s.conn.close()
+
+
+# -- the worker process ------------------------------------------------------------------------------
+
+
+def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
+    verdict = data.get("verdict") or {}
+    return {"status": "done", "verdict": verdict.get("label"), "score": verdict.get("score"),
+            "analyzers": {str(a["name"]): a.get("score") for a in data.get("analyzers") or []},
+            "timings": {k: v for k, v in (data.get("timings") or {}).items() if isinstance(v, (int, float))}}
+
+
+def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, out: str, parent_pid: int) -> None:
+    """Entry point of a batch worker: build one engine, then scan what the driver sends until it sends ``None``."""
+    from unmask.service.worker import _die_with_parent
+
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver stops us
+    from unmask.cli import silence_native_logs, write_atomic
+
+    silence_native_logs()
+    engine = factory(config)
+    load = getattr(engine, "load", None)
+    if callable(load):
+        load()
+    conn.send(("ready",))
+    root = Path(out)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        path, report_rel, html_rel = msg
+        t0 = time.perf_counter()
+        fields: dict[str, Any]
+        try:
+            report = engine.scan(Path(path), {}, lambda stage, done: None)
+            write_atomic(root / report_rel, report.to_json())
+            if html_rel:
+                from unmask.report.html import render_html
+
+                write_atomic(root / html_rel, render_html(report, settings=config.to_dict()))
+            fields = {**_summary(report.data), "report": report_rel, "html": html_rel}
+        except UnmaskError as e:
+            fields = {"error": " ".join(str(getattr(e, "problem", e)).split()) or type(e).__name__}
+        except Exception as e:  # noqa: BLE001 - one file's bug must not stop the batch
+            fields = {"error": f"internal error ({type(e).__name__}: {' '.join(str(e).split())}); please report it"}
+        fields["wall_s"] = round(time.perf_counter() - t0, 3)
+        conn.send(("error" if "error" in fields else "done", fields))
