@@ -27,6 +27,7 @@ from pathlib import Path
 from unmask.config import SamplingConfig
 from unmask import errors
 from unmask.errors import InputError, MediaTooLarge, UnsupportedMedia
+from unmask.capped_child import cap_this_process, one_json_answer
 from unmask.types import MediaInfo
 
 #: the error classes a child may report (never an arbitrary name to look up)
@@ -34,7 +35,6 @@ _ERRORS: dict[str, type[InputError]] = {
     cls.__name__: cls for cls in (errors.MissingInput, errors.NotAFile, errors.UnreadableInput, errors.EmptyInput,
                                   errors.UnsupportedMedia, errors.NoVideoStream, errors.MediaTooLarge)
 }
-_MAX_ANSWER = 1 << 20  # bytes of JSON a child may send back
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def probe_isolated(path: str | Path, sampling: SamplingConfig, limits: ProbeLimi
                               capture_output=True, timeout=limits.wall_s, env=env, check=False)
     except subprocess.TimeoutExpired:
         raise UnsupportedMedia(p, f"could not be opened within {limits.wall_s:g} s; refused") from None
-    answer = _answer(proc.stdout)
+    answer = one_json_answer(proc.stdout)
     if answer is None:
         raise _death(p, proc.returncode, limits)
     if "info" in answer:
@@ -70,16 +70,6 @@ def probe_isolated(path: str | Path, sampling: SamplingConfig, limits: ProbeLimi
         return MediaInfo(**{**fields, "path": str(path)})
     cls = _ERRORS.get(str(answer.get("error")), UnsupportedMedia)
     raise cls(p, str(answer.get("problem", "cannot be read"))[:300])
-
-
-def _answer(stdout: bytes) -> dict[str, object] | None:
-    if not stdout or len(stdout) > _MAX_ANSWER:
-        return None
-    try:
-        answer = json.loads(stdout.decode("utf-8", "surrogateescape").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
-    return answer if isinstance(answer, dict) else None
 
 
 def _death(p: Path, returncode: int, limits: ProbeLimits) -> InputError:
@@ -94,14 +84,8 @@ def _death(p: Path, returncode: int, limits: ProbeLimits) -> InputError:
 
 def _child() -> int:
     """Entry point of the child: cap this process, then probe, and print one JSON line."""
-    import resource
-
     request = json.loads(sys.stdin.buffer.read().decode("utf-8", "surrogateescape"))
-    mem = int(request["memory_mb"]) << 20
-    cpu = int(request["cpu_s"])
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cap_this_process(request["memory_mb"], request["cpu_s"])
     answer: dict[str, object]
     try:
         from unmask.media.probe import probe  # imported under the limits: libraries count too

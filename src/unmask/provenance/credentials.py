@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from unmask.errors import ProvenanceError
+from unmask.capped_child import cap_this_process, one_json_answer
 
 CredentialState = Literal["absent", "valid", "invalid", "unreadable", "unavailable"]
 
@@ -46,7 +47,6 @@ CAPTURE_SOURCE_TYPES = frozenset({"digitalCapture", "computationalCapture"})
 NOT_EDITS = frozenset({"c2pa.created"})
 MAX_ITEMS = 50  # actions / ingredients / problems kept from one manifest
 MAX_TEXT = 300  # characters kept from any string the manifest supplies
-_MAX_ANSWER = 1 << 20  # bytes of JSON the child may send back
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def read_credential_isolated(path: str | Path, limits: CredentialLimits = Creden
                                                "stopped")
     except OSError as e:
         return Credential("unreadable", reason=f"the Content Credentials reader could not start: {e}")
-    answer = _answer(proc.stdout)
+    answer = one_json_answer(proc.stdout)
     if answer is None:
         rc = proc.returncode
         if rc in (-signal.SIGXCPU, -signal.SIGKILL):
@@ -302,26 +302,10 @@ def read_credential_isolated(path: str | Path, limits: CredentialLimits = Creden
         return Credential("unreadable", reason=f"the Content Credentials reader answered nonsense ({e})")
 
 
-def _answer(stdout: bytes) -> dict[str, Any] | None:
-    if not stdout or len(stdout) > _MAX_ANSWER:
-        return None
-    try:
-        answer = json.loads(stdout.decode("utf-8", "replace").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
 def _child() -> int:
     """Entry point of the child: cap this process, read the manifest, print one JSON line."""
-    import resource
-
     request = json.loads(sys.stdin.buffer.read().decode("utf-8", "replace"))
-    mem = int(request["memory_mb"]) << 20
-    cpu = int(request["cpu_s"])
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cap_this_process(request["memory_mb"], request["cpu_s"])
     try:
         cred = read_credential(request["path"])
     except MemoryError:
