@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from unmask import __version__
 from unmask.config import ScanConfig
 from unmask.errors import UnmaskError
+from unmask.process_io import silence_native_logs, write_atomic
 from unmask.report.names import printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -140,18 +141,6 @@ def _config(args: argparse.Namespace) -> ScanConfig:
 def _err(msg: str) -> None:
     """One line on stderr, whatever the message holds (a file name with a newline or bytes that are not UTF-8)."""
     print(f"unmask: error: {printable(msg)}", file=sys.stderr)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class OutputError(UnmaskError):
@@ -412,23 +401,6 @@ def _cmd_people(args: argparse.Namespace) -> int:
                     print(f"{r.name}  v{r.version}  {r.created_at:%Y-%m-%d}  {sm.get('face_seconds', 0):.0f} s of face video, "
                           f"{sm.get('embeddings', 0)} face images, {sm.get('mannerism_windows', 0)} mannerism windows")
     return EXIT_OK
-
-
-def silence_native_logs() -> None:
-    """Send native libraries' log lines (TFLite, mediapipe's absl) to /dev/null, keep Python's stderr.
-
-    mediapipe's C++ code writes warnings straight to file descriptor 2; users
-    should see our one-line errors and progress, not those.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        sys.stderr = os.fdopen(saved, "w", buffering=1, encoding="utf-8", errors="replace")
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (e.g. under a test runner's capture)
-        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from unmask.cli import silence_native_logs
+from unmask.process_io import silence_native_logs
 from unmask.cli import main as cli_main
 from unmask.synth import write_face_clip
 

@@ -183,7 +183,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
         limits=asdict(limits), index=str(out / "index.jsonl"), parquet=str(parquet) if wrote else None,
         failed=[{"path": str(r["path"]), "error": str(r["error"])} for r in rows if r["status"] != "done"],
         worker_restarts=restarts)
-    from unmask.cli import write_atomic
+    from unmask.process_io import write_atomic
 
     write_atomic(out / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
@@ -397,7 +397,7 @@ def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, ou
     if os.getppid() != parent_pid:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver stops us
-    from unmask.cli import silence_native_logs, write_atomic
+    from unmask.process_io import silence_native_logs, write_atomic
 
     silence_native_logs()
     engine = factory(config)

@@ -303,7 +303,7 @@ def process_main(settings: ServiceSettings, factory: EngineFactory, stop: Flag, 
         os.nice(settings.worker_nice)
     except OSError:
         pass
-    from unmask.cli import silence_native_logs
+    from unmask.process_io import silence_native_logs
 
     silence_native_logs()  # mediapipe's C++ log lines; our own logging still reaches stderr
     log_to_stderr("worker")
