@@ -222,3 +222,9 @@ def test_cli_batch(tmp_path, stub_log, monkeypatch, capsys):
     assert "3 files: 3 scanned, 0 already done, 1 failed" in out
     assert "1 file(s) in the folders are not media" in err
     assert np.isfinite(json.loads((tmp_path / "out" / "summary.json").read_text())["wall_s"])
+
+
+def test_a_file_named_as_media_is_scanned_not_read_as_a_list(tmp_path):
+    fake = tmp_path / "notavideo.mp4"
+    fake.write_text("hi\n")  # text inside, a video's name: the user means "scan this", not "read these paths"
+    assert expand_inputs([fake]).paths == (fake,)

@@ -42,6 +42,11 @@ _MAGIC: tuple[tuple[int, bytes], ...] = (
 _RIFF_KINDS = (b"AVI ", b"WEBP", b"AMV ")
 
 
+#: a file given directly under one of these names is scanned, never read as a list of paths
+MEDIA_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv",
+                            ".wmv", ".3gp", ".gif", ".webp", ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+
+
 def looks_like_media(path: str | os.PathLike[str]) -> bool:
     """True when the file's first bytes are those of a video container or picture format (never by its name)."""
     try:
@@ -94,8 +99,8 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> BatchInputs:
             add(f for f in files if is_media[f])
         elif not p.exists():
             raise MissingInput(p, "no such file or folder")
-        elif looks_like_media(p):
-            add([p])
+        elif looks_like_media(p) or p.suffix.lower() in MEDIA_SUFFIXES:
+            add([p])  # named as media but not media inside: its own row says why it cannot be read
         else:
             add(_listed(p))
     return BatchInputs(tuple(out), tuple(skipped), dup)
