@@ -73,6 +73,7 @@ def test_bad_resynthesis_input_raises(animated):
 # --- frame features ----------------------------------------------------------------------------------------
 
 def test_encoder_pools_three_taps_deterministically(animated):
+    pytest.importorskip("torch")
     frames, _ = animated
     enc = FrameEncoder(EncoderConfig(size=64, batch=2), pretrained=False)
     f = enc.encode(frames[:3])
@@ -89,6 +90,7 @@ def test_bad_encoder_config_raises(kwargs):
 
 
 def test_encoder_refuses_non_views():
+    pytest.importorskip("torch")
     enc = FrameEncoder(EncoderConfig(size=64), pretrained=False)
     with pytest.raises(UnmaskError):
         enc.encode(np.zeros((2, 64, 32, 3), np.uint8))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unmask.errors import UnmaskError
+from unmask.errors import ModelError, UnmaskError
 
 
 class BadFrameInput(UnmaskError, ValueError):
@@ -61,7 +61,10 @@ class FrameEncoder:
     """N face views (N x S x S x 3 uint8 RGB, ``face_view`` crops) -> N x D float32 pooled features."""
 
     def __init__(self, config: EncoderConfig | None = None, pretrained: bool = True) -> None:
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise ModelError("the frame encoder needs torch: pip install torch==2.13.0 (or make train-deps)") from None
 
         from unmask.learned.backbones import build
 
