@@ -12,12 +12,15 @@ Three stages, each cached under ``--out`` (default ``out/animation-experiment``,
 ``look``   scores the dev fakes (a LOOK: log it in docs/animation-pseudofakes.md) and all real videos,
            per video (mean and top-quarter of window scores), against held-out and all real videos.
 ``time``   ms per window on one thread.
+``export`` writes look 1's head (all 21 cues, fitted on the training pairs only) as the shipped
+           ``src/unmask/models/animation_head.json`` (the ``animation`` analyzer's); scores no fake.
 
 Reproduce (2 busy cores, about 15 min for train, 3 min for look)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py train
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py look --features all
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py time
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py export
 """
 
 from __future__ import annotations
@@ -352,9 +355,43 @@ def cmd_time(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the head of look 1 (all 21 cues, pseudo-fakes only) as the shipped ``models/animation_head.json``."""
+    from unmask.learned.animation_head import AnimationHead
+
+    z = dict(np.load(Path(args.out) / "pairs.npz"))
+    tr = {k[3:]: v for k, v in z.items() if k.startswith("tr_")}
+    va = {k[3:]: v for k, v in z.items() if k.startswith("va_")}
+    cols = columns("all")
+    head = fit_head(tr["X"], tr["y"], cols, args.c)
+    sc, lr = head[0], head[-1]
+    s = head.predict_proba(va["X"][:, cols])[:, 1]
+    k = va["kind"]
+    meta = {
+        "what": "issue 17: logistic head on unmask.learned.animation_cues (21 texture-rigidity cues) of windows of "
+                "8 whole-face views (256 px, zoom 1.5) at 4 fps; a track's score is the mean over its windows",
+        "trained_on": f"{int(np.sum(tr['kind'] == 1))} pseudo-fake windows (animate.py) against "
+                      f"{int(np.sum(tr['kind'] != 1))} real and beauty-filtered real windows of the training "
+                      "real-video groups (not benchmarks/swap_val_groups.txt); no generator output, no dev fake",
+        "heldout_pseudo_auc": round(auc(s[k == 1], s[k == 0]), 4),
+        "heldout_pseudo_auc_vs_beauty": round(auc(s[k == 1], s[k == 2]), 4),
+        "threshold_rule": "the median held-out pseudo-fake window probability (flags half of them)",
+        "C": args.c, "seed": args.seed, "train_pairs": args.train_pairs, "val_pairs": args.val_pairs,
+        "command": "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py train && "
+                   "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/animation_experiment.py export",
+    }
+    model = AnimationHead(tuple(feature_names()), sc.mean_.astype(np.float64), sc.scale_.astype(np.float64),
+                          lr.coef_[0].astype(np.float64), float(lr.intercept_[0]), float(np.median(s[k == 1])), meta)
+    Path(args.to).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
+    print(f"wrote {args.to}: held-out pseudo AUC {meta['heldout_pseudo_auc']}, threshold {model.threshold:.3f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=("train", "look", "time"))
+    ap.add_argument("stage", choices=("train", "look", "time", "export"))
+    ap.add_argument("--to", default=str(ROOT / "src" / "unmask" / "models" / "animation_head.json"),
+                    help="export: where the shipped head is written")
     ap.add_argument("--out", default=str(ROOT / "out" / "animation-experiment"))
     ap.add_argument("--train-pairs", type=int, default=400)
     ap.add_argument("--val-pairs", type=int, default=160)
@@ -365,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redo", action="store_true", help="recompute cached features")
     args = ap.parse_args(argv)
     try:
-        return {"train": cmd_train, "look": cmd_look, "time": cmd_time}[args.stage](args)
+        return {"train": cmd_train, "look": cmd_look, "time": cmd_time, "export": cmd_export}[args.stage](args)
     except UnmaskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -77,11 +77,12 @@ class GateConfig:
         _positive(self, "min_face_px", "min_track_frames")
 
 
-ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync")
+ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync", "animation")
 #: run by default (blend_cnn: the learned swap detector, whose weights ship in unmask/models).
 #: av_sync's features are not read by the shipped fusion; it reaches the verdict only through the explicit
 #: lip-sync rule (unmask.rules). The reference check is added by a claim (--claims), not by this list.
-DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync")
+DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync",
+                     "animation")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ ANALYZERS: dict[str, tuple[str, str]] = {
     "blinks": ("unmask.analyzers.blinks", "BlinkAnalyzer"),
     "blend_cnn": ("unmask.analyzers.blend_cnn", "BlendCNNAnalyzer"),
     "av_sync": ("unmask.analyzers.av_sync", "AVSyncAnalyzer"),
+    "animation": ("unmask.analyzers.animation", "AnimationAnalyzer"),
 }
 
 

@@ -51,7 +51,8 @@ CONCLUSION_HEADLINE = {
 }
 #: card titles where the analyzer's module name is not plain words
 ANALYZER_TITLES = {"av_sync": "Lip sync (av_sync)", "reference": "Reference check (claimed person)",
-                   "blend_cnn": "Learned blend detector (blend_cnn)"}
+                   "blend_cnn": "Learned blend detector (blend_cnn)",
+                   "animation": "Talking-head detector (animation)"}
 CONCLUSION_TONE = {"impersonator": "fake", "mannerisms_unclear": "unsure", "consistent": "real"}
 
 
