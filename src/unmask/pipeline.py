@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -22,12 +22,13 @@ from unmask.faces.finder import FaceFinder
 from unmask.faces.link import embedding_plan, link_tracks, mean_embeddings
 from unmask.fusion import FusionModel, decide
 from unmask.media.decode import FrameReader
+from unmask.media.prefetch import prefetch
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import Report, build_report
 from unmask.provenance import read_provenance
 from unmask.rules import apply_provenance, apply_rules, cap_for_damage
-from unmask.types import AnalyzerResult, FaceTrack, MediaContext, Need, Person, SampledFrame
+from unmask.types import AnalyzerResult, FaceTrack, Frame, MediaContext, Need, Person, SampledFrame
 
 if TYPE_CHECKING:
     from unmask.reference.profile import PersonProfile
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float], None]
 
 DECODE_SHARE = 0.85  # share of the progress bar spent on decode + faces
+PREFETCH_FRAMES = 4  # decoded frames kept ready ahead of the face stage (a few MB)
 
 
 @dataclass
@@ -166,21 +168,28 @@ class Scanner:
         finder.reset()
         reader = FrameReader(info, self.config.sampling, follow_faces=True)
         sampled: list[SampledFrame] = []
-        frames = iter(reader)
+        # a video read whole takes no feedback from the face stage, so it is decoded ahead on its own
+        # thread; a long video's bursts are cut by what the faces found, so they are read in turn
+        frames: Iterator[Frame] = iter(reader) if len(reader.segments) > 1 else prefetch(reader, PREFETCH_FRAMES)
         duration = max(info.duration_s, 1e-6)
-        while True:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
-            timer.add("decode", time.perf_counter() - t0)
-            if frame is None:
-                break
-            t0 = time.perf_counter()
-            faces = finder.process(frame)
-            reader.saw_faces(len(faces))  # a long video's faceless bursts are cut short
-            timer.add("faces", time.perf_counter() - t0)
-            sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
-            report_progress("faces", DECODE_SHARE * min(1.0, reader.progress if hasattr(reader, "progress") else frame.t / duration))
-            del frame
+        try:
+            while True:
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                timer.add("decode", time.perf_counter() - t0)  # time spent waiting for the next frame
+                if frame is None:
+                    break
+                t0 = time.perf_counter()
+                faces = finder.process(frame)
+                reader.saw_faces(len(faces))  # a long video's faceless bursts are cut short
+                timer.add("faces", time.perf_counter() - t0)
+                sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
+                report_progress("faces", DECODE_SHARE * min(1.0, frame.t / duration))
+                del frame
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
         tracks = finder.tracks()
         t0 = time.perf_counter()
         persons = self._link(tracks, analyzers)

@@ -33,7 +33,8 @@ def test_report_validates_against_schema(clip_report):
     assert d["input"]["sha256"] and d["input"]["container"] == "mp4" and d["input"]["width"] == 640
     assert d["verdict"]["label"] in ("likely_real", "inconclusive", "likely_fake")
     assert len(d["faces"]) == 1 and d["faces"][0]["assessable"]
-    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync"}
+    assert {a["name"] for a in d["analyzers"]} == {"blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync",
+                                                     "animation"}
     assert d["reference"] is None and d["verdict"]["rules"] == [] and d["verdict"]["fusion_label"] == d["verdict"]["label"]
     assert all(a["status"] != "error" for a in d["analyzers"]), [a["reason"] for a in d["analyzers"]]
     assert d["timings"]["total_s"] > 0 and d["timeline"]
@@ -46,6 +47,13 @@ def test_report_validates_against_schema(clip_report):
 def test_same_input_same_report(scanner, face_clip, clip_report):
     again = scanner.scan(face_clip)
     assert _strip_timings(again.data) == _strip_timings(clip_report.data)
+
+
+def test_decoding_ahead_on_a_thread_changes_nothing(scanner, face_clip, clip_report, monkeypatch):
+    import unmask.pipeline
+
+    monkeypatch.setattr(unmask.pipeline, "prefetch", lambda frames, depth: iter(frames))  # decode in turn
+    assert _strip_timings(scanner.scan(face_clip).data) == _strip_timings(clip_report.data)
 
 
 def test_still_image_skips_time_cues(scanner, face_image):
