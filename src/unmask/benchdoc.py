@@ -159,6 +159,7 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
             examined = "–" if v.get("examined_s") is None else f"{v['examined_s']:.0f} s ({100 * v['coverage']:.0f} %)"
             lines.append(f"| {v['clip']} | {v['scan_s']} | {v['decode_only_s']} | {v['scan_to_decode_ratio']} | "
                          f"{v['real_time_factor']} | {v['frames_analyzed']} | {examined} | {v['peak_rss_mb']} |")
+        lines += stage_table(sp)
         if any("meets_targets" in v for v in sp.values()):
             lines += ["", "Long clips (`make bench LONG=1`): targets scan ≤ 3× decode-only time and peak RSS < 1.5 GB; "
                       "the clip is a few seconds of a portrait looped, so it measures the reading plan and memory, "
@@ -195,3 +196,37 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+#: report timing keys in the order a scan runs them, with plain names (analyzers come from the report)
+_STAGES = (("startup", "start-up (imports + models, once per process)"), ("probe_s", "probe"),
+           ("decode_s", "waiting for decoded frames"), ("faces_s", "faces (all of the four below)"),
+           ("faces_detect_s", "face detection"),
+           ("faces_track_s", "tracking"), ("faces_mesh_s", "face mesh"), ("faces_crop_s", "face crops"),
+           ("link_s", "linking faces into persons (dlib embeddings, shared with temporal)"))
+_AFTER = (("fusion_s", "fusion and rules"), ("provenance_s", "provenance (child process)"), ("total_s", "scan total"))
+
+
+def stage_table(speed: dict[str, Any]) -> list[str]:
+    """Seconds per stage for each speed clip: where a scan's time goes (issue 18's profile)."""
+    clips = [v for v in speed.values() if "timings" in v]
+    if not clips:
+        return []
+    analyzers = sorted({k for v in clips for k in v["timings"] if k.startswith("analyzer_")},
+                       key=lambda k: -max(v["timings"].get(k, 0.0) for v in clips))
+    rows = [*_STAGES, *((k, k[len("analyzer_"):-2] + " (analyzer)") for k in analyzers), *_AFTER]
+    out = ["", "Where the time goes (seconds; each clip scanned once in a process of its own, after start-up):", "",
+           "| stage | " + " | ".join(v["clip"].replace(" (synthetic)", "") for v in clips) + " |",
+           "|---|" + "---|" * len(clips)]
+    for key, name in rows:
+        cells = []
+        for v in clips:
+            if key == "startup":
+                x = v.get("startup_s", v.get("model_load_s"))
+            else:
+                x = v["timings"].get(key)
+            cells.append("–" if x is None else f"{x:.2f}")
+        if any(c != "–" for c in cells):
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out.append("| decode-only, same file (the floor) | " + " | ".join(f"{v['decode_only_s']:.2f}" for v in clips) + " |")
+    return out

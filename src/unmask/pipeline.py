@@ -190,6 +190,8 @@ class Scanner:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()
+        for stage, seconds in finder.seconds.items():  # the face stage's parts, for profiles
+            timer.add(f"faces_{stage}", seconds)
         tracks = finder.tracks()
         t0 = time.perf_counter()
         persons = self._link(tracks, analyzers)

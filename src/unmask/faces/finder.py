@@ -10,6 +10,8 @@ outside the frame is black.
 
 from __future__ import annotations
 
+import time
+
 from typing import Iterable
 
 import cv2
@@ -48,6 +50,8 @@ class FaceFinder:
         self.tracker = FaceTracker(self.config)
         self._obs: dict[int, list[FaceObs]] = {}
         self._last_ids: tuple[int, ...] = ()
+        #: wall seconds per sub-stage since the last :meth:`reset` (detect, track, mesh, crop), for profiles
+        self.seconds: dict[str, float] = {}
 
     def load(self) -> None:
         """Load the mediapipe models (once; ``process`` calls it if you did not)."""
@@ -71,6 +75,12 @@ class FaceFinder:
         self.tracker.reset()
         self._obs = {}
         self._last_ids = ()
+        self.seconds = {}
+
+    def _lap(self, stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - t0
+        return now
 
     @property
     def last_track_ids(self) -> tuple[int, ...]:
@@ -81,13 +91,18 @@ class FaceFinder:
         """Faces in ``frame`` (largest first), added to their tracks."""
         self.load()
         rgb = frame.rgb
+        t0 = time.perf_counter()
         dets: list[Detection] = self.detector.detect(rgb)
+        t0 = self._lap("detect", t0)
         looks = [appearance(rgb, d.box) for d in dets]
         ids = self.tracker.update(frame.t, [d.box for d in dets], segment=frame.segment, looks=looks)
+        t0 = self._lap("track", t0)
         out: list[FaceObs] = []
         for det, tid in zip(dets, ids):
             lm = self.mesher.mesh(rgb, det.box)
+            t0 = self._lap("mesh", t0)
             crop, crop_box = face_crop(rgb, det.box, self.config.crop_margin, self.config.crop_size)
+            t0 = self._lap("crop", t0)
             obs = FaceObs(
                 frame_index=frame.index, t=frame.t, box=det.box, score=det.score,
                 crop=crop, crop_box=crop_box, landmarks=lm, segment=frame.segment,
