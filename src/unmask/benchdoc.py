@@ -177,27 +177,6 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m unmask.benchdoc BENCH_DIR OUT.md", file=sys.stderr)
-        return 2
-    bench, out = Path(argv[0]), Path(argv[1])
-    summary = json.loads((bench / "summary.json").read_text())
-    from importlib import resources
-
-    meta = json.loads(resources.files("unmask.models").joinpath("fusion.json").read_text())
-    out.write_text(render(summary, meta))
-    roc = bench / "roc.png"
-    if roc.exists():
-        (out.parent / "benchmarks-roc.png").write_bytes(roc.read_bytes())
-    print(f"wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 #: report timing keys in the order a scan runs them, with plain names (analyzers come from the report)
 _STAGES = (("startup", "start-up (imports + models, once per process)"), ("probe_s", "probe"),
            ("decode_s", "waiting for decoded frames"), ("faces_s", "faces (all of the four below)"),
@@ -230,3 +209,25 @@ def stage_table(speed: dict[str, Any]) -> list[str]:
             out.append(f"| {name} | " + " | ".join(cells) + " |")
     out.append("| decode-only, same file (the floor) | " + " | ".join(f"{v['decode_only_s']:.2f}" for v in clips) + " |")
     return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m unmask.benchdoc BENCH_DIR OUT.md", file=sys.stderr)
+        return 2
+    bench, out = Path(argv[0]), Path(argv[1])
+    summary = json.loads((bench / "summary.json").read_text())
+    from importlib import resources
+
+    meta = json.loads(resources.files("unmask.models").joinpath("fusion.json").read_text())
+    out.write_text(render(summary, meta))
+    roc = bench / "roc.png"
+    if roc.exists():
+        (out.parent / "benchmarks-roc.png").write_bytes(roc.read_bytes())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+

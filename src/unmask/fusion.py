@@ -35,7 +35,8 @@ LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_f
 
 @dataclass(frozen=True)
 class FusionModel:
-    """Standardise, then logistic regression. Missing features are imputed with the training mean."""
+    """Standardise, then logistic regression. A missing feature is read as the real videos' median when the
+    model was fitted that way (``missing_fill: real_median``), otherwise as the training mean."""
 
     version: str
     features: tuple[str, ...]
@@ -111,6 +112,13 @@ class FusionModel:
         return self.real_median[self.features.index(feature)]
 
     @property
+    def _fill(self) -> dict[str, float]:
+        """What a missing feature is read as, where the model was fitted to read it so (see ``missing_fill``)."""
+        if self.meta.get("missing_fill") != "real_median" or len(self.real_median) != len(self.features):
+            return {}
+        return {f: v for f, v in zip(self.features, self.real_median) if math.isfinite(v)}
+
+    @property
     def read_analyzers(self) -> frozenset[str]:
         """The analyzers with at least one non-zero weight: the ones that can move the score."""
         return frozenset(f.split(".", 1)[0] for f, w in zip(self.features, self.coef) if w != 0.0)
@@ -131,7 +139,9 @@ class FusionModel:
             if w == 0.0:  # held at zero by the fit: it does not move the score, so it is not reported as if it did
                 continue
             x = features.get(name)
-            v = 0.0 if x is None or not math.isfinite(x) else (x - mu) / (sd or 1.0)
+            if x is None or not math.isfinite(x):
+                x = self._fill.get(name, mu)
+            v = (x - mu) / (sd or 1.0)
             v = float(np.clip(v, -Z_CLIP, Z_CLIP))
             contrib[name] = w * v
             z += w * v

@@ -135,19 +135,35 @@ def _threshold_pair(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
     return likely_real, likely_fake
 
 
+def missing_fill(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """What a missing feature is read as: the real videos' median (the mean of all rows where no real one has it).
+
+    A cue that could not be measured (a face too small, too short a run) is no sign of manipulation; filling it
+    with the mean over a set that is a third fakes would read it as "average", and push real footage whose
+    faces are hard to measure, the in-the-wild kind, towards a false positive.
+    """
+    real = X[y == 0]
+    with np.errstate(all="ignore"):
+        med = np.array([np.nanmedian(c) if np.isfinite(c).any() else np.nan for c in real.T]) if len(real) else \
+            np.full(X.shape[1], np.nan)
+    mean = np.array([np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in X.T])
+    return np.where(np.isfinite(med), med, mean)
+
+
 def _fitter(signs: np.ndarray) -> tuple[Any, Any]:
-    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def fit(Xtr: np.ndarray, ytr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
         mu = np.nanmean(Xtr, axis=0)
-        Xi = np.where(np.isnan(Xtr), mu, Xtr)
+        fill = missing_fill(Xtr, ytr)
+        Xi = np.where(np.isnan(Xtr), fill, Xtr)
         sd = Xi.std(axis=0)
         sd[sd < 1e-9] = 1.0
         Z = np.clip((Xi - mu) / sd, -Z_CLIP, Z_CLIP)
         w, b = fit_logistic(Z, ytr, REG_C, signs)
-        return mu, sd, w, b
+        return mu, sd, w, b, fill
 
-    def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], Xte: np.ndarray) -> np.ndarray:
-        mu, sd, w, b = model
-        Z = np.clip((np.where(np.isnan(Xte), mu, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
+    def predict(model: tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray], Xte: np.ndarray) -> np.ndarray:
+        mu, sd, w, b, fill = model
+        Z = np.clip((np.where(np.isnan(Xte), fill, Xte) - mu) / sd, -Z_CLIP, Z_CLIP)
         return 1.0 / (1.0 + np.exp(-(Z @ w + b)))
 
     return fit, predict
@@ -182,7 +198,7 @@ def fit_still(bench_dirs: list[Path], analyzers: tuple[str, ...] = STILL_ANALYZE
     if cv["auc"] is None or cv["auc"] < STILL_MIN_AUC:
         return None, (f"out of fold the photo model ranks the development photos at AUC {cv['auc']}, "
                       f"below the {STILL_MIN_AUC} a verdict needs")
-    mu, sd, coef, intercept = fit(X, y)
+    mu, sd, coef, intercept, fill = fit(X, y)
     return {
         "version": f"{VERSION_PREFIX}.{_dt.date.today().isoformat()}.still",
         "kinds": ["image"],
@@ -191,7 +207,8 @@ def fit_still(bench_dirs: list[Path], analyzers: tuple[str, ...] = STILL_ANALYZE
         "scale": [round(float(v), 8) for v in sd],
         "coef": [round(float(v), 8) for v in coef],
         "intercept": round(float(intercept), 8),
-        "real_median": [round(float(np.nanmedian(X[y == 0, j])), 6) for j in range(len(names))],
+        "real_median": [round(float(v), 6) for v in fill],
+        "missing_fill": "real_median",
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
         "fitted_on": {"n_images": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                       "n_groups": int(len(set(groups.tolist())))},
@@ -255,7 +272,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             sel = (pert == p) & ((y == 0) | (manip == m))
             by_manipulation.setdefault(p, {})[m] = {
                 "n_fake": int(((y == 1) & sel).sum()), **roc_metrics(y[sel].tolist(), oof[sel].tolist())}
-    mu, sd, coef, intercept = fit(X, y)
+    mu, sd, coef, intercept, fill = fit(X, y)
     still, still_why = fit_still(dirs, tuple(a for a in STILL_ANALYZERS if a not in exclude))
     single = {}
     for j, n in enumerate(names):
@@ -269,8 +286,10 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "scale": [round(float(v), 8) for v in sd],
         "coef": [round(float(v), 8) for v in coef],
         "intercept": round(float(intercept), 8),
-        # what real development videos typically show, so a verdict can say "x here, about y in real videos"
-        "real_median": [round(float(np.nanmedian(X[y == 0, j])), 6) for j in range(len(names))],
+        # what real development videos typically show, so a verdict can say "x here, about y in real videos";
+        # also what a missing feature is read as (missing_fill)
+        "real_median": [round(float(v), 6) for v in fill],
+        "missing_fill": "real_median",
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
         "kinds": ["video", "animation"],
         "fitted_on": {

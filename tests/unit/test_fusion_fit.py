@@ -127,3 +127,18 @@ def test_bench_false_positive_audit_by_origin_and_resolution():
     assert fp["by_resolution"]["below 360p"]["rate"] == 0.5
     lines = false_positive_lines(fp)
     assert lines[0] == "real videos at likely_fake by resolution:" and any("news" in ln and "1 of 2" in ln for ln in lines)
+
+
+def test_a_missing_feature_reads_as_a_typical_real_video():
+    from unmask.fusion_fit import missing_fill
+
+    X = np.array([[1.0, np.nan], [2.0, 5.0], [3.0, np.nan], [10.0, 9.0], [12.0, np.nan]])
+    y = np.array([0, 0, 0, 1, 1])
+    fill = missing_fill(X, y)
+    assert fill[0] == 2.0 and fill[1] == 5.0  # the real rows' median, not the mean of all (7 / 5.6)
+    no_real = missing_fill(np.array([[np.nan], [np.nan], [4.0]]), np.array([0, 0, 1]))
+    assert no_real[0] == 4.0  # no real row has it: the mean of those that do
+    base = dict(version="t", features=("a.x",), mean=(5.0,), scale=(1.0,), coef=(1.0,), intercept=0.0,
+                likely_real=0.3, likely_fake=0.8, real_median=(2.0,))
+    assert FusionModel(**base, meta={"missing_fill": "real_median"}).predict({})[0] < 0.5  # read as 2: below the mean
+    assert FusionModel(**base).predict({})[0] == 0.5  # older models: read as the training mean
