@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
     b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
     b.add_argument("--perturb", metavar="KIND", default=None,
-                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip, phone (fit 1024x576, CRF 28)")
+                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip, phone (fit 1024x576, CRF 28), beauty (phone + skin smoothing)")
     common(b)
 
     t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)",

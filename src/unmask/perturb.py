@@ -3,7 +3,9 @@
 ``unmask bench --perturb crf30`` scans re-encoded copies instead of the originals:
 ``crfNN`` re-encodes with H.264 at that constant rate factor (23 ≈ platform
 default, 35 ≈ heavy), ``360p`` downscales to 360 pixels high, ``flip`` mirrors
-left-right, ``phone`` is a phone upload chain (scaled to fit 1024x576, H.264 CRF 28).
+left-right, ``phone`` is a phone upload chain (scaled to fit 1024x576, H.264 CRF 28), ``beauty``
+the same chain after a phone beauty mode (skin-coloured pixels smoothed by a bilateral filter and
+brightened): real footage that a talking-head detector must not take for a frozen photo.
 Copies are made with PyAV in a temporary folder; stills and
 animations are copied through the same transform.
 """
@@ -21,14 +23,17 @@ import numpy as np
 
 from unmask.errors import ConfigError, UnsupportedMedia
 
-PERTURBATIONS = ("crf23", "crf30", "crf35", "360p", "flip", "phone")
+PERTURBATIONS = ("crf23", "crf30", "crf35", "360p", "flip", "phone", "beauty")
 DEFAULT_CRF = 18  # near-transparent re-encode for the size/flip perturbations
 #: a phone upload: the frame scaled to fit 1024 x 576 (either orientation), then H.264 at CRF 28
 PHONE_LONG, PHONE_SHORT, PHONE_CRF = 1024, 576, 28
+#: a beauty mode: bilateral smoothing (diameter, colour sigma) blended in on skin-coloured pixels by BEAUTY_MIX
+BEAUTY_D, BEAUTY_SIGMA, BEAUTY_MIX, BEAUTY_LIFT = 9, 60.0, 0.8, 1.06
 
 
 def parse_perturbation(kind: str) -> tuple[int, int | None, bool]:
-    """(crf, target height or None, mirror); a height of 0 means the phone chain's fit-into-1024x576."""
+    """(crf, target height or None, mirror); a height of 0 means the phone chain's fit-into-1024x576
+    (``beauty`` is that chain too; :func:`perturb_video` adds the smoothing)."""
     m = re.fullmatch(r"crf(\d{1,2})", kind)
     if m:
         return int(m.group(1)), None, False
@@ -36,7 +41,7 @@ def parse_perturbation(kind: str) -> tuple[int, int | None, bool]:
         return DEFAULT_CRF, 360, False
     if kind == "flip":
         return DEFAULT_CRF, None, True
-    if kind == "phone":
+    if kind in ("phone", "beauty"):
         return PHONE_CRF, 0, False
     raise ConfigError(f"unknown perturbation {kind!r}; known: {', '.join(PERTURBATIONS)}")
 
@@ -75,6 +80,15 @@ def _fit(rgb: np.ndarray, long_side: int, short_side: int) -> np.ndarray:
     return cv2.resize(rgb, (max(2, int(round(w * f))), max(2, int(round(h * f)))), interpolation=cv2.INTER_AREA)
 
 
+def beauty_filter(rgb: np.ndarray) -> np.ndarray:
+    """A phone beauty mode: skin-coloured pixels (YCrCb box) smoothed edge-preservingly and lifted a little."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    skin = cv2.inRange(ycc, (40, 133, 77), (255, 173, 127)).astype(np.float32) / 255.0
+    mask = cv2.GaussianBlur(skin, (0, 0), 3.0)[..., None] * BEAUTY_MIX
+    smooth = cv2.bilateralFilter(rgb, BEAUTY_D, BEAUTY_SIGMA, BEAUTY_D / 2.0).astype(np.float32) * BEAUTY_LIFT
+    return np.clip(mask * smooth + (1.0 - mask) * rgb.astype(np.float32), 0, 255).astype(np.uint8)
+
+
 def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
     """Write a degraded copy of ``src`` (video or animation) into ``out_dir`` as H.264 MP4 and return its path."""
     crf, height, mirror = parse_perturbation(kind)
@@ -89,6 +103,8 @@ def perturb_video(src: Path, kind: str, out_dir: Path) -> Path:
             for rgb in frames:
                 if height == 0:
                     rgb = _fit(rgb, PHONE_LONG, PHONE_SHORT)
+                    if kind == "beauty":
+                        rgb = beauty_filter(rgb)
                 elif height is not None and rgb.shape[0] > height:
                     w = int(round(rgb.shape[1] * height / rgb.shape[0]))
                     rgb = cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA)

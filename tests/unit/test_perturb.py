@@ -48,3 +48,25 @@ def test_phone_chain_fits_1024x576_in_either_orientation(tmp_path):
     assert _first(perturb_video(tall, "phone", tmp_path))[0].shape[:2] == (1024, 576)
     small = write_video(tmp_path / "small.mp4", face_frames(4, size=(320, 240)), fps=12)
     assert _first(perturb_video(small, "phone", tmp_path))[0].shape[:2] == (240, 320)  # never upscaled
+
+
+def test_beauty_mode_smooths_skin_and_leaves_the_rest():
+    from unmask.perturb import beauty_filter
+
+    rng = np.random.default_rng(0)
+    skin = np.clip(np.array([200, 150, 130]) + rng.normal(0, 12, (64, 64, 3)), 0, 255).astype(np.uint8)
+    sky = np.clip(np.array([40, 90, 220]) + rng.normal(0, 12, (64, 64, 3)), 0, 255).astype(np.uint8)
+    img = np.concatenate([skin, sky], axis=1)
+    out = beauty_filter(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    core = (slice(16, 48), slice(8, 24))  # inside the skin patch, away from the blurred mask edge
+    spread = lambda a: float(a.astype(float).std(axis=(0, 1)).mean())  # noqa: E731 - per channel
+    assert spread(out[core]) < 0.6 * spread(img[core])  # smoothed
+    assert out[core].mean() > img[core].mean()  # and lifted
+    blue = (slice(16, 48), slice(100, 120))
+    assert np.abs(out[blue].astype(int) - img[blue].astype(int)).mean() < 1.0  # not skin: untouched
+
+
+def test_beauty_perturbation_is_the_phone_chain_plus_smoothing(clip, tmp_path):
+    frame, n = _first(perturb_video(clip, "beauty", tmp_path))
+    assert frame.shape[:2] == (480, 640) and n == 12
