@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -267,6 +267,12 @@ def speed_check(seconds: float, size: tuple[int, int], config: ScanConfig, long:
     return out
 
 
+def report_identity(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The analyzers' versions and weights a saved report was made with (see ``Scanner.identity``)."""
+    return {"analyzers": {a["name"]: a["version"] for a in report.get("analyzers", []) if a.get("name") != "reference"},
+            "weights": dict(report.get("model", {}).get("weights", {}))}
+
+
 def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None = None, speed: bool = True,
               fresh: bool = False, quiet: bool = False, perturb: str | None = None,
               long_speed: bool = False) -> dict[str, Any]:
@@ -287,6 +293,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     (out / "reports").mkdir(exist_ok=True)
     scanner = Scanner(config)
     digest = config.digest()
+    identity = scanner.identity()
     records: list[dict[str, Any]] = []
     n_scanned = 0
     t_bench = time.perf_counter()
@@ -299,7 +306,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
             t0 = time.perf_counter()
             if rpath.exists() and not fresh:
                 cached = json.loads(rpath.read_text())
-                if cached.get("config_digest") == digest:
+                if cached.get("config_digest") == digest and report_identity(cached) == identity:
                     report = cached
                     if cached.get("model", {}).get("fusion_sha256") != scanner.fusion.sha256:
                         report = rescore_saved(cached, scanner.fusion)  # same features, new fusion: no rescan

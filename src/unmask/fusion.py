@@ -307,5 +307,5 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     if "persons" in report:
         new["persons"] = [{**p, "score": max((round(scores[t], 4) for t in p["track_ids"] if t in scores), default=None)}
                           for p in report["persons"]]
-    new["model"] = {"fusion_version": fused.version, "fusion_sha256": fused.sha256}
+    new["model"] = {**report.get("model", {}), "fusion_version": fused.version, "fusion_sha256": fused.sha256}
     return new

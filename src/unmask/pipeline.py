@@ -25,7 +25,7 @@ from unmask.media.decode import FrameReader
 from unmask.media.prefetch import prefetch
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
-from unmask.report.build import Report, build_report
+from unmask.report.build import Report, analysis_weights, build_report
 from unmask.provenance import read_provenance
 from unmask.rules import apply_provenance, apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, FaceTrack, Frame, MediaContext, Need, Person, SampledFrame
@@ -75,6 +75,12 @@ class Scanner:
         """Load every model now (otherwise the first scan does)."""
         self._analyzers_for(self.claims)
         _ = self.fusion
+
+    def identity(self) -> dict[str, dict[str, str]]:
+        """What a saved report must match to stand for a scan now, besides the config digest: each configured
+        analyzer's version and the sha256 of the weights it reads (loads the models)."""
+        _, analyzers = self._load()
+        return {"analyzers": {a.name: a.version for a in analyzers}, "weights": analysis_weights(analyzers)}
 
     def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
         """The face finder and the configured analyzers (without the reference check), loaded once."""

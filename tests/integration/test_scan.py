@@ -44,6 +44,15 @@ def test_report_validates_against_schema(clip_report):
         assert dr["detail"].startswith(dr["analyzer"].replace("_", " ").capitalize())
 
 
+def test_the_report_names_the_exact_models_behind_it(clip_report):
+    from unmask.learned.animation_head import SHIPPED
+    from unmask.learned.runtime import BlendModel, file_sha256
+
+    w = clip_report.data["model"]["weights"]
+    m = BlendModel()
+    assert w["blend_cnn"] == file_sha256(m.onnx_path) and w["animation"] == file_sha256(SHIPPED)
+
+
 def test_same_input_same_report(scanner, face_clip, clip_report):
     again = scanner.scan(face_clip)
     assert _strip_timings(again.data) == _strip_timings(clip_report.data)
@@ -97,7 +106,7 @@ def test_cli_scans_good_files_past_bad_ones(face_clip, tmp_path, capsys):
 def test_cli_json_to_stdout(face_image, capsys):
     assert main(["scan", str(face_image), "--json", "-", "-q"]) == 0
     d = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert d["schema_version"] == "1.3"
+    assert d["schema_version"] == "1.4"
 
 
 def test_cli_bad_setting_is_one_line(face_clip, capsys):
@@ -152,6 +161,15 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
     assert "| waiting for decoded frames | 0.40 |" in (tmp_path / "b.md").read_text()
     # a second run reuses the saved reports
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
+    assert json.loads((out / "summary.json").read_text())["n_scanned_this_run"] == 0
+    # ... unless the weights an analyzer read have changed since: then that file is scanned again
+    saved = sorted((out / "reports").glob("*.json"))[0]
+    r = json.loads(saved.read_text())
+    assert set(r["model"]["weights"]) == {"blend_cnn", "animation"}
+    r["model"]["weights"]["blend_cnn"] = "0" * 64
+    saved.write_text(json.dumps(r))
+    assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
+    assert json.loads((out / "summary.json").read_text())["n_scanned_this_run"] == 1
     # robustness: degraded copies of the videos
     assert main(["bench", str(manifest), "--out", str(tmp_path / "flip"), "--no-speed", "-q", "--perturb", "flip"]) == 0
     flipped = json.loads((tmp_path / "flip" / "summary.json").read_text())

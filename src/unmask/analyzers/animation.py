@@ -76,6 +76,9 @@ class AnimationAnalyzer(Analyzer):
 
             self._head = AnimationHead.load()
 
+    def weights_sha256(self) -> str | None:
+        return getattr(self._head, "sha256", None) or None
+
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if self._head is None:
             self.load()

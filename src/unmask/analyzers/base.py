@@ -77,6 +77,11 @@ class Analyzer(ABC):
     def load(self) -> None:
         """Load heavy models. Called once before the first ``analyze``; default: nothing."""
 
+    def weights_sha256(self) -> str | None:
+        """sha256 of the trained weights this analyzer reads (None: it reads none), so a report names the
+        exact model behind its verdict and a saved report is not reused after the weights change."""
+        return None
+
     @abstractmethod
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         """Score every face track in ``ctx``."""

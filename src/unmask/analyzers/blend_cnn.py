@@ -66,6 +66,11 @@ class BlendCNNAnalyzer(Analyzer):
         if self._model.available:
             self._model.load()
 
+    def weights_sha256(self) -> str | None:
+        if self._model is None or not self._model.available:
+            return None
+        return str(self._model.manifest.get("sha256") or "") or None
+
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if self._model is None:
             self.load()

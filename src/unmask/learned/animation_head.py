@@ -8,8 +8,9 @@ command that reproduces them (``benchmarks/animation_experiment.py export``).
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,6 +33,7 @@ class AnimationHead:
     intercept: float
     threshold: float  # a window at or above it counts as "frozen" in the evidence (flags half the pseudo-fakes)
     meta: Mapping[str, Any]
+    sha256: str = ""  # of the JSON file it was loaded from
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -58,10 +60,11 @@ class AnimationHead:
     def load(cls, path: Path | None = None) -> "AnimationHead":
         p = Path(path) if path is not None else SHIPPED
         try:
-            return cls.from_dict(json.loads(p.read_text()))
+            raw = p.read_bytes()
+            return replace(cls.from_dict(json.loads(raw)), sha256=hashlib.sha256(raw).hexdigest())
         except OSError as e:
             raise ModelError(f"animation head {p}: {e.strerror or e}") from None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ModelError(f"animation head {p}: not JSON ({e.msg})") from None
 
     def predict(self, X: np.ndarray) -> np.ndarray:

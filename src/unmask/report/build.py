@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from unmask.provenance import Provenance
     from unmask.rules import RuleHit
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
 TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
 MIN_DRIVER_LOGIT = 0.15  # smaller pushes are not worth a sentence
@@ -390,6 +390,16 @@ def _coverage(ctx: MediaContext) -> dict[str, Any]:
             "examined_s": _r(examined, 3), "coverage": _r(min(1.0, examined / duration)) if duration > 0 else None}
 
 
+def analysis_weights(analyzers: Sequence[Analyzer]) -> dict[str, str]:
+    """Each analyzer that reads trained weights -> their sha256: which exact models made this report."""
+    out = {}
+    for a in analyzers:
+        sha = a.weights_sha256()
+        if sha:
+            out[a.name] = sha
+    return out
+
+
 def build_report(
     ctx: MediaContext,
     results: Sequence[AnalyzerResult],
@@ -511,7 +521,8 @@ def build_report(
             "warnings": list(warnings),
             **_coverage(ctx),
         },
-        "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256},
+        "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256,
+                  "weights": analysis_weights(analyzers)},
         "config_digest": ctx.config.digest(),
         "timings": {k.replace("analyzer.", "analyzer_") + "_s": _r(v, 4) for k, v in timings.items()},
     }
