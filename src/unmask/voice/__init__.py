@@ -1,0 +1,1 @@
+"""Speaker embeddings for reference mode: mel features, the shipped GE2E encoder (ONNX), speech segments."""
