@@ -139,6 +139,32 @@ def _encode_tone(out: av.container.OutputContainer, a_st: av.audio.stream.AudioS
         out.mux(pkt)
 
 
+def write_dub(video: str | Path, samples: np.ndarray, path: str | Path, rate: int = 16000) -> Path:
+    """``video``'s pictures (copied, not re-encoded) with ``samples`` (mono float32) as its only sound, as AAC:
+    another voice laid over a video, for tests and benchmarks of the voice check."""
+    path = Path(path)
+    with av.open(str(video)) as src, av.open(str(path), "w") as out:
+        vin = src.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        a_st = out.add_stream("aac", rate=rate)
+        a_st.layout = "mono"
+        for pkt in src.demux(vin):
+            if pkt.dts is None:
+                continue
+            pkt.stream = vout
+            out.mux(pkt)
+        x = np.ascontiguousarray(samples, dtype=np.float32)[None, :]
+        for start in range(0, x.shape[1], 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, start:start + 1024]), format="flt", layout="mono")
+            af.sample_rate = rate
+            af.pts = start
+            for p in a_st.encode(af):
+                out.mux(p)
+        for p in a_st.encode():
+            out.mux(p)
+    return path
+
+
 def write_audio(path: str | Path, seconds: float = 2.0, hz: float = 440.0, codec: str = "aac") -> Path:
     """An audio-only file (e.g. ``.m4a``): a sine tone, no picture."""
     path = Path(path)

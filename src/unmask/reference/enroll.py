@@ -11,6 +11,12 @@ call). Then every face track in a file that matches the person contributes
 embeddings (about one per second, the distribution, not a mean) and
 mannerism windows.
 
+The voice comes from the same files' sound (:mod:`unmask.reference.voice`):
+the speech of every file kept, cut into 3 s segments and embedded; when the
+segments hold more than one voice (an interviewer), the voice heard most is
+kept. Too little speech leaves the profile without a voice, which is said
+in the lines, not refused: the face checks do not need it.
+
 Too little footage is refused with one line that says what is missing:
 identity needs :data:`MIN_EMBEDDINGS` usable face images, mannerisms need
 :data:`MIN_FACE_VIDEO_S` seconds of the face in video (a few 4 s windows).
@@ -32,10 +38,13 @@ from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.config import SamplingConfig, ScanConfig
 from unmask.errors import EnrollmentError, InputError
 from unmask.faces.finder import FaceFinder
+from unmask.media.audio import read_audio
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.reference.mannerisms import HOP_S, NOMINAL_FPS, WINDOW_S, track_windows
 from unmask.reference.profile import FootageItem, PersonProfile, check_name
+from unmask.reference.voice import VoiceEnrolment, VoiceModel, build_voice
+from unmask.voice.encoder import VoiceEncoder
 from unmask.types import FaceTrack, MediaInfo
 
 MIN_EMBEDDINGS = 5
@@ -118,10 +127,27 @@ class Enroller:
     """Builds profiles; keeps its face and embedding models loaded between enrolments."""
 
     def __init__(self, config: ScanConfig | None = None, finder: FaceFinder | None = None,
-                 embedder: FaceEmbedder | None = None) -> None:
+                 embedder: FaceEmbedder | None = None, voice_encoder: VoiceEncoder | None = None) -> None:
         self.config = (config or ScanConfig()).validate()
         self._finder = finder
         self._embedder = embedder or FaceEmbedder()
+        self._voice_encoder = voice_encoder or VoiceEncoder()
+        self._voice_model: VoiceModel | None = None
+
+    def voice(self, files: Sequence[FileFaces], items: Sequence[FootageItem]) -> VoiceEnrolment:
+        """The person's voice from the sound of the videos kept (files left out, photos: none)."""
+        audios = []
+        for ff, item in zip(files, items):
+            audio = None
+            if ff.info is not None and ff.info.kind == "video" and ff.info.has_audio and not item.note.startswith("left out"):
+                try:
+                    audio = read_audio(ff.path, end_s=MAX_FULL_READ_S)
+                except InputError:
+                    audio = None
+            audios.append(audio)
+        if self._voice_model is None:
+            self._voice_model = VoiceModel.load()
+        return build_voice(audios, self._voice_encoder, self._voice_model)
 
     @property
     def finder(self) -> FaceFinder:
@@ -184,6 +210,14 @@ class Enroller:
                 wins.append(v)
                 win_src.append(k)
             lines.append(line)
+        say("listening to the voice", 0.97)
+        voice = self.voice(files, items)
+        if voice.profile is None:
+            lines.append(f"no voice profile: {voice.line}")
+        else:
+            lines.append(voice.line)
+            lines = [f"{ln}, {note}" if note.endswith("of speech") else ln
+                     for ln, note in zip(lines, voice.file_notes)] + lines[len(voice.file_notes):]
         say("done", 1.0)
         face_video_s = sum(i.face_s for i in items if i.kind != "image")
         missing = []
@@ -210,6 +244,7 @@ class Enroller:
             window_sources=tuple(win_src),
             created_at=created,
             unmask_version=__version__,
+            voice=voice.profile,
         )
         return Enrollment(profile, tuple(lines))
 

@@ -3,18 +3,24 @@
 A profile holds the *distribution* of the person's dlib face embeddings (every
 usable face seen in the enrolment footage, not one mean) and their
 behavioural signature: one vector of facial-movement correlations per window
-of footage (:mod:`unmask.reference.mannerisms`). It is stored in the project's
+of footage (:mod:`unmask.reference.mannerisms`), and, from format 2, their voice
+(one speaker embedding per 3 s of speech and their spread,
+:mod:`unmask.reference.voice`; ``null`` when the footage had too little speech).
+It is stored in the project's
 store and exported/imported as the same bytes: UTF-8 JSON with float arrays
 as base64 little-endian float32 and their shapes. Never pickle: a profile
 file may come from someone else, and loading it must not run code.
 
-Format (``format`` = ``"unmask-person-profile"``, ``format_version`` = 1)::
+Format (``format`` = ``"unmask-person-profile"``, ``format_version`` = 2; version 1, without ``voice``, is
+still read)::
 
     {"format", "format_version", "name", "created_at", "unmask_version",
      "settings": {"window_s", "hop_s", "fps", "signals": [...]},
      "identity": {"embeddings": {"shape": [n, 128], "dtype": "<f4", "data": "<base64>"},
                   "sources": [file index per embedding]},
      "mannerisms": {"windows": {... [m, k] ...}, "sources": [file index per window]},
+     "voice": null | {"embeddings": {... [s, 256] ...}, "sources": [file index per segment],
+                      "speech_s", "spread": [p10, p90]},
      "footage": [{"name", "sha256", "kind", "duration_s", "face_s", "embeddings", "windows", "note"}]}
 """
 
@@ -30,9 +36,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from unmask.errors import ProfileError
+from unmask.reference.voice import VoiceProfile
 
 FORMAT = "unmask-person-profile"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EMBEDDING_DIM = 128
 MAX_NAME_LEN = 200  # as the store allows
 
@@ -87,6 +94,7 @@ class PersonProfile:
     created_at: str = ""  # ISO 8601 UTC, set by enrolment
     unmask_version: str = ""
     version: int | None = None  # the store's version number, once stored
+    voice: VoiceProfile | None = None  # None: no speech in the footage (or a format-1 profile)
 
     def __post_init__(self) -> None:
         e, w = self.embeddings, self.windows
@@ -122,6 +130,7 @@ class PersonProfile:
             "face_seconds": round(self.face_seconds, 1),
             "embeddings": self.n_embeddings,
             "mannerism_windows": self.n_windows,
+            "voice_seconds": round(self.voice.speech_s, 1) if self.voice is not None else 0.0,
             "unmask_version": self.unmask_version,
             "format_version": FORMAT_VERSION,
         }
@@ -136,6 +145,10 @@ class PersonProfile:
             "settings": dict(self.settings),
             "identity": {"embeddings": _pack(self.embeddings), "sources": list(self.embedding_sources)},
             "mannerisms": {"windows": _pack(self.windows), "sources": list(self.window_sources)},
+            "voice": None if self.voice is None else {
+                "embeddings": _pack(self.voice.embeddings), "sources": list(self.voice.sources),
+                "speech_s": float(round(self.voice.speech_s, 3)),
+                "spread": [float(round(v, 4)) for v in self.voice.spread]},
             "footage": [f.to_dict() for f in self.footage],
         }
 
@@ -173,11 +186,25 @@ class PersonProfile:
                 created_at=str(d.get("created_at", "")),
                 unmask_version=str(d.get("unmask_version", "")),
                 version=version,
+                voice=_voice(d.get("voice")),
             )
         except ProfileError:
             raise
         except (KeyError, TypeError, ValueError) as e:
             raise ProfileError(f"profile is damaged or incomplete ({type(e).__name__}: {e})") from None
+
+
+def _voice(d: Any) -> VoiceProfile | None:
+    if d is None:
+        return None
+    if not isinstance(d, Mapping):
+        raise ProfileError("profile field voice must be an object or null")
+    lo, hi = (float(v) for v in d["spread"])
+    try:
+        return VoiceProfile(_unpack(d["embeddings"], "voice.embeddings"), tuple(int(i) for i in d["sources"]),
+                            float(d["speech_s"]), (lo, hi))
+    except ValueError as e:
+        raise ProfileError(f"profile field voice: {e}") from None
 
 
 def _pack(a: np.ndarray) -> dict[str, Any]:

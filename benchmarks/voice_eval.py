@@ -1,0 +1,246 @@
+"""Voice in reference mode on the development data: speaker-verification EER, a dub test, timing.
+
+    .venv/bin/python benchmarks/voice_eval.py ../shared/data/manifest.csv --out bench-voice [--fit] [--timing]
+
+Every real video with sound in the manifest is read with the tool's own code
+(``media.audio.read_audio``, ``voice.segments.speech_segments``,
+``voice.encoder.VoiceEncoder``); clips with less than 3 s of speech, or whose
+sound is not speech, are listed and left out. People: the manifest notes'
+``person:`` and ``benchmarks/reference_eval.PEOPLE`` (same-person pairs found
+by looking); every other clip is its own person, except that the eleven GRID
+samples are never paired with each other (their speakers are not stated).
+
+Trials (the check's score is :func:`unmask.reference.voice.voice_similarity`):
+
+* cross-clip: enrol from one clip, check every other clip (same person:
+  another recording of them; different person: anyone else);
+* same-clip halves: for clips with at least 6 s of speech, enrol from the
+  first half of the speech and check the second (same recording, so easier).
+
+``--fit`` writes ``src/unmask/models/voice.json`` (the calibration the check
+uses). The dub test lays each clip's own sound and another person's sound
+under the same enrolment (the sound of A checked against A's profile, and of
+B checked against A's profile) at the voice level, which is what a scan of
+A's video dubbed with B's voice and claimed as A measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_eval import PEOPLE, SAME_FOOTAGE, auc, eer  # noqa: E402
+
+from unmask.media.audio import read_audio  # noqa: E402
+from unmask.reference.voice import (VoiceModel, own_spread, speaker_groups,  # noqa: E402
+                                    voice_similarity)
+from unmask.voice.encoder import VoiceEncoder  # noqa: E402
+from unmask.voice.segments import speech_segments  # noqa: E402
+
+MIN_SPEECH_S = 3.0
+HALVES_MIN_S = 6.0
+
+
+def person_of(rel: str, notes: str) -> str:
+    if rel in PEOPLE:
+        return PEOPLE[rel]
+    if "person:" in notes:
+        p = notes.split("person:")[1].split(";")[0].strip()
+        return "obama" if p == "Barack_Obama" else p
+    return rel
+
+
+def extract(manifest: Path, enc: VoiceEncoder) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    root = manifest.parent
+    clips: dict[str, dict[str, Any]] = {}
+    left_out: list[dict[str, Any]] = []
+    for r in csv.DictReader(manifest.open()):
+        if r["label"] != "real" or r["kind"] != "video":
+            continue
+        rel = r["path"]
+        try:
+            audio = read_audio(root / rel)
+        except Exception as e:  # a benchmark lists what it could not read
+            left_out.append({"path": rel, "why": f"unreadable sound: {e}"})
+            continue
+        if audio is None:
+            continue
+        cut = speech_segments(audio)
+        if cut.sound.kind != "speech":
+            left_out.append({"path": rel, "why": f"{cut.sound.kind}: {cut.sound.reason}"})
+            continue
+        if cut.speech_s < MIN_SPEECH_S or not cut.segments:
+            left_out.append({"path": rel, "why": f"only {cut.speech_s:.1f} s of speech"})
+            continue
+        emb = enc.embed_many([s.samples for s in cut.segments])
+        clips[rel] = {"person": person_of(rel, r["notes"]), "emb": emb, "speech_s": cut.speech_s,
+                      "seg_s": [s.speech_s for s in cut.segments], "grid": "/grid/" in rel}
+    return clips, left_out
+
+
+def trials(clips: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    names = sorted(clips)
+    for a in names:
+        for b in names:
+            if a == b or (clips[a]["grid"] and clips[b]["grid"] and clips[a]["person"] != clips[b]["person"]):
+                continue
+            if frozenset({a, b}) in SAME_FOOTAGE:
+                continue
+            same = clips[a]["person"] == clips[b]["person"]
+            out.append({"enrol": a, "check": b, "same": same, "kind": "cross-clip",
+                        "score": voice_similarity(clips[a]["emb"], clips[b]["emb"])})
+    for a in names:
+        e = clips[a]["emb"]
+        if clips[a]["speech_s"] < HALVES_MIN_S or len(e) < 2:
+            continue
+        h = len(e) // 2
+        out.append({"enrol": a + "#first-half", "check": a + "#second-half", "same": True, "kind": "same-clip halves",
+                    "score": voice_similarity(e[:h], e[h:])})
+    return out
+
+
+def summary(ts: list[dict[str, Any]], kind: str | None = None) -> dict[str, Any]:
+    sel = [t for t in ts if kind is None or t["kind"] == kind or not t["same"]]
+    pos = [t["score"] for t in sel if t["same"]]
+    neg = [t["score"] for t in sel if not t["same"]]
+    if not pos or not neg:
+        return {"same": len(pos), "different": len(neg)}
+    e, thr = eer(pos, neg)
+    return {"same": len(pos), "different": len(neg), "eer": round(e, 4), "eer_threshold": round(thr, 4),
+            "auc": round(auc(pos, neg) or 0, 4), "same_range": [round(min(pos), 3), round(max(pos), 3)],
+            "different_p95": round(float(np.percentile(neg, 95)), 3), "different_max": round(max(neg), 3)}
+
+
+def fit(ts: list[dict[str, Any]], seg_pairs: dict[str, list[float]], out: Path) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[t["score"]] for t in ts])
+    y = np.array([1 if t["same"] else 0 for t in ts])
+    lr = LogisticRegression(C=10.0, class_weight="balanced").fit(x, y)
+    neg = [t["score"] for t in ts if not t["same"]]
+    e, thr = eer([t["score"] for t in ts if t["same"]], neg)
+    d = {
+        "name": "voice",
+        "logistic": {"coef": round(float(lr.coef_[0, 0]), 4), "intercept": round(float(lr.intercept_[0]), 4)},
+        "others_p95": round(float(np.percentile(neg, 95)), 4),
+        # the cut for "one speaker": midway between one clip's segment pairs (p5) and different people's (p95)
+        "same_speaker_segment": round(float(np.percentile(seg_pairs["same"], 5) + np.percentile(seg_pairs["different"], 95)) / 2, 4),
+        "fitted_on": {"trials_same": int(y.sum()), "trials_different": int((1 - y).sum()), "eer": round(e, 4),
+                      "eer_threshold": round(thr, 4),
+                      "segment_pairs": {k: len(v) for k, v in seg_pairs.items()},
+                      "command": "benchmarks/voice_eval.py ../shared/data/manifest.csv --out bench-voice --fit"},
+    }
+    out.write_text(json.dumps(d, indent=2) + "\n")
+    return d
+
+
+def segment_pairs(clips: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Cosine of segment pairs within one clip (same speaker) and across people (different)."""
+    same, diff = [], []
+    names = sorted(clips)
+    for a in names:
+        e = clips[a]["emb"]
+        s = e @ e.T
+        same += list(s[np.triu_indices(len(e), 1)])
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if clips[a]["person"] != clips[b]["person"] and not (clips[a]["grid"] and clips[b]["grid"]):
+                diff += list((clips[a]["emb"] @ clips[b]["emb"].T).ravel())
+    return {"same": [float(v) for v in same], "different": [float(v) for v in diff]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("manifest", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--timing", action="store_true")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    enc = VoiceEncoder()
+    t0 = time.perf_counter()
+    clips, left_out = extract(args.manifest, enc)
+    t_extract = time.perf_counter() - t0
+    ts = trials(clips)
+    sp = segment_pairs(clips)
+    res: dict[str, Any] = {
+        "clips": {k: {"person": v["person"], "speech_s": round(v["speech_s"], 1), "segments": len(v["emb"])}
+                  for k, v in clips.items()},
+        "left_out": left_out, "extract_s": round(t_extract, 1),
+        "all": summary(ts), "cross_clip": summary(ts, "cross-clip"), "halves": summary(ts, "same-clip halves"),
+        "segment_pairs": {k: {"n": len(v), "p5": round(float(np.percentile(v, 5)), 3),
+                              "p50": round(float(np.percentile(v, 50)), 3),
+                              "p95": round(float(np.percentile(v, 95)), 3)} for k, v in sp.items()},
+        "same_person_trials": [t for t in ts if t["same"]],
+    }
+    if args.fit:
+        res["fit"] = fit(ts, sp, Path(__file__).resolve().parent.parent / "src/unmask/models/voice.json")
+    model = VoiceModel.load()
+    th = model.threshold
+    neg_sorted = sorted((t for t in ts if not t["same"]), key=lambda t: -t["score"])
+    res["misses"] = {"same_below_threshold": [t for t in ts if t["same"] and t["score"] < th],
+                     "different_above_threshold": [t for t in neg_sorted if t["score"] >= th][:20],
+                     "threshold": round(th, 4)}
+    # several speakers: every same-person clip alone (should be one group) and every pair of different people
+    # spliced (A's segments then B's: should be two); both need two segments (a lone segment is never a voice)
+    names = sorted(clips)
+    one = [speaker_groups(clips[a]["emb"], model) for a in names if len(clips[a]["emb"]) >= 2]
+    two = []
+    multi = [a for a in names if len(clips[a]["emb"]) >= 2]
+    for i, a in enumerate(multi):
+        for b in multi[i + 1:]:
+            if clips[a]["person"] != clips[b]["person"] and not (clips[a]["grid"] and clips[b]["grid"]):
+                two.append(speaker_groups(np.concatenate([clips[a]["emb"], clips[b]["emb"]]), model))
+    res["several_speakers"] = {"single_speaker_clips": len(one), "called_several": int(sum(g > 1 for g in one)),
+                               "spliced_pairs": len(two), "called_one": int(sum(g == 1 for g in two))}
+    # dub test at the voice level: enrol on A, check A's sound (own) against B's sound (dub), same check lengths
+    own = [t["score"] for t in ts if t["same"]]
+    dubs = [t["score"] for t in ts if not t["same"]]
+    res["dub"] = {"own_voice_called_unlike": int(sum(s < th for s in own)), "own": len(own),
+                  "dub_called_like": int(sum(s >= th for s in dubs)), "dubs": len(dubs)}
+    if args.timing:
+        res["timing"] = timing(args.manifest.parent, enc)
+    (args.out / "results.json").write_text(json.dumps(res, indent=1, default=float))
+    for k in ("all", "cross_clip", "halves", "segment_pairs", "several_speakers", "dub", "timing", "fit"):
+        if k in res:
+            print(k, json.dumps(res[k], default=float))
+    print("left out", len(left_out), "clips", len(clips), "misses", len(res["misses"]["same_below_threshold"]),
+          len(res["misses"]["different_above_threshold"]))
+
+
+def timing(root: Path, enc: VoiceEncoder) -> dict[str, Any]:
+    """Enrolment and check of a 60 s clip with speech (EDTalk pose_source2), cold encoder load included."""
+    from unmask.reference.voice import build_voice, check_voice
+
+    p = root / "media/real/edtalk/pose_source2.mp4"
+    fresh = VoiceEncoder()
+    t0 = time.perf_counter()
+    fresh.load()
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    audio = read_audio(p)
+    assert audio is not None
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vp = build_voice([audio], fresh).profile
+    assert vp is not None
+    t_enrol = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    check_voice(audio, vp, fresh, VoiceModel.load())
+    t_check = time.perf_counter() - t0
+    return {"file": str(p.name), "audio_s": round(audio.duration_s, 1), "speech_s": round(vp.speech_s, 1),
+            "load_s": round(t_load, 2), "read_s": round(t_read, 2), "enrol_s": round(t_enrol, 2),
+            "check_s": round(t_check, 2)}
+
+
+if __name__ == "__main__":
+    main()
