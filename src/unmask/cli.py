@@ -356,6 +356,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _voice_words(summary: dict) -> str:
+    """The enrolled voice in a few words (profiles from before voices say none)."""
+    v = float(summary.get("voice_seconds", 0) or 0)
+    return f"{v:.0f} s of voice" if v > 0 else "no voice"
+
+
 def _cmd_enroll(args: argparse.Namespace) -> int:
     from unmask.progress import ProgressBar
     from unmask.reference.enroll import Enroller
@@ -371,7 +377,8 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
         print(f"  {line}")
     sm = rec.summary
     print(f"enrolled {rec.name} (version {rec.version}): {sm['face_seconds']:.0f} s of the face in video, "
-          f"{sm['embeddings']} face images, {sm['mannerism_windows']} mannerism windows, from {sm['files']} file(s)")
+          f"{sm['embeddings']} face images, {sm['mannerism_windows']} mannerism windows, "
+          f"{_voice_words(sm)}, from {sm['files']} file(s)")
     return EXIT_OK
 
 
@@ -399,7 +406,8 @@ def _cmd_people(args: argparse.Namespace) -> int:
                 for r in recs:
                     sm = r.summary
                     print(f"{r.name}  v{r.version}  {r.created_at:%Y-%m-%d}  {sm.get('face_seconds', 0):.0f} s of face video, "
-                          f"{sm.get('embeddings', 0)} face images, {sm.get('mannerism_windows', 0)} mannerism windows")
+                          f"{sm.get('embeddings', 0)} face images, {sm.get('mannerism_windows', 0)} mannerism windows, "
+                          f"{_voice_words(sm)}")
     return EXIT_OK
 
 

@@ -63,6 +63,7 @@ class Scanner:
         self._reference: Analyzer | None = None  # the reference check for ``claims``, built once
         self._reference_model: Any = None  # reference-mode calibration, loaded once for any claim
         self._reference_embedder: Any = None  # dlib embedder for claims when no analyzer brings one
+        self._voice_encoder: Any = None  # speaker encoder for claims whose profile has a voice
         self.claims = claims
 
     @property
@@ -112,7 +113,11 @@ class Scanner:
         if shared is None:  # no temporal analyzer configured: one embedder of our own, for every claim
             self._reference_embedder = self._reference_embedder or FaceEmbedder()
             shared = self._reference_embedder
-        ref = ReferenceAnalyzer(claims, model=self._reference_model, embedder=shared)
+        if self._voice_encoder is None:
+            from unmask.voice.encoder import VoiceEncoder
+
+            self._voice_encoder = VoiceEncoder()  # loaded once, for every claim with a voice
+        ref = ReferenceAnalyzer(claims, model=self._reference_model, embedder=shared, voice_encoder=self._voice_encoder)
         ref.load()
         if claims is self.claims:
             self._reference = ref

@@ -6,13 +6,14 @@ import json
 import re
 from dataclasses import replace
 
+import jsonschema
 import numpy as np
 import pytest
 
 from unmask.cli import main
 from unmask.fusion import Verdict
 from unmask.report.attachments import collect_attachments, overlay
-from unmask.report.build import Report
+from unmask.report.build import Report, load_schema
 from unmask.report.html import render_html, timeline
 from unmask.types import AnalyzerResult, FaceTrack, Heatmap, MediaContext, MediaInfo, TrackScore
 
@@ -156,7 +157,8 @@ def test_reports_without_a_verdict_still_render(face_clip_report):
     assert "A still image has no timeline." in render_html(Report(data))
 
 
-def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, windows: int = 4) -> dict:
+def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, windows: int = 4,
+                    voice: dict | None = None) -> dict:
     data = json.loads(json.dumps(data))
     data["reference"] = {
         "claimed": "Ada Lovelace", "profile_version": 2, "profile_created_at": "2026-01-01T00:00:00Z",
@@ -165,6 +167,8 @@ def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, w
         "identity": {"score": pid, "distance": 0.4, "embeddings": 6},
         "mannerisms": {"checked": pm is not None, "score": pm, "llr": -3.0 if pm is not None else None,
                        "windows": windows if pm is not None else 0}}
+    if voice is not None:
+        data["reference"]["voice"] = voice
     return data
 
 
@@ -188,6 +192,28 @@ def test_reference_card_says_what_face_and_movements_mean_together(face_clip_rep
     for w in words:
         assert w.replace("'", "&#39;") in card, w
     assert 'id="reference"' not in render_html(face_clip_report)  # no claim, no card
+
+
+@pytest.mark.parametrize("voice, words", [
+    ({"checked": True, "skipped_because": None, "score": 0.03, "similarity": 0.52, "own_range": [0.78, 0.91],
+      "others_below": 0.66, "segments": 3, "speech_s": 9.1, "speakers": 1},
+     ["Same face, someone else's voice", "A different voice from Ada Lovelace's enrolled speech",
+      "similarity 0.52 (Ada Lovelace's enrolled speech 0.78–0.91 against itself; other speakers mostly below 0.66)"]),
+    ({"checked": False, "skipped_because": "the file has no sound", "score": None, "similarity": None,
+      "own_range": None, "others_below": None, "segments": 0, "speech_s": 0.0, "speakers": 0},
+     ["Not compared: the file has no sound"]),
+], ids=["mismatch", "no-sound"])
+def test_reference_card_gives_the_voice_a_line(face_clip_report, voice, words):
+    conclusion = "voice_mismatch" if voice["checked"] else "consistent"
+    data = _with_reference(face_clip_report.data, conclusion, 0.99, 0.9, voice=voice)
+    data["schema_version"] = "1.4"
+    jsonschema.validate(data, load_schema())
+    html = render_html(Report(data, face_clip_report.attachments))
+    card = html[html.index('id="reference"'):]
+    card = card[:card.index("</section>")]
+    assert "<th>Voice</th>" in card
+    for w in words:
+        assert w.replace("'", "&#39;") in card, w
 
 
 def test_fired_rules_are_shown_in_the_verdict_banner(face_clip_report):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from scipy import signal
@@ -57,6 +57,8 @@ WINDOW_S = 2.0
 WINDOW_HOP_S = 1.0
 #: significance at which a face counts as following the voice (the speaker)
 SPEAKER_Z = 2.5
+SpeakerCall = Literal["speaks", "voice_over", "listener", "unknown"]
+VOICE_OVER = "the lips barely move while someone speaks: a voice-over or narration, not this face speaking"
 #: mouth and voice "do not match" when the in-range correlation, one standard error above what was measured,
 #: stays below this: 1 of the 29 real development clips with speech does (benchmarks/reference_eval.py,
 #: docs/reference-benchmarks.md). The suspicion is 0.5 here, 1 at MISMATCH_SPAN below, 0 at MISMATCH_SPAN above.
@@ -344,6 +346,22 @@ class AVSyncAnalyzer(Analyzer):
         return self.ok(scores, evidence, " ".join(notes),
                        video_features={"speech_s": float(sound.voiced_s), "pause_frac": float(sound.pause_frac)})
 
+    def speaker_check(self, faces: list[FaceTrack], track_id: int, env: Envelope) -> SpeakerCall:
+        """Is face ``track_id`` the one speaking? ``voice_over`` (its lips barely move while someone speaks),
+        ``listener`` (another face follows the voice, it does not), ``speaks``, or ``unknown`` (lip sync cannot
+        tell: too short, too little speech)."""
+        results = {r.track.id: r for r in (self._track(tr, env) for tr in faces)}
+        mine = results.get(track_id)
+        if mine is None:
+            return "unknown"
+        if mine.skip is not None:
+            return "voice_over" if mine.skip == VOICE_OVER else "unknown"
+        others = [r for tid, r in results.items() if tid != track_id and r.skip is None
+                  and r.features["sync_z"] >= SPEAKER_Z]
+        if mine.features["sync_z"] < SPEAKER_Z and others:
+            return "listener"
+        return "speaks"
+
     def _track(self, track: FaceTrack, env: Envelope) -> _TrackSync:
         sig = track_signals(track)
         if len(sig) < 8:
@@ -357,8 +375,7 @@ class AVSyncAnalyzer(Analyzer):
             return _TrackSync(track, curve, {}, [], f"only {curve.speech_s:.1f} s of speech while the face is on screen "
                                                     f"(needs {MIN_SPEECH_S:.0f} s)")
         if mouth_std < MIN_MOUTH_STD_CM:
-            return _TrackSync(track, curve, {}, [], "the lips barely move while someone speaks: a voice-over or narration, "
-                                                    "not this face speaking")
+            return _TrackSync(track, curve, {}, [], VOICE_OVER)
         lag_r, r_in = curve.in_range
         lag_b, r_b = curve.best
         if not math.isfinite(r_in):

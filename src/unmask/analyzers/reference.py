@@ -7,39 +7,51 @@ embeds (shared, so paid once) with the person's enrolled distribution; the
 best-matching face is the claimed one, and its mannerism windows (4 s of
 facial-movement correlations, :mod:`unmask.reference.mannerisms`) are scored
 against the person's. Both numbers are calibrated probabilities
-(``models/reference.json``); :mod:`unmask.reference.conclusion` says what
-their combination means.
+(``models/reference.json``). When the profile has a voice, the clip's
+speech is compared with it too (:mod:`unmask.reference.voice`), unless lip
+sync shows the speech is not the claimed face's (its lips barely move, or
+another face is the one speaking). :mod:`unmask.reference.conclusion` says
+what the combination means.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
+from unmask.analyzers.av_sync import AVSyncAnalyzer
 from unmask.analyzers.base import Analyzer
 from unmask.analyzers.face_signals import track_signals
 from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
-from unmask.reference.conclusion import ReferenceConclusion, conclude
-from unmask.reference.identity import profile_distance
+from unmask.errors import InputError
+from unmask.media.audio import read_audio
 from unmask.media.decode import sample_rate
+from unmask.media.speech import speech_envelope
+from unmask.reference.conclusion import ReferenceConclusion, VoiceWords, conclude
+from unmask.reference.identity import profile_distance
 from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, Windows, match, pair_words, track_windows
 from unmask.reference.model import ReferenceModel
 from unmask.reference.profile import PersonProfile
+from unmask.reference.voice import VoiceCheck, VoiceModel, check_voice
 from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
+from unmask.voice.encoder import VoiceEncoder
 
 #: faces compared with the claimed person, largest/longest first (each costs a few embeddings)
 MAX_TRACKS = 3
 #: embeddings per face when the scan's identity_frames is 0
 DEFAULT_EMBEDDINGS = 6
+#: the voice check reads at most this much sound (enrolment reads as much of a file)
+MAX_AUDIO_S = 600.0
 
 
 class ReferenceAnalyzer(Analyzer):
     """Identity and mannerisms of the faces against one enrolled person."""
 
     name: ClassVar[str] = "reference"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.LANDMARKS})
     checks: ClassVar[str] = "whether the face is the claimed person's and moves the way that person moves, against enrolled footage"
     feature_words: ClassVar[dict[str, str]] = {
@@ -47,13 +59,24 @@ class ReferenceAnalyzer(Analyzer):
         "identity_distance": "face-embedding distance to the claimed person's enrolled faces",
         "mannerism_p": "probability that the face moves like the claimed person",
         "mannerism_llr": "log-likelihood ratio of the movements, claimed person against anyone else",
+        "voice_p": "probability that the voice is the claimed person's",
+        "voice_similarity": "similarity of the voice to the claimed person's enrolled speech (cosine)",
     }
 
     def __init__(self, profile: PersonProfile | None = None, model: ReferenceModel | None = None,
-                 embedder: FaceEmbedder | None = None) -> None:
+                 embedder: FaceEmbedder | None = None, voice_encoder: VoiceEncoder | None = None,
+                 voice_model: VoiceModel | None = None) -> None:
         self.profile = profile
         self._model = model
         self._embedder = embedder or FaceEmbedder()
+        self._voice_encoder = voice_encoder or VoiceEncoder()
+        self._voice_model = voice_model
+
+    @property
+    def voice_model(self) -> VoiceModel:
+        if self._voice_model is None:
+            self._voice_model = VoiceModel.load()
+        return self._voice_model
 
     @property
     def model(self) -> ReferenceModel:
@@ -65,6 +88,9 @@ class ReferenceAnalyzer(Analyzer):
         if self.profile is not None:
             _ = self.model
             self._embedder.load()
+            if self.profile.voice is not None:
+                _ = self.voice_model
+                self._voice_encoder.load()
 
     def conclusion(self, result: AnalyzerResult) -> ReferenceConclusion:
         """The plain-words conclusion for a result this analyzer produced."""
@@ -79,7 +105,10 @@ class ReferenceAnalyzer(Analyzer):
         feats = dict(top.features)
         if feats.get("mannerism_windows", 0.0) == 0.0:
             feats["mannerism_p"] = math.nan
-        return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms)
+        vc = VoiceCheck.from_features(feats)
+        voice = None if vc is None else VoiceWords(vc.matches, vc.similarity, vc.own_range, vc.others_below,
+                                                   vc.reason(top.track_id))
+        return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms, voice=voice)
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if self.profile is None:
@@ -105,6 +134,17 @@ class ReferenceAnalyzer(Analyzer):
             return self.skipped("no face could be embedded to compare identities")
         claimed = max(rows, key=lambda r: (r[1]["identity_p"], len(r[0].with_landmarks)))
         claimed[1]["claimed"] = 1.0
+        vc = self.check_voice(ctx, claimed[0])
+        claimed[1].update(vc.features())
+        if vc.matches is False:
+            a, b = vc.span
+            claimed[2].append(Evidence(
+                "voice_mismatch",
+                f"{a:.1f}–{b:.1f} s: the voice is not {prof.name}'s (voice similarity {vc.similarity:.2f}; "
+                f"{prof.name}'s enrolled speech {vc.own_range[0]:.2f}–{vc.own_range[1]:.2f} against itself; other "
+                f"speakers mostly below "
+                f"{vc.others_below:.2f}; {vc.segments} segments, {vc.speech_s:.1f} s of speech).",
+                float(min(1.0, max(0.0, 1.0 - vc.p_same))), max(0.0, a), max(0.0, a, b), claimed[0].id))
         longest = rows[0]
         scores: list[TrackScore] = []
         for tr, feats, ev in rows:
@@ -112,8 +152,10 @@ class ReferenceAnalyzer(Analyzer):
                 self._mannerisms(tr, feats, ev, rate)
             same = feats["identity_p"] >= model.same_face
             pm = feats.get("mannerism_p")
-            # the analyzer's own suspicion: only a matching face that moves like someone else is suspicious
+            # the analyzer's own suspicion: only a matching face that moves like someone else is suspicious,
             s = (1.0 - pm) if (same and pm is not None) else (0.5 if same else 0.0)
+            if same and "voice_p" in feats:  # ... or that speaks with someone else's voice
+                s = max(s, 1.0 - feats["voice_p"]) if pm is not None else 1.0 - feats["voice_p"]
             scores.append(TrackScore(tr.id, float(min(1.0, max(0.0, s))), feats))
         c = self._conclude(scores)
         evidence = [e for _, _, ev in rows for e in ev]
@@ -125,6 +167,29 @@ class ReferenceAnalyzer(Analyzer):
         return self.ok(scores, evidence, c.statement + note,
                        video_features={"profile_embeddings": float(prof.n_embeddings),
                                        "profile_windows": float(prof.n_windows)})
+
+    def check_voice(self, ctx: MediaContext, tr: FaceTrack) -> VoiceCheck:
+        """The clip's voice against the profile's, or why not (no voice enrolled, no speech, not this face's)."""
+        prof = self.profile
+        if prof is None or prof.voice is None:
+            return VoiceCheck("no_enrolled_voice")
+        if ctx.is_still or ctx.info.kind != "video":
+            return VoiceCheck("still_image")
+        if not ctx.info.has_audio:
+            return VoiceCheck("no_sound")
+        try:
+            # the sound while there is picture: a longer sound track (a dub laid over a short video) is not the clip's
+            audio = read_audio(ctx.info.path, end_s=min(MAX_AUDIO_S, ctx.info.duration_s or MAX_AUDIO_S))
+        except InputError:
+            return VoiceCheck("unreadable")
+        vc = check_voice(audio, prof.voice, self._voice_encoder, self.voice_model)
+        if vc.skip is not None or audio is None or len({s.segment for s in ctx.sampled}) > 1:
+            return vc  # a long video's bursts: lip sync over the whole sound is not measured, the voice is kept
+        lips = [t for t in ctx.tracks if t.with_landmarks and t.median_size >= MIN_FACE_PX]
+        call = AVSyncAnalyzer().speaker_check(lips, tr.id, speech_envelope(audio))
+        if call in ("voice_over", "listener"):
+            return replace(vc, skip=call, similarity=math.nan, p_same=math.nan)
+        return vc
 
     def track_embeddings(self, tr: FaceTrack, n: int) -> np.ndarray:
         """(k, 128) embeddings of ``n`` evenly spaced observations (the temporal analyzer's, when it ran)."""

@@ -372,7 +372,25 @@ def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer])
         "mannerisms": {"checked": bool(checked), "score": _r(f.get("mannerism_p")) if checked else None,
                        "llr": _r(f.get("mannerism_llr")) if checked else None,
                        "windows": int(f.get("mannerism_windows", 0))},
+        "voice": _voice(f, c.track_id),
     }
+
+
+def _voice(f: Mapping[str, Any], track_id: int | None) -> dict[str, Any]:
+    """The voice part of the claimed-person check (``checked`` false with ``skipped_because`` when not compared)."""
+    from unmask.reference.voice import VoiceCheck
+
+    vc = VoiceCheck.from_features(f)
+    if vc is None:
+        return {"checked": False, "skipped_because": "no face was compared, so neither was the voice", "score": None,
+                "similarity": None, "own_range": None, "others_below": None, "segments": 0, "speech_s": 0.0,
+                "speakers": 0}
+    ok = vc.checked
+    return {"checked": ok, "skipped_because": None if ok else vc.reason(track_id),
+            "score": _r(vc.p_same) if ok else None, "similarity": _r(vc.similarity) if ok else None,
+            "own_range": [_r(vc.own_range[0]), _r(vc.own_range[1])] if ok else None,
+            "others_below": _r(vc.others_below) if ok else None, "segments": int(vc.segments),
+            "speech_s": round(float(vc.speech_s), 2), "speakers": int(vc.speakers)}
 
 
 def _coverage(ctx: MediaContext) -> dict[str, Any]:

@@ -44,6 +44,7 @@ LIKELY_REAL_WITH_FINDINGS = ("The cues unmask measures do not add up to manipula
 CONCLUSION_HEADLINE = {
     "consistent": "Same face, same way of moving → consistent with {name} (not proof)",
     "impersonator": "Same face, foreign mannerisms → likely {name}'s face swapped onto an impersonator",
+    "voice_mismatch": "Same face, someone else's voice → possibly {name}'s face over an impersonator, or a dub",
     "mannerisms_unclear": "Same face, mannerisms unclear → neither confirms nor contradicts {name}",
     "mannerisms_not_checked": "Same face, mannerisms not compared → only the face was checked",
     "not_this_person": "Different face → not {name}, which is not by itself a fake",
@@ -53,7 +54,7 @@ CONCLUSION_HEADLINE = {
 ANALYZER_TITLES = {"av_sync": "Lip sync (av_sync)", "reference": "Reference check (claimed person)",
                    "blend_cnn": "Learned blend detector (blend_cnn)",
                    "animation": "Talking-head detector (animation)"}
-CONCLUSION_TONE = {"impersonator": "fake", "mannerisms_unclear": "unsure", "consistent": "real"}
+CONCLUSION_TONE = {"impersonator": "fake", "voice_mismatch": "fake", "mannerisms_unclear": "unsure", "consistent": "real"}
 
 
 # timeline geometry (SVG user units)
@@ -223,8 +224,20 @@ def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
         moves = f"its movements resemble {name}'s, as {name}'s own footage with another face swapped in would"
     else:
         moves = "compared, but with someone else's face this says little"
+    v = ref.get("voice")  # absent before schema 1.4
+    if not v:
+        voice = None
+    elif not v["checked"]:
+        voice = f"not compared: {v['skipped_because']}"
+    else:
+        lo, hi = v["own_range"]
+        same = (v["score"] or 0) >= 0.5
+        voice = (f"{'the same voice as' if same else 'a different voice from'} {name}'s enrolled speech: voice score "
+                 f"{v['score']:.2f}, similarity {v['similarity']:.2f} ({name}'s enrolled speech {lo:.2f}–{hi:.2f} against "
+                 f"itself; other "
+                 f"speakers mostly below {v['others_below']:.2f}) over {v['speech_s']:.1f} s of speech")
     return {"headline": CONCLUSION_HEADLINE.get(c, c).format(name=name), "tone": CONCLUSION_TONE.get(c, "none"),
-            "face": face, "moves": moves}
+            "face": face, "moves": moves, "voice": voice}
 
 
 def rule_lines(v: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -156,7 +156,7 @@ class EnrolmentOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     person: EnrolledPerson | None = Field(description="once done: the new version and its summary")
-    lines: list[str] = Field(description="once done: what each file gave (seconds of face, face images, mannerism windows)")
+    lines: list[str] = Field(description="once done: what each file gave (seconds of face, face images, mannerism windows, seconds of speech; then the voice)")
     links: EnrolmentLinks
 
 

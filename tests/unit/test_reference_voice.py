@@ -1,0 +1,49 @@
+"""Reference mode with a voice: the conclusion's words and the report's voice block (no models, no shared data)."""
+
+from __future__ import annotations
+
+import math
+
+import jsonschema
+import pytest
+
+from unmask.reference.conclusion import VoiceWords, conclude
+from unmask.reference.voice import VOICE_SKIPS, VoiceCheck
+from unmask.report.build import _voice, load_schema
+
+
+FEATS = {"identity_p": 0.9, "identity_distance": 0.3, "mannerism_p": 0.7, "still_image": 0.0}
+
+
+@pytest.mark.parametrize("feats, voice, conclusion, words", [
+    (FEATS, VoiceWords(False, 0.52, (0.78, 0.91), 0.65), "voice_mismatch", "but the voice does not (voice similarity 0.52"),
+    (FEATS, VoiceWords(True, 0.85, (0.78, 0.91), 0.65), "consistent", "The voice matches Ann's too"),
+    (dict(FEATS, identity_p=0.1), VoiceWords(True, 0.85, (0.78, 0.91), 0.65), "not_this_person",
+     "The voice, though, is Ann's"),
+    (dict(FEATS, mannerism_p=0.05), VoiceWords(False, 0.4, (0.78, 0.91), 0.65), "impersonator",
+     "The voice is not Ann's either"),
+    (FEATS, VoiceWords(None, why_not="the file has no sound"), "consistent", "The voice was not compared (the file has no sound)"),
+    (FEATS, None, "consistent", "moves like Ann"),
+], ids=["face-yes-voice-no", "all-agree", "voice-under-another-face", "impersonator-and-voice", "no-sound", "no-voice"])
+def test_conclusion_combines_face_mannerisms_and_voice(feats, voice, conclusion, words):
+    c = conclude("Ann", feats, 1, 0.5, 0.2, voice=voice)
+    assert c.conclusion == conclusion and words in c.statement, c.statement
+
+
+@pytest.mark.parametrize("check", [
+    VoiceCheck(None, 0.52, 0.03, 3, 9.1, 1, (0.78, 0.91), 0.66, (0.2, 9.0)),
+    *[VoiceCheck(k, speech_s=2.0, speakers=2 if k == "several_speakers" else 0) for k in VOICE_SKIPS],
+], ids=["checked", *VOICE_SKIPS])
+def test_report_voice_block_follows_the_schema(check):
+    full = load_schema()
+    schema = dict(full["properties"]["reference"]["oneOf"][1]["properties"]["voice"], **{"$defs": full["$defs"]})
+    block = _voice(check.features(), 2)
+    jsonschema.validate(block, schema)
+    assert block["checked"] is check.checked
+    if check.checked:
+        assert block["similarity"] == 0.52 and block["own_range"] == [0.78, 0.91] and block["skipped_because"] is None
+    else:
+        assert block["score"] is None and block["skipped_because"] and not math.isnan(block["speech_s"])
+    no_face = _voice({}, None)  # the reference check itself was skipped
+    jsonschema.validate(no_face, schema)
+    assert no_face["checked"] is False
