@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs fit-fusion eval-reference eval-lipsync train train-deps views facepack fuzz clean
+.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -46,6 +46,11 @@ fit-fusion: $(STAMP)
 # reference mode and lip sync on the dev data (docs/reference-benchmarks.md); FIT=1 rewrites models/reference.json
 eval-reference: $(STAMP)
 	$(BIN)/python benchmarks/reference_eval.py $(DATA) --out $(BENCH)-reference --timing $(if $(FIT),--fit src/unmask/models/reference.json,)
+
+# the voice in reference mode: EER, dub test through whole scans, timing (docs/reference-benchmarks.md, "Voice");
+# FIT=1 rewrites models/voice.json
+eval-voice: $(STAMP)
+	$(BIN)/python benchmarks/voice_eval.py $(DATA) --out $(BENCH)-voice --timing --dub $(if $(FIT),--fit,)
 
 # three training-free lower-face cues for lip-sync fakes, measured (docs/reference-benchmarks.md, "Lip sync")
 eval-lipsync: $(STAMP)
