@@ -85,6 +85,12 @@ def test_partial_windows_follow_resemblyzer(n):
     assert partial_starts(n) == [s.start for s in mel_slices]
 
 
+def test_partial_windows_without_resemblyzer():
+    """The same windows as resemblyzer's compute_partial_slices (checked above where it is installed)."""
+    assert partial_starts(8000) == [0]
+    assert partial_starts(48000) == [0, 77, 154]
+
+
 def test_onnx_encoder_matches_resemblyzer():
     pytest.importorskip("torch", reason="torch not installed (only the export and this check need it)")
     rz = pytest.importorskip("resemblyzer", reason="resemblyzer not installed")
