@@ -48,12 +48,13 @@ MAX_AUDIO_S = 600.0
 
 
 class ReferenceAnalyzer(Analyzer):
-    """Identity and mannerisms of the faces against one enrolled person."""
+    """Identity, mannerisms and voice of the faces against one enrolled person."""
 
     name: ClassVar[str] = "reference"
     version: ClassVar[str] = "1.1"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.LANDMARKS})
-    checks: ClassVar[str] = "whether the face is the claimed person's and moves the way that person moves, against enrolled footage"
+    checks: ClassVar[str] = ("whether the face is the claimed person's, moves the way that person moves and speaks with their "
+                             "voice, against enrolled footage")
     feature_words: ClassVar[dict[str, str]] = {
         "identity_p": "probability that the face is the claimed person's",
         "identity_distance": "face-embedding distance to the claimed person's enrolled faces",
@@ -142,8 +143,7 @@ class ReferenceAnalyzer(Analyzer):
                 "voice_mismatch",
                 f"{a:.1f}–{b:.1f} s: the voice is not {prof.name}'s (voice similarity {vc.similarity:.2f}; "
                 f"{prof.name}'s enrolled speech {vc.own_range[0]:.2f}–{vc.own_range[1]:.2f} against itself; other "
-                f"speakers mostly below "
-                f"{vc.others_below:.2f}; {vc.segments} segments, {vc.speech_s:.1f} s of speech).",
+                f"speakers mostly below {vc.others_below:.2f}; {vc.segments} segments, {vc.speech_s:.1f} s of speech).",
                 float(min(1.0, max(0.0, 1.0 - vc.p_same))), max(0.0, a), max(0.0, a, b), claimed[0].id))
         longest = rows[0]
         scores: list[TrackScore] = []

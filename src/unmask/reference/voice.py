@@ -31,6 +31,7 @@ import numpy as np
 from unmask.errors import ModelError
 from unmask.media.audio import AudioTrack
 from unmask.voice.encoder import EMBEDDING_DIM, VoiceEncoder
+from unmask.voice.mel import RATE
 from unmask.voice.segments import SpeechCut, speech_segments
 
 #: a check needs this much speech (pauses removed); the EER target is stated for clips of at least 3 s
@@ -170,7 +171,7 @@ def build_voice(audios: Sequence[AudioTrack | None], encoder: VoiceEncoder,
     if len(set(labels.tolist())) > 1:  # interviewers, voice-overs: keep the voice heard most, across the files
         main = int(np.bincount(labels).argmax())
         keep = labels == main
-    speech_s = float(sum(len(s) for s, k in zip(segs, keep) if k) / 16000)
+    speech_s = float(sum(len(s) for s, k in zip(segs, keep) if k) / RATE)
     dropped = int((~keep).sum())
     extra = f"; {dropped} segment{'s' if dropped != 1 else ''} in another voice left out" if dropped else ""
     if speech_s < MIN_ENROL_SPEECH_S:
