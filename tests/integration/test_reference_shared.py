@@ -75,16 +75,14 @@ def obama_voice():
     return Enroller().enroll("Barack Obama", _need("media/real/lia/obama.mov"))
 
 
-def test_voice_is_enrolled_checked_and_a_dub_is_caught(obama_voice, tmp_path):
+def test_voice_is_enrolled_checked_and_a_dub_is_caught(obama_voice, scanner, tmp_path):
     """Obama's own voice matches; Obama's video with a BBC speaker's voice laid under it is a voice mismatch."""
     from unmask.media.audio import read_audio
-    from unmask.pipeline import Scanner
     from unmask.synth import write_dub
 
     p = obama_voice.profile
     assert p.voice is not None and p.voice.speech_s >= 20 and any(ln.startswith("voice: ") for ln in obama_voice.lines)
-    scanner = Scanner(claims=p)
-    own = scanner.scan(_need("media/real/edtalk/uncrop_Obama.mp4")[0])
+    own = scanner.scan(_need("media/real/edtalk/uncrop_Obama.mp4")[0], claims=p)  # the session's models, this claim
     jsonschema.validate(own.data, SCHEMA)
     v = own.data["reference"]["voice"]
     assert v["checked"] and v["score"] >= 0.5, v
@@ -92,7 +90,7 @@ def test_voice_is_enrolled_checked_and_a_dub_is_caught(obama_voice, tmp_path):
     video, voice = _need("media/real/ghost/obama_short.mp4", "media/real/deep_avsr/00016.mp4")
     audio = read_audio(voice)
     assert audio is not None
-    dub = scanner.scan(write_dub(video, audio.samples, tmp_path / "dub.mp4"))
+    dub = scanner.scan(write_dub(video, audio.samples, tmp_path / "dub.mp4"), claims=p)
     jsonschema.validate(dub.data, SCHEMA)
     ref = dub.data["reference"]
     assert ref["conclusion"] == "voice_mismatch" and ref["voice"]["score"] < 0.5, ref
