@@ -203,3 +203,47 @@ def test_sync_curve_needs_sound_under_the_face():
     assert sync_curve(t, np.sin(t), np.zeros(len(t), int), env) is None
     c = SyncCurve(np.array([0.0]), np.array([np.nan]), 10.0, 0.0)
     assert np.isnan(c.best[1])
+
+
+def test_speaker_check_says_who_speaks(astronaut_obs, speech_fn, tmp_path):
+    """The voice check's lip test: the speaker speaks, a listener listens, still lips are a voice-over."""
+    from unmask.media.audio import read_audio
+    from unmask.media.speech import speech_envelope
+
+    speaker = _talking_track(astronaut_obs, 8.0, speech_fn, tid=1)
+    listener = _talking_track(astronaut_obs, 8.0, lambda t: _syllables(np.asarray(t, float), 50), tid=2)
+    still = _talking_track(astronaut_obs, 8.0, speech_fn, tid=3, still=True)
+    audio = read_audio(_write_sound(tmp_path / "own.wav", 9.0, _gated(lambda t: speech_fn(t - 0.1))))
+    assert audio is not None
+    env = speech_envelope(audio)
+    a = AVSyncAnalyzer()
+    assert a.speaker_check([speaker, listener], 1, env) == "speaks"
+    assert a.speaker_check([speaker, listener], 2, env) == "listener"
+    assert a.speaker_check([still], 3, env) == "voice_over"
+    assert a.speaker_check([speaker], 9, env) == "unknown"
+
+
+def test_reference_voice_check_skips_speech_that_is_not_the_faces(astronaut_obs, speech_fn, tmp_path):
+    """With a claim, a voice under still lips is not compared: the report says why instead."""
+    from unmask.analyzers.reference import ReferenceAnalyzer
+    from unmask.reference.voice import VoiceModel, VoiceProfile
+
+    class Fake:
+        def load(self) -> None: ...
+
+        def embed_many(self, wavs):
+            e = np.zeros((len(wavs), 256), np.float32)
+            e[:, 0] = 1.0
+            return e
+
+    voice = VoiceProfile(Fake().embed_many([0, 0, 0]), (0, 0, 0), 9.0, (0.8, 0.9))
+    profile = type("P", (), {"voice": voice, "name": "Ann"})()
+    wav = _write_sound(tmp_path / "own.wav", 9.0, _gated(lambda t: speech_fn(t - 0.1)))
+    ref = ReferenceAnalyzer(profile, voice_encoder=Fake(), voice_model=VoiceModel(20.0, -14.0, 0.66, 0.75))  # type: ignore[arg-type]
+    talking = _talking_track(astronaut_obs, 8.0, speech_fn)
+    ok = ref.check_voice(_ctx(wav, talking), talking)
+    assert ok.skip is None and ok.matches is True
+    still = _talking_track(astronaut_obs, 8.0, speech_fn, still=True)
+    vo = ref.check_voice(_ctx(wav, still), still)
+    assert vo.skip == "voice_over" and "not from the visible face" in vo.reason(1)
+    assert ref.check_voice(_ctx(wav, talking, has_audio=False), talking).skip == "no_sound"
