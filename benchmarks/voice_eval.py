@@ -46,8 +46,7 @@ from reference_eval import PEOPLE, SAME_FOOTAGE, auc, eer  # noqa: E402
 
 from unmask.media.audio import read_audio  # noqa: E402
 from unmask.synth import write_dub  # noqa: E402
-from unmask.reference.voice import (VoiceModel, own_spread, speaker_groups,  # noqa: E402
-                                    voice_similarity)
+from unmask.reference.voice import VoiceModel, speaker_groups, voice_similarity  # noqa: E402
 from unmask.voice.encoder import VoiceEncoder  # noqa: E402
 from unmask.voice.segments import speech_segments  # noqa: E402
 
