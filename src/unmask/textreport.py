@@ -10,6 +10,7 @@ from unmask.report.build import LABEL_WORDS, Report, printed_digits, rule_change
 CONCLUSION_WORDS = {
     "consistent": "consistent with this person",
     "impersonator": "this person's face, someone else's movements",
+    "voice_mismatch": "this person's face, someone else's voice",
     "mannerisms_unclear": "this person's face; movements unclear",
     "mannerisms_not_checked": "this person's face; movements not compared",
     "not_this_person": "not this person",

@@ -47,3 +47,12 @@ def test_report_voice_block_follows_the_schema(check):
     no_face = _voice({}, None)  # the reference check itself was skipped
     jsonschema.validate(no_face, schema)
     assert no_face["checked"] is False
+
+
+def test_every_conclusion_has_words_in_the_terminal_and_the_html_report():
+    from unmask.reference.conclusion import CONCLUSIONS
+    from unmask.report.html import CONCLUSION_HEADLINE
+    from unmask.textreport import CONCLUSION_WORDS
+
+    assert set(CONCLUSIONS) == set(CONCLUSION_WORDS) == set(CONCLUSION_HEADLINE)
+    assert set(CONCLUSIONS) == set(load_schema()["properties"]["reference"]["oneOf"][1]["properties"]["conclusion"]["enum"])

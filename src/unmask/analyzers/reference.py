@@ -53,8 +53,8 @@ class ReferenceAnalyzer(Analyzer):
     name: ClassVar[str] = "reference"
     version: ClassVar[str] = "1.1"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.LANDMARKS})
-    checks: ClassVar[str] = ("whether the face is the claimed person's, moves the way that person moves and speaks with their "
-                             "voice, against enrolled footage")
+    checks: ClassVar[str] = ("whether the face is the claimed person's, moves the way that person moves and speaks "
+                             "with their voice, against enrolled footage")
     feature_words: ClassVar[dict[str, str]] = {
         "identity_p": "probability that the face is the claimed person's",
         "identity_distance": "face-embedding distance to the claimed person's enrolled faces",

@@ -289,5 +289,6 @@ def check_voice(audio: AudioTrack | None, profile: VoiceProfile, encoder: VoiceE
     return VoiceCheck(None, sim, model.p_same(sim), len(emb), cut.speech_s, 1, profile.spread, model.others_p95, span)
 
 
-__all__ = ["MIN_CHECK_SPEECH_S", "MIN_ENROL_SPEECH_S", "VOICE_SKIPS", "VoiceCheck", "VoiceSkip", "skip_words", "VoiceEnrolment", "VoiceModel", "VoiceProfile",
-           "build_voice", "check_voice", "own_spread", "speaker_groups", "speaker_labels", "voice_similarity"]
+__all__ = ["MIN_CHECK_SPEECH_S", "MIN_ENROL_SPEECH_S", "VOICE_SKIPS", "VoiceCheck", "VoiceEnrolment", "VoiceModel",
+           "VoiceProfile", "VoiceSkip", "build_voice", "check_voice", "own_spread", "skip_words", "speaker_groups",
+           "speaker_labels", "voice_similarity"]

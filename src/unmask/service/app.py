@@ -78,7 +78,8 @@ class ClaimOut(BaseModel):
     name: str = Field(description="the enrolled person the file is claimed to show")
     version: int = Field(description="the profile version it is checked against (the newest when the scan was queued, unless asked)")
     conclusion: str | None = Field(None, description="once done, the reference check's conclusion: consistent, impersonator, "
-                                                     "mannerisms_unclear, mannerisms_not_checked, not_this_person, cannot_assess")
+                                                     "voice_mismatch, mannerisms_unclear, mannerisms_not_checked, "
+                                                     "not_this_person, cannot_assess")
 
 
 class ScanOut(BaseModel):

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "models")
     args = ap.parse_args(argv)
     m = export(args.out)
-    print(f"wrote {args.out / 'voice_encoder.onnx'} sha256 {m['sha256']} (max diff vs torch {m['export']['max_abs_diff_vs_torch']:.2e})")
+    diff = m["export"]["max_abs_diff_vs_torch"]
+    print(f"wrote {args.out / 'voice_encoder.onnx'} sha256 {m['sha256']} (max diff vs torch {diff:.2e})")
 
 
 if __name__ == "__main__":
