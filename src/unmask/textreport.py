@@ -39,9 +39,11 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
         ident = "" if ref["identity"]["score"] is None else f"identity {ref['identity']['score']:.2f}"
         m = ref["mannerisms"]
         mann = f"mannerisms {m['score']:.2f} over {m['windows']} windows" if m["checked"] else "mannerisms not compared"
+        v = ref.get("voice")  # absent before schema 1.4
+        voice = "" if not v else (f"; voice {v['score']:.2f}" if v["checked"] else "; voice not compared")
         version = f" v{ref['profile_version']}" if ref["profile_version"] is not None else ""
         lines.append(f"  claim: {ref['claimed']}{version}: {CONCLUSION_WORDS[ref['conclusion']]}"
-                     + (f" ({ident}; {mann})" if ident else ""))
+                     + (f" ({ident}; {mann}{voice})" if ident else ""))
     cred = (d.get("provenance") or {}).get("credential") or {}
     if cred.get("present"):
         signer = cred.get("signer") or {}

@@ -56,3 +56,21 @@ def test_every_conclusion_has_words_in_the_terminal_and_the_html_report():
 
     assert set(CONCLUSIONS) == set(CONCLUSION_WORDS) == set(CONCLUSION_HEADLINE)
     assert set(CONCLUSIONS) == set(load_schema()["properties"]["reference"]["oneOf"][1]["properties"]["conclusion"]["enum"])
+
+
+def test_terminal_claim_line_gives_the_voice(face_clip_report):
+    import json
+
+    from unmask.report.build import Report
+    from unmask.textreport import format_report
+
+    data = json.loads(face_clip_report.to_json())
+    data["reference"] = {
+        "claimed": "Ann", "profile_version": 1, "profile_created_at": "", "profile_sha256": "ab" * 32,
+        "calibration_sha256": "", "conclusion": "voice_mismatch", "statement": "(statement)", "track_id": 1,
+        "identity": {"score": 0.99, "distance": 0.3, "embeddings": 6},
+        "mannerisms": {"checked": False, "score": None, "llr": None, "windows": 0},
+        "voice": {"checked": True, "skipped_because": None, "score": 0.03, "similarity": 0.52, "own_range": [0.8, 0.9],
+                  "others_below": 0.66, "segments": 3, "speech_s": 9.0, "speakers": 1}}
+    text = format_report(Report(data))
+    assert "claim: Ann v1: this person's face, someone else's voice (identity 0.99; mannerisms not compared; voice 0.03)" in text
