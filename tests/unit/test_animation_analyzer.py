@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,6 +18,7 @@ from unmask.learned.animation_head import SHIPPED, AnimationHead
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
 from test_animate import driver, face_image, face_landmarks  # noqa: E402  (tests/unit is on sys.path)
+from test_animation_cues import _living  # noqa: E402  (fresh texture and noise per frame: living skin)
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 N = 12
@@ -38,19 +38,6 @@ def animated() -> tuple[np.ndarray, np.ndarray]:
     xy = face_landmarks()
     an = animate(face_image(xy), xy, driver(xy, t=N, turn=0.8, mouth=0.5), np.random.default_rng(0), FROZEN)
     return an.frames, an.landmarks
-
-
-def _living(frames: np.ndarray, seed: int) -> np.ndarray:
-    """Fresh smooth texture, shading and sensor noise per frame: skin that changes over time."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for f in frames:
-        h, w = f.shape[:2]
-        field = cv2.resize(rng.normal(0, 1, (24, 24)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-        noise = rng.normal(0, 3.0, (h, w)).astype(np.float32)
-        gain = rng.uniform(0.9, 1.1)
-        out.append(np.clip(gain * f.astype(np.float32) + (6.0 * field + noise)[..., None], 0, 255).astype(np.uint8))
-    return np.stack(out)
 
 
 def _track(frames: np.ndarray, lms: np.ndarray, step: float = 0.25) -> FaceTrack:
