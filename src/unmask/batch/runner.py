@@ -28,12 +28,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from unmask.batch.index import ContentKey, ResultIndex, content_key, write_parquet
 from unmask.config import ScanConfig
 from unmask.errors import BatchError, ConfigError, UnmaskError
 from unmask.service.engine import EngineFactory
+
+if TYPE_CHECKING:
+    from unmask.batch.ray_pool import RayOptions
 
 POLL_S = 0.2  # how often the driver checks deadlines and memory
 _HASH_CHUNK = 1 << 20
@@ -84,6 +87,7 @@ class BatchSummary:
     parquet: str | None
     failed: list[dict[str, str]] = field(default_factory=list)  # path and error of each file that failed
     worker_restarts: int = 0
+    backend: str = "local"  # "local" (this machine's processes) or "ray <address>"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,13 +145,22 @@ def report_stem(path: Path, sha256: str) -> str:
 
 def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None, *, workers: int | None = None,
               html: bool = False, limits: BatchLimits = BatchLimits(), factory: EngineFactory | None = None,
-              progress: Callable[[BatchProgress], None] | None = None, model_version: str | None = None) -> BatchSummary:
-    """Scan ``paths`` into ``out`` (reports, ``index.jsonl``, ``index.parquet``, ``summary.json``); resumable."""
+              progress: Callable[[BatchProgress], None] | None = None, model_version: str | None = None,
+              ray: "RayOptions | None" = None) -> BatchSummary:
+    """Scan ``paths`` into ``out`` (reports, ``index.jsonl``, ``index.parquet``, ``summary.json``); resumable.
+
+    With ``ray`` the files are scanned by actors on a Ray cluster (:mod:`unmask.batch.ray_pool`) instead of
+    local processes; planning, the index, resume and the summary stay here, in the calling process.
+    """
     config = (config or ScanConfig()).validate()
     limits = limits.validate()
-    workers = workers or default_workers()
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ConfigError("batch: at least one worker")
+    if ray is not None:
+        from unmask.batch.ray_pool import import_ray
+
+        ray.validate()
+        import_ray()  # before hashing a million files: say now that the extra is missing
     if factory is None:
         from unmask.service.engine import ScannerEngine
 
@@ -163,9 +176,20 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
     index = ResultIndex(out / "index.jsonl")
     previous = index.rows()
     state = _State(len(paths), progress)
+    backend = "local"
     with index:
         tasks = _plan(paths, out, previous, version, digest, run_dir, html, index, state)
-        restarts = _Pool(factory, config, workers, limits, out, index, version, digest, state).run(tasks)
+        recorder = _Recorder(index, version, digest, state, limits)
+        if ray is not None:
+            from unmask.batch.ray_pool import RayPool
+
+            pool = RayPool(ray, factory, config, workers, limits, out, recorder,
+                           check_version=None if model_version else version)
+            restarts = pool.run(tasks)
+            workers, backend = pool.workers, pool.backend
+        else:
+            workers = workers or default_workers()
+            restarts = _Pool(factory, config, workers, limits, out, recorder).run(tasks)
     wanted = {os.path.abspath(p) for p in paths}
     rows = sorted((r for r in index.rows() if r["path"] in wanted and r["fusion_version"] == version
                    and r["config_digest"] == digest), key=lambda r: str(r["path"]))
@@ -182,7 +206,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
         verdicts=dict(sorted(verdicts.items())), fusion_version=version, config_digest=digest,
         limits=asdict(limits), index=str(out / "index.jsonl"), parquet=str(parquet) if wrote else None,
         failed=[{"path": str(r["path"]), "error": str(r["error"])} for r in rows if r["status"] != "done"],
-        worker_restarts=restarts)
+        worker_restarts=restarts, backend=backend)
     from unmask.process_io import write_atomic
 
     write_atomic(out / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -260,24 +284,86 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+class _Recorder:
+    """What happens to a task's outcome, whichever pool ran it: a row in the index, or another try."""
+
+    def __init__(self, index: ResultIndex, version: str, digest: str, state: _State, limits: BatchLimits) -> None:
+        self.index, self.version, self.digest, self.state, self.limits = index, version, digest, state, limits
+
+    def finished(self, task: _Task, fields: Mapping[str, Any]) -> None:
+        """The worker answered (a report, or the scanner's own refusal): one row per path with this content."""
+        row = _row(task.path, task, self.version, self.digest, **dict(fields))
+        self._record(task, row)
+
+    def died(self, task: _Task, why: str, pending: deque[_Task]) -> None:
+        """The worker died on ``task`` (``why``): back to the front of ``pending``, or an error row after the last try."""
+        if task.attempts <= self.limits.retries:
+            pending.appendleft(task)
+            return
+        tries = f"{task.attempts} tries" if task.attempts > 1 else "1 try"
+        self._record(task, _row(task.path, task, self.version, self.digest, error=f"{why} ({tries})"))
+
+    def _record(self, task: _Task, row: dict[str, Any]) -> None:
+        self.index.append(row)
+        self.state.tick(task.path, error=row["status"] != "done")
+        for p in task.followers:
+            self.index.append({**row, "path": str(p)})
+            self.state.tick(p, error=row["status"] != "done")
+
+
+def _spawn_worker(ctx: Any, factory: EngineFactory, config: ScanConfig, out: Path) -> _Slot:
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=worker_main, name="unmask-batch-worker", daemon=True,
+                       args=(child, factory, config, str(out), os.getpid()))
+    proc.start()
+    child.close()
+    return _Slot(proc, parent)
+
+
+def _over_limits(s: _Slot, limits: BatchLimits) -> str | None:
+    """Why the worker of ``s`` must be killed now (its file's time or memory), or None."""
+    if time.monotonic() - s.started > limits.timeout_s:
+        return f"took longer than the {limits.timeout_s:g} s a file may take"
+    if _rss_mb(s.proc.pid) > limits.max_memory_mb:
+        return f"needed more than the {limits.max_memory_mb} MB of memory a file may use"
+    return None
+
+
+def _death_reason(s: _Slot) -> str:
+    s.proc.join(1)
+    code = s.proc.exitcode
+    return s.kill_reason or (f"the worker process was killed by signal {signal.Signals(-code).name}"
+                             if code is not None and code < 0 else f"the worker process exited with status {code}")
+
+
+def _stop_slots(slots: Sequence[_Slot]) -> None:
+    for s in slots:
+        try:
+            s.conn.send(None)
+        except (OSError, ValueError):
+            pass
+    deadline = time.monotonic() + 5
+    for s in slots:
+        s.proc.join(max(0.0, deadline - time.monotonic()))
+        if s.proc.is_alive():
+            s.proc.kill()
+            s.proc.join(5)
+        s.conn.close()
+
+
 class _Pool:
     """The driver's side of the worker processes: hand out tasks, watch limits, replace the dead."""
 
     def __init__(self, factory: EngineFactory, config: ScanConfig, workers: int, limits: BatchLimits, out: Path,
-                 index: ResultIndex, version: str, digest: str, state: _State) -> None:
+                 recorder: _Recorder) -> None:
         self.factory, self.config, self.workers, self.limits = factory, config, workers, limits
-        self.out, self.index, self.version, self.digest, self.state = out, index, version, digest, state
+        self.out, self.recorder = out, recorder
         self.ctx = mp.get_context("spawn")
         self.slots: list[_Slot] = []
         self.restarts = 0
 
     def _spawn(self) -> _Slot:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=worker_main, name="unmask-batch-worker", daemon=True,
-                                args=(child, self.factory, self.config, str(self.out), os.getpid()))
-        proc.start()
-        child.close()
-        return _Slot(proc, parent)
+        return _spawn_worker(self.ctx, self.factory, self.config, self.out)
 
     def run(self, tasks: list[_Task]) -> int:
         pending = deque(tasks)
@@ -311,7 +397,7 @@ class _Pool:
                         self.restarts += 1
                 self.slots = alive
         finally:
-            self._stop()
+            _stop_slots(self.slots)
         return self.restarts
 
     def _read(self, s: _Slot) -> None:
@@ -327,56 +413,90 @@ class _Pool:
                 s.ready = True
             elif kind in ("done", "error") and s.task is not None:
                 task, s.task = s.task, None
-                fields = dict(msg[1])
-                row = _row(task.path, task, self.version, self.digest, **fields)
-                self.index.append(row)
-                self.state.tick(task.path, error=row["status"] != "done")
-                for p in task.followers:
-                    self.index.append({**row, "path": str(p)})
-                    self.state.tick(p, error=row["status"] != "done")
+                self.recorder.finished(task, msg[1])
 
     def _watch(self, s: _Slot) -> None:
-        if time.monotonic() - s.started > self.limits.timeout_s:
-            s.kill_reason = f"took longer than the {self.limits.timeout_s:g} s a file may take"
-        elif _rss_mb(s.proc.pid) > self.limits.max_memory_mb:
-            s.kill_reason = f"needed more than the {self.limits.max_memory_mb} MB of memory a file may use"
+        s.kill_reason = _over_limits(s, self.limits)
         if s.kill_reason:
             s.proc.kill()
 
     def _died(self, s: _Slot, pending: deque[_Task]) -> None:
-        s.proc.join(1)
-        code = s.proc.exitcode
-        why = s.kill_reason or (f"the worker process was killed by signal {signal.Signals(-code).name}"
-                                if code is not None and code < 0 else f"the worker process exited with status {code}")
+        why = _death_reason(s)
         if not s.ready and s.task is None:
             raise BatchError(f"a batch worker could not start ({why}); run `unmask scan` on one file to see why")
         task, s.task = s.task, None
-        if task is None:
-            return
-        if task.attempts <= self.limits.retries:
-            pending.appendleft(task)
-            return
-        tries = f"{task.attempts} tries" if task.attempts > 1 else "1 try"
-        row = _row(task.path, task, self.version, self.digest, error=f"{why} ({tries})")
-        self.index.append(row)
-        self.state.tick(task.path, error=True)
-        for p in task.followers:
-            self.index.append({**row, "path": str(p)})
-            self.state.tick(p, error=True)
+        if task is not None:
+            self.recorder.died(task, why, pending)
 
-    def _stop(self) -> None:
-        for s in self.slots:
+
+class WorkerProcess:
+    """One batch worker process, driven one file at a time with the pool's limits: what a Ray actor holds.
+
+    The same process, engine and limits as the local pool's: :meth:`start` spawns the worker
+    and waits until its models are loaded; :meth:`scan` hands it one file and returns either the
+    worker's answer or why the worker died on it (killed for time or memory, a crash); a dead
+    worker is replaced on the next call. It never raises for a file's sake.
+    """
+
+    def __init__(self, factory: EngineFactory, config: ScanConfig, out: str | Path, limits: BatchLimits) -> None:
+        self.factory, self.config, self.out, self.limits = factory, config, Path(out), limits
+        self.ctx = mp.get_context("spawn")
+        self.slot: _Slot | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        """Spawn the worker (if none is alive) and wait for its models; ``BatchError`` when it cannot start."""
+        if self.slot is not None and self.slot.proc.is_alive():
+            return
+        if self.slot is not None:
+            self.slot.conn.close()
+            self.restarts += 1
+        s = self.slot = _spawn_worker(self.ctx, self.factory, self.config, self.out)
+        while not s.ready:
+            wait([s.conn, s.proc.sentinel])
             try:
-                s.conn.send(None)
-            except (OSError, ValueError):
+                if s.conn.poll() and s.conn.recv()[0] == "ready":
+                    s.ready = True
+                    continue
+            except (EOFError, OSError):
                 pass
-        deadline = time.monotonic() + 5
-        for s in self.slots:
-            s.proc.join(max(0.0, deadline - time.monotonic()))
-            if s.proc.is_alive():
+            if not s.proc.is_alive():
+                self.slot = None
+                s.conn.close()
+                raise BatchError(f"a batch worker could not start ({_death_reason(s)}); "
+                                 "run `unmask scan` on one file to see why")
+
+    def scan(self, path: str, report: str, html: str | None) -> tuple[dict[str, Any] | None, str | None]:
+        """``(fields, None)`` with the worker's answer, or ``(None, why)`` when the worker died on this file."""
+        self.start()
+        s = self.slot
+        assert s is not None
+        s.kill_reason, s.started = None, time.monotonic()
+        try:
+            s.conn.send((path, report, html))
+        except OSError:
+            pass
+        while True:
+            wait([s.conn, s.proc.sentinel], timeout=POLL_S)
+            try:
+                if s.conn.poll():
+                    msg = s.conn.recv()
+                    if msg[0] in ("done", "error"):
+                        return dict(msg[1]), None
+                    continue
+            except (EOFError, OSError):
+                pass
+            if not s.proc.is_alive():
+                why = _death_reason(s)
+                return None, why
+            s.kill_reason = _over_limits(s, self.limits)
+            if s.kill_reason:
                 s.proc.kill()
-                s.proc.join(5)
-            s.conn.close()
+
+    def stop(self) -> None:
+        if self.slot is not None:
+            _stop_slots([self.slot])
+            self.slot = None
 
 
 # -- the worker process ------------------------------------------------------------------------------
