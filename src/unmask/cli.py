@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="resident memory a worker may reach on one file before it is killed (default 4096)")
     b.add_argument("--retries", type=int, default=1, metavar="N",
                    help="further tries for a file whose worker died (default 1)")
+    b.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="scan on a Ray cluster instead of local processes: 'auto' (the default: RAY_ADDRESS or the "
+                        "cluster `ray start` runs here), HOST:PORT, ray://HOST:10001, or 'local' for a private "
+                        "one-machine Ray; needs pip install 'unmask[ray]'. --workers is then the number of actors "
+                        "(default: the cluster's CPUs / --ray-cpus-per-worker). Write --ray=ADDRESS or put --ray "
+                        "after the inputs")
+    b.add_argument("--ray-cpus-per-worker", type=float, default=1.0, metavar="N",
+                   help="CPUs each Ray actor reserves (default 1); sets how many actors a node takes")
     common(b)
 
     e = sub.add_parser("enroll", help="build a reference profile of a person from verified videos and photos of them")
@@ -269,6 +277,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     config = _config(args)
     limits = BatchLimits(timeout_s=args.timeout_s, max_memory_mb=args.max_memory_mb, retries=args.retries).validate()
+    ray = None
+    if args.ray is not None:
+        from unmask.batch.ray_pool import RayOptions, import_ray
+
+        ray = RayOptions(address=args.ray, cpus_per_worker=args.ray_cpus_per_worker).validate()
+        import_ray()
     found = expand_inputs(args.inputs)
     if not found.paths:
         raise UnmaskError("batch: no media files found in " + ", ".join(args.inputs))
@@ -282,12 +296,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     try:
         summary = run_batch(list(found.paths), Path(args.out), config, workers=args.workers, html=args.html,
-                            limits=limits, progress=progress)
+                            limits=limits, progress=progress, ray=ray)
     finally:
         bar.close()
     rate = f", {summary.files_per_s:.2f} files/s" if summary.files_per_s else ""
     print(f"{summary.files} files: {summary.scanned} scanned, {summary.resumed} already done, "
-          f"{summary.errors} failed ({summary.workers} workers, {summary.wall_s:.1f} s{rate})")
+          f"{summary.errors} failed ({summary.workers} workers{'' if summary.backend == 'local' else ' on ' + summary.backend}, "
+          f"{summary.wall_s:.1f} s{rate})")
     for label, n in summary.verdicts.items():
         print(f"  {label}: {n}")
     for f in summary.failed[:20]:
