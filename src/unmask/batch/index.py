@@ -12,11 +12,12 @@ digest). :func:`write_parquet` writes the compacted rows of one batch atomically
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from unmask.errors import BatchError
 
@@ -44,23 +45,56 @@ class ResultIndex:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row, the last one per (path, content key), in the order first written; torn lines skipped."""
+        latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        for _, row in self.scan():
+            latest[row_key(row)] = row  # dict keeps the first position, takes the last value
+        return list(latest.values())
+
+    def scan(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(byte offset, row)`` for every line that parses, oldest first, read a line at a time.
+
+        For readers that must not hold a million rows: keep the offsets, :meth:`rows_at` reads them back.
+        """
         try:
-            raw = self.path.read_bytes()
+            f = open(self.path, "rb")
         except FileNotFoundError:
-            return []
+            return
         except OSError as e:
             raise BatchError(f"{self.path}: cannot read the batch index ({e.strerror})") from None
-        latest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-        for line in raw.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = row_key(row)
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a kill, or not ours
-            latest[key] = row  # dict keeps the first position, takes the last value
-        return list(latest.values())
+        with f:
+            offset = 0
+            for line in f:
+                start, offset = offset, offset + len(line)
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    row_key(row)
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a kill, or not ours
+                if isinstance(row, dict):
+                    yield start, row
+
+    def rows_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The rows that start at ``offsets`` (from :meth:`scan`), in that order."""
+        with open(self.path, "rb") as f:
+            for off in offsets:
+                f.seek(off)
+                yield json.loads(f.readline())
+
+    def latest(self, keep: Callable[[Mapping[str, Any]], bool]) -> tuple[list[int], list[str], list[str]]:
+        """Offsets of the last row per key among rows ``keep`` accepts, sorted by path; and the analyzer names and
+        timing stages those rows hold (Parquet's columns). Holds one offset per key, not the rows."""
+        last: dict[tuple[str, str, str, str], int] = {}
+        names: set[str] = set()
+        stages: set[str] = set()
+        for off, row in self.scan():
+            if keep(row):
+                last[row_key(row)] = off
+                names.update(row.get("analyzers") or {})
+                stages.update(row.get("timings") or {})
+        order = sorted(last.items(), key=lambda kv: kv[0][0])
+        return [off for _, off in order], sorted(names), sorted(stages)
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Add one row, durably: it is on disk when this returns."""
@@ -95,11 +129,15 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
-def flat_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with ``analyzers`` and ``timings`` spread into ``analyzer.<name>`` / ``timing.<stage>`` columns."""
+def flat_rows(rows: Iterable[Mapping[str, Any]], names: Sequence[str] | None = None,
+              stages: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows with ``analyzers`` and ``timings`` spread into ``analyzer.<name>`` / ``timing.<stage>`` columns
+    (those named, else every one the rows hold)."""
     rows = list(rows)
-    names = sorted({k for r in rows for k in (r.get("analyzers") or {})})
-    stages = sorted({k for r in rows for k in (r.get("timings") or {})})
+    if names is None:
+        names = sorted({k for r in rows for k in (r.get("analyzers") or {})})
+    if stages is None:
+        stages = sorted({k for r in rows for k in (r.get("timings") or {})})
     out = []
     for r in rows:
         flat = {c: r.get(c) for c in COLUMNS if c not in ("analyzers", "timings")}
@@ -118,16 +156,25 @@ def parquet_available() -> bool:
     return True
 
 
-def write_parquet(rows: Iterable[Mapping[str, Any]], path: Path) -> bool:
-    """Write the rows as Parquet, atomically; False (nothing written) without ``pyarrow``."""
+def write_parquet(rows: Iterable[Mapping[str, Any]], path: Path, *, names: Sequence[str] | None = None,
+                  stages: Sequence[str] | None = None, chunk: int = 10_000) -> bool:
+    """Write the rows as Parquet, atomically; False (nothing written, ``rows`` untouched) without ``pyarrow``.
+
+    Given the analyzer ``names`` and timing ``stages`` (the columns), rows are read ``chunk`` at a time,
+    so a million rows from :meth:`ResultIndex.rows_at` never sit in memory together.
+    """
     if not parquet_available():
         return False
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    flat = flat_rows(rows)
+    if names is None or stages is None:
+        rows = list(rows)
+        names = sorted({k for r in rows for k in (r.get("analyzers") or {})}) if names is None else names
+        stages = sorted({k for r in rows for k in (r.get("timings") or {})}) if stages is None else stages
     fields = []
-    for c in (flat[0].keys() if flat else [c for c in COLUMNS if c not in ("analyzers", "timings")]):
+    plain = [c for c in COLUMNS if c not in ("analyzers", "timings")]
+    for c in plain + [f"analyzer.{n}" for n in names] + [f"timing.{s}" for s in stages]:
         if c in ("size_bytes", "mtime_ns", "attempts"):
             t = pa.int64()
         elif c in ("score", "wall_s") or c.startswith(("analyzer.", "timing.")):
@@ -136,10 +183,16 @@ def write_parquet(rows: Iterable[Mapping[str, Any]], path: Path) -> bool:
             t = pa.string()
         fields.append(pa.field(c, t))
     schema = pa.schema(fields)
-    table = pa.Table.from_pylist(flat, schema=schema)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        pq.write_table(table, tmp)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            it = iter(rows)
+            wrote_any = False
+            while batch := list(itertools.islice(it, chunk)):
+                writer.write_table(pa.Table.from_pylist(flat_rows(batch, names, stages), schema=schema))
+                wrote_any = True
+            if not wrote_any:
+                writer.write_table(schema.empty_table())
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -22,13 +22,14 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from unmask.batch.index import ContentKey, ResultIndex, content_key, write_parquet
 from unmask.config import ScanConfig
@@ -174,11 +175,10 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
     except OSError as e:
         raise BatchError(f"{out}: cannot create the output folder ({e.strerror})") from None
     index = ResultIndex(out / "index.jsonl")
-    previous = index.rows()
     state = _State(len(paths), progress)
     backend = "local"
     with index:
-        tasks = _plan(paths, out, previous, version, digest, run_dir, html, index, state)
+        tasks = _plan(paths, out, version, digest, run_dir, html, index, state)
         recorder = _Recorder(index, version, digest, state, limits)
         if ray is not None:
             from unmask.batch.ray_pool import RayPool
@@ -190,22 +190,34 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
         else:
             workers = workers or default_workers()
             restarts = _Pool(factory, config, workers, limits, out, recorder).run(tasks)
+    # the batch's rows, one at a time from the index (a million rows are never all in memory)
     wanted = {os.path.abspath(p) for p in paths}
-    rows = sorted((r for r in index.rows() if r["path"] in wanted and r["fusion_version"] == version
-                   and r["config_digest"] == digest), key=lambda r: str(r["path"]))
-    parquet = out / "index.parquet"
-    wrote = write_parquet(rows, parquet)
-    wall = time.perf_counter() - t_start
+    offsets, names, stages = index.latest(lambda r: r["path"] in wanted and r["fusion_version"] == version
+                                          and r["config_digest"] == digest)
+    del wanted
     verdicts: dict[str, int] = {}
-    for r in rows:
-        label = r["verdict"] if r["status"] == "done" else "error"
-        verdicts[label] = verdicts.get(label, 0) + 1
+    failed: list[dict[str, str]] = []
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for r in index.rows_at(offsets):
+            label = r["verdict"] if r["status"] == "done" else "error"
+            verdicts[label] = verdicts.get(label, 0) + 1
+            if r["status"] != "done":
+                failed.append({"path": str(r["path"]), "error": str(r["error"])})
+            yield r
+
+    parquet = out / "index.parquet"
+    rows = counted()
+    wrote = write_parquet(rows, parquet, names=names, stages=stages)
+    for _ in rows:  # without pyarrow nothing was read: count here
+        pass
+    wall = time.perf_counter() - t_start
     summary = BatchSummary(
         out=str(out), files=len(paths), scanned=state.scanned, resumed=state.resumed, errors=state.errors,
         workers=workers, wall_s=round(wall, 3), files_per_s=round(state.scanned / wall, 4) if state.scanned else None,
         verdicts=dict(sorted(verdicts.items())), fusion_version=version, config_digest=digest,
         limits=asdict(limits), index=str(out / "index.jsonl"), parquet=str(parquet) if wrote else None,
-        failed=[{"path": str(r["path"]), "error": str(r["error"])} for r in rows if r["status"] != "done"],
+        failed=failed,
         worker_restarts=restarts, backend=backend)
     from unmask.process_io import write_atomic
 
@@ -237,17 +249,29 @@ def _row(path: Path, task: _Task, version: str, digest: str, **fields: Any) -> d
     return base
 
 
-def _plan(paths: Sequence[Path], out: Path, previous: list[dict[str, Any]], version: str, digest: str, run_dir: str,
-          html: bool, index: ResultIndex, state: _State) -> list[_Task]:
-    """The tasks still to run: one per distinct content; files already reported are recorded and skipped."""
-    by_path = {(r["path"], r.get("size_bytes"), r.get("mtime_ns")): r["sha256"] for r in previous}
-    finished: dict[ContentKey, dict[str, Any]] = {}
+def _plan(paths: Sequence[Path], out: Path, version: str, digest: str, run_dir: str, html: bool,
+          index: ResultIndex, state: _State) -> list[_Task]:
+    """The tasks still to run: one per distinct content; files already reported are recorded and skipped.
+
+    Reads the index once, a line at a time, keeping per (path, content key) only its last row's offset,
+    size, modification time and whether its report is usable: a resumed million-file batch does not
+    hold a million rows.
+    """
+    intern = sys.intern  # a run's version and digest strings repeat on every row
+    last: dict[tuple[str, str, str, str], tuple[int, Any, Any, bool]] = {}
+    for off, r in index.scan():
+        key4 = (r["path"], intern(str(r["sha256"])), intern(str(r["fusion_version"])), intern(str(r["config_digest"])))
+        usable = (r["status"] == "done" and bool(r.get("report")) and (out / r["report"]).is_file()
+                  and (not html or bool(r.get("html") and (out / r["html"]).is_file())))
+        last[key4] = (off, r.get("size_bytes"), r.get("mtime_ns"), usable)
+    by_path = {(k[0], size, mtime): k[1] for k, (_, size, mtime, _) in last.items()}
+    finished: dict[ContentKey, int] = {}  # content key -> offset of a usable row
     own: set[tuple[str, ContentKey]] = set()
-    for r in previous:
-        if r["status"] == "done" and r.get("report") and (out / r["report"]).is_file() \
-                and (not html or (r.get("html") and (out / r["html"]).is_file())):
-            finished[content_key(r)] = r
-            own.add((r["path"], content_key(r)))
+    for k, (off, _, _, usable) in last.items():
+        if usable:
+            finished[k[1:]] = off
+            own.add((k[0], k[1:]))
+    del last
     tasks: dict[ContentKey, _Task] = {}
     for p in paths:
         p = Path(os.path.abspath(p))
@@ -260,7 +284,7 @@ def _plan(paths: Sequence[Path], out: Path, previous: list[dict[str, Any]], vers
         size, mtime = (st.st_size, st.st_mtime_ns) if st is not None else (0, 0)
         if sha and key in finished:
             if (str(p), key) not in own:  # same content under another name: its row points at the same report
-                done = finished[key]
+                done = next(index.rows_at([finished[key]]))
                 index.append({**done, "path": str(p), "size_bytes": size, "mtime_ns": mtime, "attempts": 0,
                               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             state.tick(p, resumed=True)
