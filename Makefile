@@ -7,7 +7,7 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
+.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs bench-batch fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
@@ -35,6 +35,11 @@ bench: $(STAMP)
 # per-case ceiling (benchmarks/bad_input_rss.py, docs/fuzzing.md); not part of `make test`
 bench-bad-inputs: $(STAMP)
 	$(BIN)/python benchmarks/bad_input_rss.py
+
+# `unmask batch`: 1 vs 2 local workers and 2 actors on a private Ray on 8 dev videos, and the driver's peak memory
+# for 100,000 entries (benchmarks/batch_bench.py, docs/scale-out.md); a few minutes on 2 cores
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/batch_bench.py $(DATA) --out $(BENCH)-batch
 
 # re-encoded copies of the dev videos: the fusion learns that compression is not manipulation
 bench-crf30: $(STAMP)
