@@ -5,7 +5,8 @@
 
 Throughput: ``--files`` videos of the manifest no longer than ``--max-seconds``, evenly spaced
 in path order (so several origins and sizes), read by path, scanned with the shipped models by ``unmask batch`` into a fresh
-folder each time: 1 local worker, 2 local workers, and 2 actors on a private Ray (``--ray=local``).
+folder each time: 1 local worker, 2 local workers (one compute thread each, the default; and again with
+the libraries' own thread counts, ``--worker-threads 0``), and 2 actors on a private Ray (``--ray=local``).
 Wall time is the command's own, model loading included; the ratios are what the numbers are for.
 The smallest of the files is also batched alone, locally and on Ray: the difference is Ray's
 start-up, and the rest of the wall time gives the overhead per file past start-up.
@@ -60,7 +61,8 @@ def throughput(files: list[Path], out: Path, skip: set[str]) -> dict[str, object
     smallest = out / "smallest.txt"  # one file: what starting the back-end and loading the models costs
     smallest.write_text(f"{min(files, key=lambda p: p.stat().st_size)}\n")
     runs: dict[str, object] = {}
-    plans = [("local-1", listing, ["--workers", "1"]), ("local-2", listing, ["--workers", "2"])]
+    plans = [("local-1", listing, ["--workers", "1"]), ("local-2", listing, ["--workers", "2"]),
+             ("local-2-library-threads", listing, ["--workers", "2", "--worker-threads", "0"])]
     if "ray" not in skip:
         plans += [("ray-local-2", listing, ["--workers", "2", "--ray=local"]),
                   ("local-2-one-file", smallest, ["--workers", "2"]),
@@ -74,9 +76,19 @@ def throughput(files: list[Path], out: Path, skip: set[str]) -> dict[str, object
                    files_per_s=round(summary["scanned"] / got["wall_s"], 4))
         runs[name] = got
         print(name, got, flush=True)
+    def results(name: str) -> list[tuple[object, ...]]:
+        from unmask.batch import ResultIndex
+
+        rows = ResultIndex(out / name / "index.jsonl").rows()
+        return sorted((r["path"], r["status"], r["verdict"], r["score"], sorted((r["analyzers"] or {}).items(),
+                       key=lambda kv: kv[0])) for r in rows)
+
+    same = {name: results(name) == results("local-1") for name in runs if not name.endswith("one-file")}
+    print("same verdicts, scores and analyzer scores as local-1:", same, flush=True)
     one, two = runs["local-1"], runs["local-2"]
     result: dict[str, object] = {"files": [str(p) for p in files], "runs": runs,
-                                 "speedup_2_workers": round(one["wall_s"] / two["wall_s"], 3)}  # type: ignore[index]
+                                 "speedup_2_workers": round(one["wall_s"] / two["wall_s"], 3),  # type: ignore[index]
+                                 "identical_results": same}
     if "ray-local-2" in runs:
         ray2, l1f, r1f = runs["ray-local-2"], runs["local-2-one-file"], runs["ray-local-2-one-file"]
         result["ray_overhead"] = round(ray2["wall_s"] / two["wall_s"] - 1, 3)  # type: ignore[index]

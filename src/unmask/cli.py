@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="resident memory a worker may reach on one file before it is killed (default 4096)")
     b.add_argument("--retries", type=int, default=1, metavar="N",
                    help="further tries for a file whose worker died (default 1)")
+    b.add_argument("--worker-threads", type=int, default=None, metavar="N",
+                   help="compute threads each worker's libraries may use (default: the cores divided among the "
+                        "workers, or the actor's CPUs with --ray; 0: the libraries' own defaults)")
     b.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
                    help="scan on a Ray cluster instead of local processes: 'auto' (the default: RAY_ADDRESS or the "
                         "cluster `ray start` runs here), HOST:PORT, ray://HOST:10001, or 'local' for a private "
@@ -276,7 +279,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from unmask.batch import BatchLimits, BatchProgress, expand_inputs, run_batch
 
     config = _config(args)
-    limits = BatchLimits(timeout_s=args.timeout_s, max_memory_mb=args.max_memory_mb, retries=args.retries).validate()
+    limits = BatchLimits(timeout_s=args.timeout_s, max_memory_mb=args.max_memory_mb, retries=args.retries,
+                         threads=args.worker_threads).validate()
     ray = None
     if args.ray is not None:
         from unmask.batch.ray_pool import RayOptions, import_ray

@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -50,10 +50,13 @@ class BatchLimits:
     timeout_s: float = 1800.0  # wall seconds per file (models load before the clock starts)
     max_memory_mb: int = 4096  # resident memory of the worker scanning it, models included
     retries: int = 1  # further tries after a worker died on the file
+    # CPU threads a worker's libraries may start (onnxruntime, OpenCV, OpenMP); None: the cores divided among the
+    # workers (local; the libraries' defaults with one worker) or the actor's CPUs (Ray); 0: the libraries' defaults
+    threads: int | None = None
 
     def validate(self) -> "BatchLimits":
-        if self.timeout_s <= 0 or self.max_memory_mb < 256 or self.retries < 0:
-            raise ConfigError("batch limits: timeout positive, memory at least 256 MB, retries >= 0")
+        if self.timeout_s <= 0 or self.max_memory_mb < 256 or self.retries < 0 or (self.threads or 0) < 0:
+            raise ConfigError("batch limits: timeout positive, memory at least 256 MB, retries and threads >= 0")
         return self
 
 
@@ -176,6 +179,12 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
         raise BatchError(f"{out}: cannot create the output folder ({e.strerror})") from None
     index = ResultIndex(out / "index.jsonl")
     state = _State(len(paths), progress)
+    if limits.threads is None:  # one scan keeps ~1.5 cores busy: several on few cores must not each start 2+ threads
+        if ray is not None:
+            limits = replace(limits, threads=max(1, round(ray.cpus_per_worker)))
+        else:
+            n = workers or default_workers()
+            limits = replace(limits, threads=max(1, default_workers() // n) if n > 1 else 0)
     backend = "local"
     with index:
         tasks = _plan(paths, out, version, digest, run_dir, html, index, state)
@@ -335,10 +344,10 @@ class _Recorder:
             self.state.tick(p, error=row["status"] != "done")
 
 
-def _spawn_worker(ctx: Any, factory: EngineFactory, config: ScanConfig, out: Path) -> _Slot:
+def _spawn_worker(ctx: Any, factory: EngineFactory, config: ScanConfig, out: Path, threads: int | None) -> _Slot:
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=worker_main, name="unmask-batch-worker", daemon=True,
-                       args=(child, factory, config, str(out), os.getpid()))
+                       args=(child, factory, config, str(out), os.getpid(), threads or 0))
     proc.start()
     child.close()
     return _Slot(proc, parent)
@@ -387,7 +396,7 @@ class _Pool:
         self.restarts = 0
 
     def _spawn(self) -> _Slot:
-        return _spawn_worker(self.ctx, self.factory, self.config, self.out)
+        return _spawn_worker(self.ctx, self.factory, self.config, self.out, self.limits.threads)
 
     def run(self, tasks: list[_Task]) -> int:
         pending = deque(tasks)
@@ -475,7 +484,7 @@ class WorkerProcess:
         if self.slot is not None:
             self.slot.conn.close()
             self.restarts += 1
-        s = self.slot = _spawn_worker(self.ctx, self.factory, self.config, self.out)
+        s = self.slot = _spawn_worker(self.ctx, self.factory, self.config, self.out, self.limits.threads)
         while not s.ready:
             wait([s.conn, s.proc.sentinel])
             try:
@@ -533,13 +542,28 @@ def _summary(data: Mapping[str, Any]) -> dict[str, Any]:
             "timings": {k: v for k, v in (data.get("timings") or {}).items() if isinstance(v, (int, float))}}
 
 
-def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, out: str, parent_pid: int) -> None:
+def _limit_threads(n: int) -> None:
+    """At most ``n`` compute threads per library in this process (set before the engine loads its models)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    import cv2
+
+    cv2.setNumThreads(n)
+    from unmask.learned import runtime
+
+    runtime.THREADS = min(runtime.THREADS, n)  # onnxruntime's intra-op threads, read when a session is created
+
+
+def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, out: str, parent_pid: int,
+                threads: int = 0) -> None:
     """Entry point of a batch worker: build one engine, then scan what the driver sends until it sends ``None``."""
     from unmask.service.worker import _die_with_parent
 
     _die_with_parent()
     if os.getppid() != parent_pid:
         return
+    if threads:
+        _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver stops us
     from unmask.process_io import silence_native_logs, write_atomic
 
