@@ -34,6 +34,7 @@ from pathlib import Path
 # runs the CLI in this process, then prints the driver's own peak RSS (children are not counted)
 _DRIVER = ("import resource, sys; from unmask.cli import main; code = main(sys.argv[1:]); "
            "print('DRIVER_MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+           "c = resource.getrusage(resource.RUSAGE_CHILDREN); print('WORKERS_CPU_S', c.ru_utime + c.ru_stime, file=sys.stderr); "
            "sys.exit(code)")
 
 
@@ -44,7 +45,9 @@ def run_cli(args: list[str]) -> dict[str, float]:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"unmask {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     rss = next((int(ln.split()[1]) for ln in proc.stderr.splitlines() if ln.startswith("DRIVER_MAXRSS_KB")), 0)
-    return {"wall_s": round(wall, 2), "driver_max_rss_mb": round(rss / 1024, 1)}
+    cpu = next((float(ln.split()[1]) for ln in proc.stderr.splitlines() if ln.startswith("WORKERS_CPU_S")), 0.0)
+    # CPU seconds of the local worker processes (Ray's actors are not the driver's children: 0 there)
+    return {"wall_s": round(wall, 2), "driver_max_rss_mb": round(rss / 1024, 1), "workers_cpu_s": round(cpu, 1)}
 
 
 def pick(manifest: Path, n: int, max_s: float) -> list[Path]:
@@ -70,7 +73,9 @@ def throughput(files: list[Path], out: Path, skip: set[str]) -> dict[str, object
     for name, what, extra in plans:
         dest = out / name
         shutil.rmtree(dest, ignore_errors=True)
+        load = os.getloadavg()[0]
         got = run_cli(["batch", str(what), "--out", str(dest), "-q", *extra])
+        got["load_1min_before_after"] = [round(load, 2), round(os.getloadavg()[0], 2)]  # others' jobs show here
         summary = json.loads((dest / "summary.json").read_text())
         got.update(files=summary["files"], scanned=summary["scanned"], errors=summary["errors"],
                    files_per_s=round(summary["scanned"] / got["wall_s"], 4))
