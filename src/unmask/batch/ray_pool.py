@@ -169,6 +169,7 @@ class RayPool:
     def _loop(self, pending: deque[_Task], actors: list[_Actor]) -> None:
         ray = self._ray
         ever_ready = False
+        failed_starts = 0
         while pending or any(a.task is not None for a in actors):
             for a in actors:
                 if a.ready and a.task is None and pending:
@@ -186,7 +187,8 @@ class RayPool:
                     try:
                         info = ray.get(a.ready_ref)
                     except ray.exceptions.RayError as e:
-                        if not ever_ready and not any(b.ready for b in actors):
+                        failed_starts += 1  # a node without unmask would otherwise be retried forever
+                        if (not ever_ready and not any(b.ready for b in actors)) or failed_starts > 2 * len(actors) + 2:
                             raise BatchError(f"a batch worker could not start on Ray ({_why(e)}); "
                                              "run `unmask scan` on one file there to see why") from None
                         actors[i] = self._replace(a)
