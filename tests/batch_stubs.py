@@ -59,3 +59,10 @@ class BatchStubEngine:
             "config_digest": self.config.digest(),
             "timings": {"total_s": 0.01, "decode": 0.004},
         })
+
+
+class BrokenStubEngine:
+    """An engine that cannot be built (as on a node whose install is broken): its worker exits at start."""
+
+    def __init__(self, config: ScanConfig) -> None:
+        raise RuntimeError("stub engine cannot load its models")

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_stubs import LOG_ENV, BatchStubEngine
+from batch_stubs import LOG_ENV, BatchStubEngine, BrokenStubEngine
 from test_batch import VOLATILE, make_files, rows_by_name, scanned
 
 from unmask.batch import BatchLimits, RayOptions, ResultIndex, run_batch
 from unmask.config import ScanConfig
+from unmask.errors import BatchError
 
 TESTS = Path(__file__).resolve().parents[1]
 SRC = TESTS.parent / "src"
@@ -220,6 +221,13 @@ def test_cli_ray_checks_the_workers_model_version(cluster, ray_log, tmp_path, mo
     err = capsys.readouterr().err
     assert code == 1 and "has fusion model" in err and "not-what-the-workers-have" in err, err
     assert scanned(ray_log) == []
+
+
+def test_workers_that_cannot_start_stop_the_batch_with_why(cluster, ray_log, tmp_path):
+    files = make_files(tmp_path / "in", {"a.mp4": b"a", "b.mp4": b"b"})
+    with pytest.raises(BatchError, match="could not start on Ray"):
+        on_ray(cluster, files, tmp_path / "out", factory=BrokenStubEngine)
+    assert scanned(ray_log) == [] and not (tmp_path / "out" / "summary.json").exists()
 
 
 def test_cli_without_ray_says_how_to_get_it(tmp_path, monkeypatch, capsys):

@@ -188,7 +188,8 @@ class RayPool:
                         info = ray.get(a.ready_ref)
                     except ray.exceptions.RayError as e:
                         failed_starts += 1  # a node without unmask would otherwise be retried forever
-                        if (not ever_ready and not any(b.ready for b in actors)) or failed_starts > 2 * len(actors) + 2:
+                        # none ever started and each has failed once (a broken install everywhere), or too many tries
+                        if (not ever_ready and failed_starts >= len(actors)) or failed_starts > 2 * len(actors) + 2:
                             raise BatchError(f"a batch worker could not start on Ray ({_why(e)}); "
                                              "run `unmask scan` on one file there to see why") from None
                         actors[i] = self._replace(a)
