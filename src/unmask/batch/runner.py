@@ -158,8 +158,9 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
     """
     config = (config or ScanConfig()).validate()
     limits = limits.validate()
-    if workers is not None and workers < 1:
+    if workers is not None and workers < 0:
         raise ConfigError("batch: at least one worker")
+    workers = workers or None  # 0, as before: the default (the cores here, the cluster's CPUs on Ray)
     if ray is not None:
         from unmask.batch.ray_pool import import_ray
 
