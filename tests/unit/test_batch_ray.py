@@ -230,6 +230,21 @@ def test_workers_that_cannot_start_stop_the_batch_with_why(cluster, ray_log, tmp
     assert scanned(ray_log) == [] and not (tmp_path / "out" / "summary.json").exists()
 
 
+def test_a_private_local_ray_runs_the_same_batch(tmp_path, monkeypatch):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'unmask[ray]')")
+    log = tmp_path / "scans.log"
+    # a private Ray's processes inherit this process's environment when ray.init starts them
+    monkeypatch.setenv(LOG_ENV, str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), str(TESTS)]))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    files = make_files(tmp_path / "in", {"a.mp4": b"a", "b.mp4": b"b", "bad.mp4": b"BAD"})
+    s = run_batch(files, tmp_path / "out", ScanConfig(), workers=2, factory=BatchStubEngine, model_version="test",
+                  ray=RayOptions("local", object_store_mb=100))
+    assert (s.scanned, s.errors, s.workers, s.backend) == (3, 1, 2, "ray local")
+    assert sorted(Path(p).name for p in scanned(log)) == ["a.mp4", "b.mp4", "bad.mp4"]
+    assert s.limits["threads"] == 1  # an actor's one CPU
+
+
 def test_cli_without_ray_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     from unmask import cli
 
