@@ -10,6 +10,7 @@ Skipped, with the reason, where ray is not installed (``pip install 'unmask[ray]
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,8 @@ class Cluster:
 
     def __init__(self, log: Path) -> None:
         self.log = log
+        beside = Path(sys.executable).with_name("ray")  # the venv's own `ray`, else the one on PATH
+        self.ray_bin = str(beside) if beside.exists() else (shutil.which("ray") or "")
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -53,8 +56,7 @@ class Cluster:
     def _node(self, head: bool) -> Path:
         tmp = tempfile.mkdtemp(prefix="unmask-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
         self.dirs.append(tmp)
-        ray_bin = Path(sys.executable).with_name("ray")
-        args = [str(ray_bin), "start", "--block", "--num-cpus=1", "--object-store-memory=200000000", f"--temp-dir={tmp}",
+        args = [self.ray_bin, "start", "--block", "--num-cpus=1", "--object-store-memory=200000000", f"--temp-dir={tmp}",
                 "--disable-usage-stats", f"--dashboard-agent-listen-port={_free_port()}",
                 f"--metrics-export-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}"]
         args += ["--head", f"--port={self.port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
@@ -91,6 +93,8 @@ class Cluster:
 def cluster(tmp_path_factory):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'unmask[ray]')")
     c = Cluster(tmp_path_factory.mktemp("ray-log") / "scans.log")
+    if not c.ray_bin:
+        pytest.skip("ray is installed but its `ray` command is not found (beside python or on PATH)")
     mp = pytest.MonkeyPatch()
     for k, v in c.env.items():
         mp.setenv(k, v)
