@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -111,7 +112,7 @@ class FusionModel:
             return None
         return self.real_median[self.features.index(feature)]
 
-    @property
+    @cached_property
     def _fill(self) -> dict[str, float]:
         """What a missing feature is read as, where the model was fitted to read it so (see ``missing_fill``)."""
         if self.meta.get("missing_fill") != "real_median" or len(self.real_median) != len(self.features):
