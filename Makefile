@@ -7,13 +7,13 @@ DATA    ?= ../shared/data/manifest.csv
 VIDEO   ?=
 BENCH   ?= bench
 
-.PHONY: install demo test test-slow bench bench-crf30 bench-bad-inputs bench-batch fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
+.PHONY: install demo test lint typecheck layers test-slow bench bench-crf30 bench-bad-inputs bench-batch fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip<26"
-	$(BIN)/pip install -q -e ".[test,ray]"
+	$(BIN)/pip install -q -e ".[test,ray,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +23,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# guard rails, run by .ci/run before the tests
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks training
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW
 from unmask.config import FaceConfig, SamplingConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import face_view

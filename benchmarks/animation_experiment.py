@@ -36,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL, scale_polygon
+from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.faces.mesh import FaceMesher
 from unmask.learned.animate import AnimationPairSampler

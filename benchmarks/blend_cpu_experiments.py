@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import CENTRAL, band_mask, forehead_polygon, oval_polygon, polygon_mask, scale_polygon
+from unmask.faces.regions import CENTRAL, band_mask, forehead_polygon, oval_polygon, polygon_mask, scale_polygon
 from unmask.learned.dataset import FaceSet
 from unmask.learned.sbi import make_sample
 from unmask.learned.train import at_native_scale, crop_resize

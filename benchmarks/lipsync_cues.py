@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
-from unmask.analyzers.face_regions import LEFT_EYE, RIGHT_EYE
+from unmask.faces.regions import LEFT_EYE, RIGHT_EYE
 from unmask.errors import UnmaskError
 from unmask.pipeline import Scanner
 from unmask.types import FaceObs

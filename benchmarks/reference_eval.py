@@ -53,7 +53,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from unmask.analyzers.av_sync import MISMATCH_MAX_CORR, AVSyncAnalyzer, corr_upper
-from unmask.analyzers.identity import FaceEmbedder, MIN_FACE_PX
+from unmask.faces.embed import FaceEmbedder, MIN_FACE_PX
 from unmask.analyzers.reference import DEFAULT_EMBEDDINGS, ReferenceAnalyzer
 from unmask.config import ScanConfig
 from unmask.media.audio import read_audio
@@ -140,7 +140,7 @@ def extract(manifest: Path, out: Path, paths: list[str], quiet: bool) -> dict[st
                 # halves of the main track, for same-video checks
                 main = max((c[0] for c in ff.candidates), key=lambda t: len(t.with_landmarks))
                 if ff.info.kind == "video" and main.end_t - main.start_t >= 10.0:
-                    from unmask.analyzers.face_signals import track_signals
+                    from unmask.faces.signals import track_signals
                     from unmask.reference.mannerisms import track_windows
                     from unmask.types import FaceTrack
                     mid = 0.5 * (main.start_t + main.end_t)

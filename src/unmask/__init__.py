@@ -5,7 +5,7 @@
     >>> report.label, report.score
 """
 
-__version__ = "0.1.0"
+from unmask.version import __version__
 
 from unmask.config import ScanConfig  # noqa: E402
 from unmask.errors import (  # noqa: E402

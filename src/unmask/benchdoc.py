@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unmask import __version__
+from unmask.version import __version__
 
 
 def _f(x: Any, nd: int = 3) -> str:

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from unmask import __version__
+from unmask.version import __version__
 from unmask.config import ScanConfig
 from unmask.errors import UnmaskError
 from unmask.process_io import silence_native_logs, write_atomic

@@ -102,7 +102,7 @@ class Scanner:
             return analyzers
         if claims is self.claims and self._reference is not None:
             return [*analyzers, self._reference]
-        from unmask.analyzers.identity import FaceEmbedder
+        from unmask.faces.embed import FaceEmbedder
         from unmask.analyzers.reference import ReferenceAnalyzer
         from unmask.reference.model import ReferenceModel
 
@@ -212,7 +212,7 @@ class Scanner:
 
     def _link(self, tracks: tuple[FaceTrack, ...], analyzers: list[Analyzer]) -> tuple[Person, ...]:
         """Group the tracks by person (dlib embeddings, geometry where a face is too small or dlib is missing)."""
-        from unmask.analyzers.identity import FaceEmbedder
+        from unmask.faces.embed import FaceEmbedder
         from unmask.analyzers.temporal import IDENTITY_TRACKS_PER_VIDEO
 
         plan = embedding_plan(tracks, self.config.faces, self.config.identity_frames, IDENTITY_TRACKS_PER_VIDEO)

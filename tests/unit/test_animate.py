@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.analyzers.face_regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW, load_canonical_face
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW, load_canonical_face
 from unmask.errors import UnmaskError
 from unmask.learned.animate import (
     INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS, Animation, AnimationOptions,

@@ -19,7 +19,7 @@ from unmask.analyzers.av_sync import (
     sync_curve,
     sync_suspicion,
 )
-from unmask.analyzers.face_signals import SIGNAL_NAMES, TrackSignals
+from unmask.faces.signals import SIGNAL_NAMES, TrackSignals
 from unmask.config import ScanConfig
 from unmask.media.speech import Envelope
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import assert_well_formed
 from unmask.analyzers.blend_boundary import BlendBoundaryAnalyzer, frame_features
-from unmask.analyzers.face_regions import in_frame_mask, oval_polygon, polygon_mask, scale_polygon
+from unmask.faces.regions import in_frame_mask, oval_polygon, polygon_mask, scale_polygon
 from unmask.config import ScanConfig
 from unmask.synth import astronaut
 from unmask.types import FaceObs, FaceTrack, Frame, MediaContext, MediaInfo, SampledFrame

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from unmask.analyzers.face_signals import SIGNAL_NAMES, frame_signals, track_signals
+from unmask.faces.signals import SIGNAL_NAMES, frame_signals, track_signals
 from unmask.types import FaceTrack
 
 

@@ -177,7 +177,7 @@ def test_checkpoints_are_chosen_on_pseudo_auc_with_real_false_positives_breaking
 
 
 def test_natural_change_moves_the_whole_head_not_the_face_alone(views):
-    from unmask.analyzers.face_regions import FACE_OVAL
+    from unmask.faces.regions import FACE_OVAL
     from unmask.learned.finetune import natural_change
 
     img, lm = views.images[0], views.landmarks[0]

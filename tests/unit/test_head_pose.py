@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_well_formed
-from unmask.analyzers.face_regions import CENTRAL, load_canonical_face
+from unmask.faces.regions import CENTRAL, load_canonical_face
 from unmask.analyzers.head_pose import HeadPoseAnalyzer, PoseSolver
 from unmask.config import ScanConfig
 from unmask.synth import astronaut

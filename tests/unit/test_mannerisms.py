@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unmask.analyzers.face_signals import SIGNAL_NAMES, TrackSignals
+from unmask.faces.signals import SIGNAL_NAMES, TrackSignals
 from unmask.reference.mannerisms import (
     PAIRS,
     R_CLIP,

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.analyzers.face_regions import FACE_OVAL
+from unmask.faces.regions import FACE_OVAL
 from unmask.errors import UnmaskError
 from unmask.faces.align import align_face
 from unmask.learned.dataset import FaceSet, extract_faces, split_by_group

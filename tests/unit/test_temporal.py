@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.analyzers.identity import FaceEmbedder, distances_to_median, evenly_spaced
+from unmask.faces.embed import FaceEmbedder, distances_to_median, evenly_spaced
 from unmask.analyzers.temporal import (
     FACE_OVAL,
     INNER_FACE,

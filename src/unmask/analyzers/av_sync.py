@@ -33,7 +33,7 @@ import numpy as np
 from scipy import signal
 
 from unmask.analyzers.base import Analyzer
-from unmask.analyzers.face_signals import TrackSignals, track_signals
+from unmask.faces.signals import TrackSignals, track_signals
 from unmask.errors import InputError
 from unmask.media.audio import read_audio
 from unmask.media.speech import Envelope, SoundClass, classify_sound, speech_envelope

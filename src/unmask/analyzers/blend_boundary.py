@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
-from unmask.analyzers.face_regions import (
+from unmask.faces.regions import (
     analysed_size,
     band_mask,
     forehead_polygon,

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
-from unmask.analyzers.face_regions import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE, oval_polygon
+from unmask.faces.regions import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE, oval_polygon
 from unmask.faces.align import align_face, face_view
 from unmask.learned.polar import heat_on_face, sector_name
 from unmask.learned.runtime import top_mean

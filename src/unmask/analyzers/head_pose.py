@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from unmask.analyzers.base import Analyzer, flagged_spans
-from unmask.analyzers.face_regions import CENTRAL, FACE_OVAL, analysed_size, load_canonical_face
+from unmask.faces.regions import CENTRAL, FACE_OVAL, analysed_size, load_canonical_face
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
 
 #: below this yaw/roll disagreement (degrees) the two poses agree as well as landmark noise allows

@@ -24,8 +24,8 @@ import numpy as np
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
 from unmask.analyzers.base import Analyzer
-from unmask.analyzers.face_signals import track_signals
-from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
+from unmask.faces.signals import track_signals
+from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.errors import InputError
 from unmask.media.audio import read_audio
 from unmask.media.decode import sample_rate

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from unmask.analyzers.base import Analyzer
-from unmask.analyzers.identity import SAME_PERSON_DISTANCE, FaceEmbedder, distances_to_median, evenly_spaced
+from unmask.faces.embed import SAME_PERSON_DISTANCE, FaceEmbedder, distances_to_median, evenly_spaced
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
 
 # mediapipe mesh indices (subject's left/right as in mediapipe's connection sets)

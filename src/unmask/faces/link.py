@@ -142,7 +142,7 @@ def link_tracks(tracks: Sequence[FaceTrack], embeddings: Mapping[int, np.ndarray
 
 def mean_embeddings(tracks: Sequence[FaceTrack], plan: Mapping[int, int], embed: EmbedFn) -> dict[int, np.ndarray]:
     """Mean embedding of each track's ``plan[id]`` evenly spaced observations (tracks that gave none are left out)."""
-    from unmask.analyzers.identity import evenly_spaced
+    from unmask.faces.embed import evenly_spaced
 
     out: dict[int, np.ndarray] = {}
     for t in tracks:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from unmask.analyzers.face_regions import FACE_OVAL, LEFT_BROW, NOSE, RIGHT_BROW
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, NOSE, RIGHT_BROW
 from unmask.errors import UnmaskError
 from unmask.learned.dataset import FaceSet
 from unmask.types import N_LANDMARKS

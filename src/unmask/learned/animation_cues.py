@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL, forehead_polygon, scale_polygon
+from unmask.faces.regions import FACE_OVAL, forehead_polygon, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.learned.animate import (
     LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadAnimationInput, apply_similarity, similarity,

@@ -137,7 +137,7 @@ def natural_change(view: np.ndarray, landmarks: np.ndarray, rng: np.random.Gener
     """
     import cv2
 
-    from unmask.analyzers.face_regions import FACE_OVAL
+    from unmask.faces.regions import FACE_OVAL
 
     h, w = view.shape[:2]
     oval = np.asarray(landmarks, np.float32)[list(FACE_OVAL), :2]

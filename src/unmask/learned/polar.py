@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL
+from unmask.faces.regions import FACE_OVAL
 from unmask.errors import UnmaskError
 
 N_RADII = 48

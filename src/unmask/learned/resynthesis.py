@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL, scale_polygon
+from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.types import N_LANDMARKS
 

@@ -20,7 +20,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from unmask.analyzers.face_regions import FACE_OVAL, LEFT_BROW, MOUTH, RIGHT_BROW
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, MOUTH, RIGHT_BROW
 from unmask.errors import UnmaskError
 from unmask.types import N_LANDMARKS
 

@@ -32,9 +32,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from unmask import __version__
-from unmask.analyzers.face_signals import SIGNAL_NAMES, track_signals
-from unmask.analyzers.identity import MIN_FACE_PX, FaceEmbedder, evenly_spaced
+from unmask.version import __version__
+from unmask.faces.signals import SIGNAL_NAMES, track_signals
+from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.config import SamplingConfig, ScanConfig
 from unmask.errors import EnrollmentError, InputError
 from unmask.faces.finder import FaceFinder

@@ -6,7 +6,7 @@ head movements co-vary (Obama tilts his head as his brows rise; someone
 else nods as they smile), and that a face swap or a puppet of that person
 moves with somebody else's signature. Following them, each window of footage
 becomes a vector of Pearson correlations between every pair of the twelve
-signals of :mod:`unmask.analyzers.face_signals` (66 pairs; Fisher z so they
+signals of :mod:`unmask.faces.signals` (66 pairs; Fisher z so they
 add up like normal variables).
 
 Their windows were 10 s; the development clips are 3-8 s, so windows here are
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unmask.analyzers.face_signals import SIGNAL_NAMES, SIGNALS, TrackSignals
+from unmask.faces.signals import SIGNAL_NAMES, SIGNALS, TrackSignals
 
 WINDOW_S = 4.0
 HOP_S = 1.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from unmask import __version__
+from unmask.version import __version__
 from unmask.analyzers.base import Analyzer
 from unmask.fusion import FusionModel, Verdict, unvalidated_kind_reason
 from unmask.report.attachments import Attachment

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from unmask import __version__
+from unmask.version import __version__
 from unmask.errors import (
     ConfigError,
     InputError,

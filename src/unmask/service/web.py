@@ -15,7 +15,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unmask import __version__
+from unmask.version import __version__
 from unmask.errors import UnknownScan
 from unmask.report.build import LABEL_WORDS
 from unmask.report.html import LABEL_TONE

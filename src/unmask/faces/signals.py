@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from unmask.analyzers.face_regions import load_canonical_face
+from unmask.faces.regions import load_canonical_face
 from unmask.types import FaceObs, FaceTrack
 
 #: mesh points that expressions barely move: eye corners, nose bridge, forehead, temples
