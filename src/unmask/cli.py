@@ -415,7 +415,7 @@ def _cmd_people(args: argparse.Namespace) -> int:
             rec, _ = people.import_file(args.file, args.name)
             print(f"imported {rec.name} as version {rec.version}")
         else:
-            recs = people.list()
+            recs = people.latest()
             if args.json:
                 print(json.dumps([{"name": r.name, "version": r.version, "stored_at": r.created_at.isoformat(), **r.summary}
                                   for r in recs], indent=2))

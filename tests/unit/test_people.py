@@ -41,7 +41,7 @@ def test_profiles_round_trip_through_the_store(db, tmp_path):
         assert rec.version == 2 and prof.name == "Ada Lovelace"
         rec, prof = people.import_file(tmp_path / "ada.json", name="Augusta Ada King")
         assert rec.version == 1 and people.get("Augusta Ada King").name == "Augusta Ada King"
-        assert [r.name for r in people.list()] == ["Ada Lovelace", "Alan Turing", "Augusta Ada King"]
+        assert [r.name for r in people.latest()] == ["Ada Lovelace", "Alan Turing", "Augusta Ada King"]
         assert people.remove("Ada Lovelace") == 2
         with pytest.raises(UnknownPerson):
             people.get("Ada Lovelace")

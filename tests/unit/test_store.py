@@ -112,7 +112,7 @@ def test_people_are_versioned_listed_and_removed(store):
     assert a2.name == "Ada Lovelace" and a2.created_at.tzinfo is not None
     assert store.people.get("Ada Lovelace").profile == b"\x00profile-2"
     assert store.people.get("Ada Lovelace", version=1).summary == {"faces": 10, "seconds": 4.5}
-    assert [(p.name, p.version) for p in store.people.list()] == [("Ada Lovelace", 2), ("Bob", 1)]
+    assert [(p.name, p.version) for p in store.people.latest()] == [("Ada Lovelace", 2), ("Bob", 1)]
     assert [p.version for p in store.people.versions("Ada Lovelace")] == [1, 2]
     assert store.people.delete("Ada Lovelace", version=1) == 1
     assert store.people.add("Ada Lovelace", b"3").version == 3  # versions are never reused
@@ -184,11 +184,11 @@ def test_scan_lifecycle(store):
     assert store.scans.get(b.id).error == "probe: not a video"
     assert store.scans.claim("host:1") is None
 
-    page = store.scans.list(limit=1)
+    page = store.scans.page(limit=1)
     assert page.total == 2 and [s.id for s in page.items] == [b.id] and page.next_offset == 1
-    assert [s.id for s in store.scans.list(status="done").items] == [a.id]
+    assert [s.id for s in store.scans.page(status="done").items] == [a.id]
     with pytest.raises(StoreError, match="unknown scan status"):
-        store.scans.list(status="bogus")
+        store.scans.page(status="bogus")
 
     gone = store.scans.delete(a.id)
     assert gone.owns_media and gone.media_path == "/srv/a"
@@ -245,8 +245,8 @@ def test_enrolment_lifecycle_stores_the_person_with_the_done_mark(store):
     bad = store.enrolments.create("Bob", files[:1])
     store.enrolments.claim("w:1")
     assert store.enrolments.fail(bad.id, "too little usable footage of Bob", worker="w:1")
-    assert [x.id for x in store.enrolments.list()] == [bad.id, e.id]
-    assert [x.id for x in store.enrolments.list(status="failed")] == [bad.id]
+    assert [x.id for x in store.enrolments.recent()] == [bad.id, e.id]
+    assert [x.id for x in store.enrolments.recent(status="failed")] == [bad.id]
     assert store.enrolments.delete(bad.id).files == tuple(files[:1])
     with pytest.raises(UnknownEnrolment):
         store.enrolments.get(bad.id)

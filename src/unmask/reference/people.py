@@ -51,7 +51,7 @@ class People:
     def resolve(self, name: str) -> str:
         """The stored spelling of ``name``: exact, else the one enrolled name equal to it ignoring case."""
         name = check_name(name)
-        names = {r.name for r in self.store.people.list()}
+        names = {r.name for r in self.store.people.latest()}
         if name in names:
             return name
         folded = [n for n in names if n.casefold() == name.casefold()]
@@ -65,8 +65,8 @@ class People:
         except ProfileError as e:
             raise ProfileError(f"stored profile of {rec.name!r} version {rec.version} cannot be read: {e}") from None
 
-    def list(self) -> list[PersonRecord]:
-        return self.store.people.list()
+    def latest(self) -> list[PersonRecord]:
+        return self.store.people.latest()
 
     def versions(self, name: str) -> list[PersonRecord]:
         return self.store.people.versions(check_name(name))

@@ -487,7 +487,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
     def list_scans(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                    status: Literal["queued", "running", "done", "failed"] | None = None) -> ScanPageOut:
         """Scans, newest first."""
-        page = _store(request).scans.list(limit=limit, offset=offset, status=status)
+        page = _store(request).scans.page(limit=limit, offset=offset, status=status)
         return ScanPageOut(items=[scan_out(r) for r in page.items], total=page.total, limit=page.limit,
                            offset=page.offset, next_offset=page.next_offset)
 
@@ -538,7 +538,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
     @app.get("/v1/people", response_model=list[PersonOut], dependencies=auth, tags=["people"])
     def list_people(request: Request) -> list[PersonOut]:
         """Enrolled people for reference mode (newest version of each)."""
-        return [_person(p) for p in _store(request).people.list()]
+        return [_person(p) for p in _store(request).people.latest()]
 
     @app.post("/v1/people", status_code=202, response_model=EnrolmentOut, dependencies=auth, tags=["people"],
               responses={201: {"model": EnrolmentOut, "description": "enrolled (with `?wait=true`)"},
@@ -689,7 +689,7 @@ def create_app(settings: ServiceSettings | None = None, factory: EngineFactory =
     def list_enrolments(request: Request, limit: int = Query(50, ge=1, le=500),
                         status: Literal["queued", "running", "done", "failed"] | None = None) -> list[EnrolmentOut]:
         """Enrolment requests, newest first."""
-        return [enrolment_out(r) for r in _store(request).enrolments.list(limit=limit, status=status)]
+        return [enrolment_out(r) for r in _store(request).enrolments.recent(limit=limit, status=status)]
 
     @app.get("/v1/enrolments/{enrolment_id}", response_model=EnrolmentOut, dependencies=auth, tags=["people"])
     def get_enrolment(request: Request, enrolment_id: str) -> EnrolmentOut:

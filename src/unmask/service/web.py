@@ -70,9 +70,9 @@ def add_web_routes(app: FastAPI) -> None:
             return to_login(request)
         svc = _service(request)
         st = _store(request)
-        page = st.scans.list(limit=PAGE_SIZE, offset=max(0, offset))
+        page = st.scans.page(limit=PAGE_SIZE, offset=max(0, offset))
         return _page("index.html.j2", page=page, max_upload=_size(svc.settings.max_upload_bytes),
-                     auth=svc.settings.auth_required, page_size=PAGE_SIZE, people=st.people.list())
+                     auth=svc.settings.auth_required, page_size=PAGE_SIZE, people=st.people.latest())
 
     @app.get("/people", include_in_schema=False)
     def people_page(request: Request) -> Response:
@@ -83,7 +83,7 @@ def add_web_routes(app: FastAPI) -> None:
 
         svc = _service(request)
         st = _store(request)
-        return _page("people.html.j2", people=st.people.list(), enrolments=st.enrolments.list(limit=10),
+        return _page("people.html.j2", people=st.people.latest(), enrolments=st.enrolments.recent(limit=10),
                      max_upload=_size(svc.settings.max_upload_bytes), max_files=MAX_ENROL_FILES,
                      min_video_s=MIN_FACE_VIDEO_S, auth=svc.settings.auth_required)
 

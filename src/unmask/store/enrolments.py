@@ -61,7 +61,7 @@ class EnrolmentRepo(QueueRepo[EnrolmentRecord]):
                 raise UnknownEnrolment(enrolment_id)
             return _record(row)
 
-    def list(self, limit: int = 50, status: str | None = None) -> list[EnrolmentRecord]:
+    def recent(self, limit: int = 50, status: str | None = None) -> list[EnrolmentRecord]:
         """Newest first."""
         if status is not None and status not in SCAN_STATUSES:
             raise StoreError(f"unknown enrolment status {status!r}; known: {list(SCAN_STATUSES)}")

@@ -74,7 +74,7 @@ class PeopleRepo:
                 raise UnknownPerson(name, version)
             return _record(row)
 
-    def list(self) -> list[PersonRecord]:
+    def latest(self) -> list[PersonRecord]:
         """The newest version of every enrolled person, by name."""
         newest = select(PersonRow.name, func.max(PersonRow.version).label("v")).group_by(PersonRow.name).subquery()
         q = (select(PersonRow).options(undefer(PersonRow.profile))

@@ -68,7 +68,7 @@ class ScanRepo(QueueRepo[ScanRecord]):
                 raise UnknownScan(scan_id)
             return _record(row)
 
-    def list(self, limit: int = 50, offset: int = 0, status: str | None = None) -> ScanPage:
+    def page(self, limit: int = 50, offset: int = 0, status: str | None = None) -> ScanPage:
         """Newest first."""
         if status is not None and status not in SCAN_STATUSES:
             raise StoreError(f"unknown scan status {status!r}; known: {list(SCAN_STATUSES)}")
