@@ -212,7 +212,7 @@ def test_resume_after_the_driver_is_killed(tmp_path, stub_log):
 def test_cli_batch(tmp_path, stub_log, monkeypatch, capsys):
     from unmask import cli
 
-    monkeypatch.setattr("unmask.service.engine.ScannerEngine", BatchStubEngine)
+    monkeypatch.setattr("unmask.workers.engine.ScannerEngine", BatchStubEngine)
     monkeypatch.setattr("unmask.batch.runner.fusion_version", lambda: "test")
     make_files(tmp_path / "in", {"a": b"\x00\x00\x00\x18ftypmp42", "b.jpg": b"\xff\xd8\xff\xe0x", "notes.txt": b"hi"})
     (tmp_path / "in" / "bad.mp4").write_bytes(b"\x1a\x45\xdf\xa3BAD")

@@ -218,7 +218,7 @@ def test_resume_after_the_ray_driver_is_killed(cluster, ray_log, tmp_path):
 def test_cli_ray_checks_the_workers_model_version(cluster, ray_log, tmp_path, monkeypatch, capsys):
     from unmask import cli
 
-    monkeypatch.setattr("unmask.service.engine.ScannerEngine", BatchStubEngine)
+    monkeypatch.setattr("unmask.workers.engine.ScannerEngine", BatchStubEngine)
     monkeypatch.setattr("unmask.batch.runner.fusion_version", lambda: "not-what-the-workers-have")
     make_files(tmp_path / "in", {"a.mp4": b"\x00\x00\x00\x18ftypmp42"})
     code = cli.main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), f"--ray={cluster.address}", "-q"])

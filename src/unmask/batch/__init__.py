@@ -7,8 +7,10 @@ with local worker processes or, given :class:`RayOptions`, actors on a Ray clust
 
 from unmask.batch.index import ResultIndex, write_parquet
 from unmask.batch.inputs import BatchInputs, expand_inputs, looks_like_media
+from unmask.batch.limits import BatchLimits, BatchProgress, default_workers
 from unmask.batch.ray_pool import RayOptions
-from unmask.batch.runner import BatchLimits, BatchProgress, BatchSummary, default_workers, run_batch
+from unmask.batch.runner import run_batch
+from unmask.batch.summary import BatchSummary
 
-__all__ = ["BatchInputs", "BatchLimits", "BatchProgress", "BatchSummary", "RayOptions", "ResultIndex", "default_workers",
-           "expand_inputs", "looks_like_media", "run_batch", "write_parquet"]
+__all__ = ["BatchInputs", "BatchLimits", "BatchProgress", "BatchSummary", "RayOptions", "ResultIndex",
+           "default_workers", "expand_inputs", "looks_like_media", "run_batch", "write_parquet"]

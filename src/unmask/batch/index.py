@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from unmask.errors import BatchError
 
@@ -116,7 +117,7 @@ class ResultIndex:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "ResultIndex":
+    def __enter__(self) -> ResultIndex:
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

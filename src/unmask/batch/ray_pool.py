@@ -2,7 +2,7 @@
 
 The driver (the calling process) still plans (hashing, resume), writes the index and
 the summary; only the scanning moves. Each actor holds one
-:class:`~unmask.batch.runner.WorkerProcess`, the local pool's worker process with its
+:class:`~unmask.batch.process.WorkerProcess`, the local pool's worker process with its
 time and memory limits, so a file that crashes the decoder, hangs or blows its memory
 kills that process only; the actor answers why and starts a fresh one. An actor that
 dies itself (its process killed, its node lost) fails the call in flight; the driver
@@ -27,10 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unmask.batch.runner import POLL_S, BatchLimits, WorkerProcess, _Recorder, _Task, fusion_version
+from unmask.batch.limits import POLL_S, BatchLimits
+from unmask.batch.plan import fusion_version
+from unmask.batch.process import WorkerProcess
+from unmask.batch.record import Recorder, Task
 from unmask.config import ScanConfig
 from unmask.errors import BatchError, ConfigError
-from unmask.service.engine import EngineFactory
+from unmask.workers.engine import EngineFactory
 
 RAY_MISSING = "unmask batch --ray needs the ray extra: pip install 'unmask[ray]'"
 #: seconds an actor may overrun a file's own time limit (its worker is killed at the limit) before the driver kills it
@@ -52,7 +55,7 @@ class RayOptions:
     object_store_mb: int = 256
     cpus_per_worker: float = 1.0
 
-    def validate(self) -> "RayOptions":
+    def validate(self) -> RayOptions:
         if not self.address or self.object_store_mb < 80 or self.cpus_per_worker <= 0:
             raise ConfigError("batch --ray: an address, an object store of at least 80 MB, cpus per worker > 0")
         return self
@@ -94,7 +97,7 @@ class _Actor:
     handle: Any
     ready_ref: Any = None
     ready: bool = False
-    task: _Task | None = None
+    task: Task | None = None
     ref: Any = None
     started: float = 0.0
 
@@ -103,7 +106,7 @@ class RayPool:
     """The driver's side of the actors: connect, hand out one file per actor, replace actors that die."""
 
     def __init__(self, options: RayOptions, factory: EngineFactory, config: ScanConfig, workers: int | None,
-                 limits: BatchLimits, out: Path, recorder: _Recorder, *, check_version: str | None) -> None:
+                 limits: BatchLimits, out: Path, recorder: Recorder, *, check_version: str | None) -> None:
         self.options = options.validate()
         self.factory, self.config, self.limits, self.out = factory, config, limits, out
         self.recorder, self.check_version = recorder, check_version
@@ -143,7 +146,7 @@ class RayPool:
 
     # -- running -----------------------------------------------------------------------------------
 
-    def run(self, tasks: list[_Task]) -> int:
+    def run(self, tasks: list[Task]) -> int:
         pending = deque(tasks)
         if not pending:
             return 0
@@ -166,7 +169,7 @@ class RayPool:
                 ray.shutdown()
         return self.restarts
 
-    def _loop(self, pending: deque[_Task], actors: list[_Actor]) -> None:
+    def _loop(self, pending: deque[Task], actors: list[_Actor]) -> None:
         ray = self._ray
         ever_ready = False
         failed_starts = 0

@@ -10,8 +10,8 @@ import`` on another give the same profile, byte for byte.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from unmask.errors import ProfileError, UnknownPerson
 from unmask.reference.enroll import Enroller, Enrollment, Progress
@@ -29,13 +29,13 @@ class People:
         self.store = store
 
     @classmethod
-    def open(cls, url: str | None = None) -> "People":
+    def open(cls, url: str | None = None) -> People:
         return cls(Store.open(url))
 
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "People":
+    def __enter__(self) -> People:
         return self
 
     def __exit__(self, *exc: object) -> None:

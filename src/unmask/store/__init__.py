@@ -14,10 +14,10 @@ store opens. Repositories hand out frozen records, never live ORM objects, and r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -48,7 +48,7 @@ class Store:
         self.enrolments = EnrolmentRepo(self)
 
     @classmethod
-    def open(cls, url: str | None = None, migrate: bool = True) -> "Store":
+    def open(cls, url: str | None = None, migrate: bool = True) -> Store:
         """Open (and create or migrate) the database at ``url``, ``UNMASK_DATABASE_URL``, or the default SQLite file."""
         url = url or default_url()
         engine = make_engine(url)
@@ -72,7 +72,7 @@ class Store:
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -102,7 +102,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

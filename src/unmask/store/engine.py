@@ -8,9 +8,9 @@ when it upgrades a read transaction; reads start a plain ``BEGIN``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -75,3 +75,8 @@ def _redact(url: str) -> str:
 
 
 redact = _redact
+
+
+def changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched (``Session.execute`` types every result as a plain ``Result``)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -9,12 +9,14 @@ the same footage twice.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from unmask.errors import StoreError, UnknownEnrolment
+from unmask.store.engine import changed
 from unmask.store.models import EnrolmentRow, PersonRow
 from unmask.store.people import check_name
 from unmask.store.queue import QueueRepo
@@ -104,10 +106,10 @@ class EnrolmentRepo(QueueRepo[EnrolmentRecord]):
                                        summary=dict(summary))
                     s.add(person)
                     s.flush()
-                    n = s.execute(update(EnrolmentRow).where(
+                    n = changed(s.execute(update(EnrolmentRow).where(
                         EnrolmentRow.id == enrolment_id, EnrolmentRow.status == "running", EnrolmentRow.worker == worker
                     ).values(status="done", progress=1.0, stage="done", finished_at=now, heartbeat_at=now, error=None,
-                             person_version=person.version, summary=dict(summary), lines=list(lines))).rowcount
+                             person_version=person.version, summary=dict(summary), lines=list(lines))))
                     if not n:
                         s.rollback()
                         return None

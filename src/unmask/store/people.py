@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
 from unmask.errors import StoreError, UnknownPerson
+from unmask.store.engine import changed
 from unmask.store.models import PersonRow
 from unmask.store.records import PersonRecord, utc
 
@@ -42,7 +44,7 @@ def _record(row: PersonRow) -> PersonRecord:
 class PeopleRepo:
     """``store.people``: versioned reference profiles (bytes the reference analyzer serialises itself)."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def add(self, name: str, profile: bytes, summary: Mapping[str, Any] | None = None) -> PersonRecord:
@@ -67,7 +69,8 @@ class PeopleRepo:
         """The newest version of ``name`` (or the given one); :class:`UnknownPerson` when absent."""
         name = check_name(name)
         q = select(PersonRow).options(undefer(PersonRow.profile)).where(PersonRow.name == name)
-        q = q.where(PersonRow.version == version) if version is not None else q.order_by(PersonRow.version.desc()).limit(1)
+        q = (q.where(PersonRow.version == version) if version is not None
+             else q.order_by(PersonRow.version.desc()).limit(1))
         with self._store.read() as s:
             row = s.scalars(q).first()
             if row is None:
@@ -86,7 +89,8 @@ class PeopleRepo:
     def versions(self, name: str) -> list[PersonRecord]:
         """Every stored version of ``name``, oldest first; :class:`UnknownPerson` when none."""
         name = check_name(name)
-        q = select(PersonRow).options(undefer(PersonRow.profile)).where(PersonRow.name == name).order_by(PersonRow.version)
+        q = (select(PersonRow).options(undefer(PersonRow.profile)).where(PersonRow.name == name)
+             .order_by(PersonRow.version))
         with self._store.read() as s:
             out = [_record(r) for r in s.scalars(q)]
         if not out:
@@ -100,7 +104,7 @@ class PeopleRepo:
         if version is not None:
             q = q.where(PersonRow.version == version)
         with self._store.write() as s:
-            n = s.execute(q).rowcount
+            n = changed(s.execute(q))
         if not n:
             raise UnknownPerson(name, version)
         return int(n)

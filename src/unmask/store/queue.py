@@ -10,11 +10,13 @@ record (``_record``); the claiming, progress, failing and recovery are here.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import func, select, update
 
+from unmask.store.engine import changed
 from unmask.store.records import utc
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ class QueueRepo(Generic[R]):
 
     Row: ClassVar[Any]
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     @staticmethod
@@ -46,13 +48,14 @@ class QueueRepo(Generic[R]):
         Row = self.Row
         for _ in range(5):
             with self._store.write() as s:
-                row_id = s.scalar(select(Row.id).where(Row.status == "queued").order_by(Row.created_at, Row.id).limit(1))
+                row_id = s.scalar(select(Row.id).where(Row.status == "queued")
+                                  .order_by(Row.created_at, Row.id).limit(1))
                 if row_id is None:
                     return None
                 now = self._store.now()
-                n = s.execute(update(Row).where(Row.id == row_id, Row.status == "queued").values(
+                n = changed(s.execute(update(Row).where(Row.id == row_id, Row.status == "queued").values(
                     status="running", worker=worker, started_at=now, heartbeat_at=now, progress=0.0,
-                    stage="starting", attempts=Row.attempts + 1)).rowcount
+                    stage="starting", attempts=Row.attempts + 1)))
                 if n:
                     row = s.get(Row, row_id, populate_existing=True)
                     assert row is not None
@@ -63,9 +66,9 @@ class QueueRepo(Generic[R]):
         """Record progress (also a heartbeat). ``False``: the row is no longer this worker's (deleted, or recovered)."""
         Row = self.Row
         with self._store.write() as s:
-            n = s.execute(update(Row).where(Row.id == row_id, Row.status == "running", Row.worker == worker)
+            n = changed(s.execute(update(Row).where(Row.id == row_id, Row.status == "running", Row.worker == worker)
                           .values(progress=max(0.0, min(1.0, float(fraction))), stage=stage[:64],
-                                  heartbeat_at=self._store.now())).rowcount
+                                  heartbeat_at=self._store.now())))
         return bool(n)
 
     def fail(self, row_id: str, reason: str, worker: str | None = None) -> bool:
@@ -75,8 +78,8 @@ class QueueRepo(Generic[R]):
         if worker is not None:
             q = q.where(Row.worker == worker)
         with self._store.write() as s:
-            n = s.execute(q.values(status="failed", error=reason[:MAX_ERROR], finished_at=self._store.now(),
-                                   stage="failed")).rowcount
+            n = changed(s.execute(q.values(status="failed", error=reason[:MAX_ERROR], finished_at=self._store.now(),
+                                   stage="failed")))
         return bool(n)
 
     def recover(self, worker_dead: Callable[[str], bool], stale_after_s: float, max_attempts: int,
@@ -115,13 +118,14 @@ class QueueRepo(Generic[R]):
         return out
 
     def requeue(self, row_id: str, worker: str) -> bool:
-        """Put a running row back in the queue without counting the attempt (the server is stopping, not the input's fault)."""
+        """Put a running row back in the queue without counting the attempt (the server is stopping, not the
+        input's fault)."""
         Row = self.Row
         with self._store.write() as s:
-            n = s.execute(update(Row).where(Row.id == row_id, Row.status == "running", Row.worker == worker)
+            n = changed(s.execute(update(Row).where(Row.id == row_id, Row.status == "running", Row.worker == worker)
                           .values(status="queued", stage="requeued: the server stopped", worker=None, progress=0.0,
                                   heartbeat_at=None, attempts=func.max(Row.attempts - 1, 0)
-                                  if self._store.is_sqlite else func.greatest(Row.attempts - 1, 0))).rowcount
+                                  if self._store.is_sqlite else func.greatest(Row.attempts - 1, 0))))
         return bool(n)
 
     def has_queued(self) -> bool:

@@ -9,11 +9,13 @@ finished report is written in the same transaction that marks the scan done.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
 from unmask.errors import StoreError, UnknownScan
+from unmask.store.engine import changed
 from unmask.store.models import ReportRow, ScanRow
 from unmask.store.queue import QueueRepo
 from unmask.store.records import SCAN_STATUSES, ScanPage, ScanRecord, utc
@@ -115,12 +117,12 @@ class ScanRepo(QueueRepo[ScanRecord]):
         verdict = report.get("verdict", {}) if isinstance(report, Mapping) else {}
         with self._store.write() as s:
             now = self._store.now()
-            n = s.execute(update(ScanRow).where(ScanRow.id == scan_id, ScanRow.status == "running",
+            n = changed(s.execute(update(ScanRow).where(ScanRow.id == scan_id, ScanRow.status == "running",
                                                 ScanRow.worker == worker)
                           .values(status="done", progress=1.0, stage="done", finished_at=now, heartbeat_at=now,
                                   label=verdict.get("label"), score=verdict.get("score"), error=None,
                                   sha256=(report.get("input") or {}).get("sha256"),
-                                  claim_conclusion=(report.get("reference") or {}).get("conclusion"))).rowcount
+                                  claim_conclusion=(report.get("reference") or {}).get("conclusion"))))
             if not n:
                 return False
             s.add(ReportRow(scan_id=scan_id, report=dict(report), html=html, created_at=now))

@@ -1,4 +1,4 @@
-"""The seam between the service and the scanner: ``scan``, and ``enroll`` for reference mode.
+"""The seam between the workers (service and batch) and the scanner: ``scan``, and ``enroll`` for reference mode.
 
 Workers call ``engine.scan(path, overrides, progress, claims=profile)`` and get a
 :class:`~unmask.report.build.Report`, and ``engine.enroll(name, files, progress)``
@@ -11,8 +11,9 @@ web app can be tested in milliseconds. An engine factory is any picklable callab
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from unmask.config import ScanConfig
 from unmask.report.build import Report
@@ -26,12 +27,12 @@ Progress = Callable[[str, float], None]
 
 class ScanEngine(Protocol):
     def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
-             claims: "PersonProfile | None" = None) -> Report:
+             claims: PersonProfile | None = None) -> Report:
         """Scan one file with the server's settings plus ``overrides`` (checked against ``claims`` when given);
         raise ``UnmaskError`` for bad input."""
         ...
 
-    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> "Enrollment":
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrollment:
         """Build ``name``'s profile from ``files`` ((server path, the client's name) each); ``EnrollmentError``
         when the footage cannot support one."""
         ...
@@ -67,12 +68,12 @@ class ScannerEngine:
         self._scanner(self.config).load()
 
     def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
-             claims: "PersonProfile | None" = None) -> Report:
+             claims: PersonProfile | None = None) -> Report:
         scanner = self._scanner(self.config.with_overrides(overrides))
         report: Report = scanner.scan(path, progress=progress, claims=claims)
         return report
 
-    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> "Enrollment":
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrollment:
         """Enrol with the server's settings; the enroller (face and embedding models) loads at the first enrolment."""
         if self._enroller is None:
             from unmask.reference.enroll import Enroller
