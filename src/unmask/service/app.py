@@ -16,10 +16,11 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -29,7 +30,6 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from unmask.version import __version__
 from unmask.errors import (
     ConfigError,
     InputError,
@@ -45,8 +45,6 @@ from unmask.errors import (
 )
 from unmask.media.probe import probe
 from unmask.media.sandbox import probe_isolated
-from unmask.types import MediaInfo
-from unmask.service.engine import EngineFactory, ScannerEngine
 from unmask.service.pool import WorkerPool
 from unmask.service.settings import ServiceSettings
 from unmask.service.uploads import BadUpload, UploadTooLarge, receive, receive_files
@@ -54,6 +52,9 @@ from unmask.service.worker import remove_enrolment_files
 from unmask.store import EnrolmentFile, EnrolmentRecord, PersonRecord, ScanRecord, Store
 from unmask.store.enrolments import new_enrolment_id
 from unmask.store.scans import new_scan_id
+from unmask.types import MediaInfo
+from unmask.version import __version__
+from unmask.workers.engine import EngineFactory, ScannerEngine
 
 log = logging.getLogger("unmask.service")
 

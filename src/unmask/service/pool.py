@@ -17,10 +17,10 @@ import time
 from typing import Any
 
 from unmask.errors import UnmaskError
-from unmask.service.engine import EngineFactory, ScannerEngine
 from unmask.service.settings import ServiceSettings
 from unmask.service.worker import local_worker_dead, process_main, remove_enrolment_files, work, worker_id, worker_pid
 from unmask.store import Store
+from unmask.workers.engine import EngineFactory, ScannerEngine
 
 log = logging.getLogger("unmask.service")
 

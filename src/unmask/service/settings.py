@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from unmask.config import ScanConfig
 from unmask.errors import ConfigError
@@ -69,7 +69,7 @@ class ServiceSettings:
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'unmask.db'}"
 
-    def validate(self) -> "ServiceSettings":
+    def validate(self) -> ServiceSettings:
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port must be 0..65535 (0: any free port), got {self.port}")
         if not 1 <= self.workers <= 64:
@@ -97,7 +97,7 @@ class ServiceSettings:
         return self
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: object) -> "ServiceSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: object) -> ServiceSettings:
         """Settings from keyword arguments (flags) plus ``UNMASK_API_TOKENS`` / ``UNMASK_DATABASE_URL`` / ``UNMASK_DATA_DIR``."""
         env = dict(os.environ) if env is None else dict(env)
         tokens = tuple(t.strip() for t in env.get("UNMASK_API_TOKENS", "").split(",") if t.strip())

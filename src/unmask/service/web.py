@@ -15,11 +15,11 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from unmask.version import __version__
 from unmask.errors import UnknownScan
 from unmask.report.build import LABEL_WORDS
 from unmask.report.html import LABEL_TONE
 from unmask.textreport import CONCLUSION_WORDS
+from unmask.version import __version__
 
 PAGE_SIZE = 25
 COOKIE_DAYS = 30

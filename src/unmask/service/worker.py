@@ -22,10 +22,11 @@ from typing import Any, Protocol
 from unmask.errors import InputError, ReferenceModeError, UnknownPerson, UnmaskError
 from unmask.report.build import Report
 from unmask.report.html import render_html
-from unmask.service.engine import EngineFactory, ScanEngine
 from unmask.service.settings import ServiceSettings
 from unmask.store import EnrolmentRecord, ScanRecord, Store
 from unmask.store.queue import QueueRepo
+from unmask.workers.child import die_with_parent, load_engine
+from unmask.workers.engine import EngineFactory, ScanEngine
 
 log = logging.getLogger("unmask.service")
 
@@ -281,20 +282,9 @@ def log_to_stderr(who: str) -> None:
     log.propagate = False
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the server process dies, even by SIGKILL."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def process_main(settings: ServiceSettings, factory: EngineFactory, stop: Flag, wake: Flag, parent_pid: int) -> None:
     """Entry point of a worker process (spawned by :class:`~unmask.service.pool.WorkerPool`)."""
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent_pid:  # the server died before we could ask to die with it
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
@@ -308,9 +298,6 @@ def process_main(settings: ServiceSettings, factory: EngineFactory, stop: Flag, 
     silence_native_logs()  # mediapipe's C++ log lines; our own logging still reaches stderr
     log_to_stderr("worker")
     store = Store.open(settings.url)
-    engine = factory(settings.scan_config)
-    load = getattr(engine, "load", None)
-    if callable(load):
-        load()
+    engine = load_engine(factory, settings.scan_config)
     work(store, engine, worker_id(), stop, wake, settings)
     store.close()
