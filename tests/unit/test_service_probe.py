@@ -60,9 +60,9 @@ def test_a_probe_over_its_time_is_refused(face_clip: Path) -> None:
 
 
 def test_the_service_runs_a_bounded_number_of_probes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from unmask.service import app as app_module
-    from unmask.service.app import Service
+    from unmask.service import state as app_module
     from unmask.service.settings import ServiceSettings
+    from unmask.service.state import Service
 
     running, peak, lock = 0, 0, threading.Lock()
 
