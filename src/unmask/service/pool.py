@@ -100,7 +100,8 @@ class WorkerPool:
             for repo in (self.store.enrolments, self.store.scans):
                 for rec in repo.running():
                     hp = worker_pid(rec.worker or "")
-                    if hp and hp[0] == socket.gethostname() and (hp[1] in pids or (rec.worker or "").startswith(worker_id())):
+                    mine = hp[1] in pids or (rec.worker or "").startswith(worker_id()) if hp else False
+                    if hp and hp[0] == socket.gethostname() and mine:
                         repo.requeue(rec.id, rec.worker or "")
         except UnmaskError as e:
             log.warning("could not re-queue unfinished work (%s); it will be recovered at the next start", e)

@@ -19,8 +19,10 @@ class ScanLinks(BaseModel):
 
 class ClaimOut(BaseModel):
     name: str = Field(description="the enrolled person the file is claimed to show")
-    version: int = Field(description="the profile version it is checked against (the newest when the scan was queued, unless asked)")
-    conclusion: str | None = Field(None, description="once done, the reference check's conclusion: consistent, impersonator, "
+    version: int = Field(description="the profile version it is checked against (the newest when the scan was "
+                                     "queued, unless asked)")
+    conclusion: str | None = Field(None, description="once done, the reference check's conclusion: consistent, "
+                                                     "impersonator, "
                                                      "voice_mismatch, mannerisms_unclear, mannerisms_not_checked, "
                                                      "not_this_person, cannot_assess")
 
@@ -33,14 +35,16 @@ class ScanOut(BaseModel):
     source_name: str = Field(description="the file's name as uploaded, or the server-side path")
     size_bytes: int | None
     sha256: str | None
-    label: str | None = Field(description="the verdict once done: likely_real, inconclusive, likely_fake, no_face, cannot_assess, declared_synthetic")
+    label: str | None = Field(description="the verdict once done: likely_real, inconclusive, likely_fake, no_face, "
+                                          "cannot_assess, declared_synthetic")
     score: float | None
     error: str | None = Field(description="why the scan failed, one line")
     attempts: int
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    claims: ClaimOut | None = Field(None, description="reference mode: who the file is claimed to show (docs/report-schema.md, reference)")
+    claims: ClaimOut | None = Field(None, description="reference mode: who the file is claimed to show "
+                                                      "(docs/report-schema.md, reference)")
     links: ScanLinks
 
 
@@ -59,7 +63,8 @@ class ScanPageOut(BaseModel):
 class PathRequest(BaseModel):
     path: str = Field(description="absolute path of a file on the server, inside a directory the operator allowed")
     settings: dict[str, Any] = Field(default_factory=dict, description='scan settings, e.g. {"sampling.fps": 4}')
-    claims: str | None = Field(None, description="an enrolled person the file is claimed to show (adds the reference check)")
+    claims: str | None = Field(None, description="an enrolled person the file is claimed to show (adds the reference "
+                                                 "check)")
     claims_version: int | None = Field(None, description="that person's profile version (default: the newest)")
 
 
@@ -100,7 +105,8 @@ class EnrolmentOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     person: EnrolledPerson | None = Field(description="once done: the new version and its summary")
-    lines: list[str] = Field(description="once done: what each file gave (seconds of face, face images, mannerism windows, seconds of speech; then the voice)")
+    lines: list[str] = Field(description="once done: what each file gave (seconds of face, face images, mannerism "
+                                         "windows, seconds of speech; then the voice)")
     links: EnrolmentLinks
 
 
@@ -119,7 +125,8 @@ def scan_out(rec: ScanRecord, cls: type[ScanOut] = ScanOut, **extra: Any) -> Any
         attempts=rec.attempts, created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
         claims=ClaimOut(name=rec.claims, version=rec.claims_version or 0, conclusion=rec.claim_conclusion)
         if rec.claims else None,
-        links=ScanLinks(self=f"/v1/scans/{rec.id}", report_html=f"/v1/scans/{rec.id}/report.html", page=f"/scans/{rec.id}"),
+        links=ScanLinks(self=f"/v1/scans/{rec.id}", report_html=f"/v1/scans/{rec.id}/report.html",
+                        page=f"/scans/{rec.id}"),
         **extra)
 
 
@@ -135,4 +142,5 @@ def enrolment_out(rec: EnrolmentRecord) -> EnrolmentOut:
 
 
 def person_out(p: PersonRecord) -> PersonOut:
-    return PersonOut(name=p.name, version=p.version, created_at=p.created_at, summary=p.summary, profile_bytes=len(p.profile))
+    return PersonOut(name=p.name, version=p.version, created_at=p.created_at, summary=p.summary,
+                     profile_bytes=len(p.profile))

@@ -51,7 +51,8 @@ def serve(settings: ServiceSettings) -> None:
     shown = f"[{host}]" if ":" in host else host
     auth = "token auth on" if settings.auth_required else "NO AUTH (anyone who can reach it may use it)" \
         if settings.insecure_no_auth else "no auth (loopback only)"
-    print(f"unmask: serving on http://{shown}:{port}  ({settings.workers} worker{'s' if settings.workers != 1 else ''}, "
+    print(f"unmask: serving on http://{shown}:{port}  ({settings.workers} "
+          f"worker{'s' if settings.workers != 1 else ''}, "
           f"{auth}; data in {settings.data_dir}; database {redact(settings.url)})", flush=True)
     config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, timeout_graceful_shutdown=15)
     server = uvicorn.Server(config)

@@ -89,7 +89,8 @@ class ServiceSettings:
         if short:
             raise ConfigError(f"API tokens must be at least {MIN_TOKEN_CHARS} characters ({len(short)} too short)")
         if not is_loopback(self.host) and not self.tokens and not self.insecure_no_auth:
-            raise ConfigError(f"refusing to serve on {self.host} without API tokens: set UNMASK_API_TOKENS=token1,token2 "
+            raise ConfigError(f"refusing to serve on {self.host} without API tokens: set "
+                              "UNMASK_API_TOKENS=token1,token2 "
                               "(or pass --insecure-no-auth to serve anyone who can reach it)")
         for d in self.allowed_dirs:
             if not d.is_dir():
@@ -98,7 +99,8 @@ class ServiceSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: object) -> ServiceSettings:
-        """Settings from keyword arguments (flags) plus ``UNMASK_API_TOKENS`` / ``UNMASK_DATABASE_URL`` / ``UNMASK_DATA_DIR``."""
+        """Settings from keyword arguments (flags) plus ``UNMASK_API_TOKENS`` / ``UNMASK_DATABASE_URL`` /
+        ``UNMASK_DATA_DIR``."""
         env = dict(os.environ) if env is None else dict(env)
         tokens = tuple(t.strip() for t in env.get("UNMASK_API_TOKENS", "").split(",") if t.strip())
         values: dict[str, object] = {"tokens": tokens, "database_url": env.get("UNMASK_DATABASE_URL") or None,

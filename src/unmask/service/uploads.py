@@ -83,7 +83,8 @@ async def receive(request: Request, dest: Path, limit: int) -> Received:
 
 
 async def receive_files(request: Request, dest_dir: Path, limit: int, max_files: int) -> Received:
-    """Stream a multipart request's ``file`` parts into ``dest_dir/0``, ``dest_dir/1``, ... (``limit``: all together)."""
+    """Stream a multipart request's ``file`` parts into ``dest_dir/0``, ``dest_dir/1``, ... (``limit``: all
+    together)."""
     _check_declared(request, limit)
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data":

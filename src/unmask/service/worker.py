@@ -170,7 +170,8 @@ def run_scan(store: Store, engine: ScanEngine, rec: ScanRecord, worker: str, sto
             return "lost"
         data = _public_report(report, rec)
         settings_for = getattr(engine, "settings_for", None)
-        facts = [("scan id", rec.id), ("scanned", rec.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if rec.started_at else "")]
+        scanned = rec.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if rec.started_at else ""
+        facts = [("scan id", rec.id), ("scanned", scanned)]
         html = render_html(Report(data, report.attachments), facts=facts,
                            settings=settings_for(rec.overrides) if settings_for else None).encode("utf-8")
     except ScanStopped:
@@ -251,7 +252,8 @@ def _claim(store: Store, worker: str) -> EnrolmentRecord | ScanRecord | None:
 
 
 def work(store: Store, engine: ScanEngine, worker: str, stop: Flag, wake: Flag, settings: ServiceSettings) -> None:
-    """Claim and run enrolments and scans until ``stop`` is set; sleep on ``wake`` (or ``poll_s``) when both queues are empty."""
+    """Claim and run enrolments and scans until ``stop`` is set; sleep on ``wake`` (or ``poll_s``) when both
+    queues are empty."""
     while not stop.is_set():
         try:
             rec = _claim(store, worker)

@@ -114,7 +114,8 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", include_in_schema=False)
 def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
     if not get_service(request).check_token(token.strip()):
-        return _page("login.html.j2", status=401, next=_safe_next(next), error="That token is not one this server accepts.")
+        return _page("login.html.j2", status=401, next=_safe_next(next), error="That token is not one this server "
+                                                                               "accepts.")
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(COOKIE, token.strip(), max_age=COOKIE_DAYS * 86400, httponly=True, samesite="strict",
                     secure=request.url.scheme == "https")

@@ -31,12 +31,15 @@ def list_people(request: Request) -> list[PersonOut]:
 
 @router.post("/v1/people", status_code=202, response_model=EnrolmentOut, dependencies=AUTH, tags=["people"],
           responses={201: {"model": EnrolmentOut, "description": "enrolled (with `?wait=true`)"},
-                     422: {"description": "a bad name, too little footage, or (with `?wait=true`) an enrolment that failed"}},
+                     422: {"description": "a bad name, too little footage, or (with `?wait=true`) an enrolment that "
+                                          "failed"}},
           openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
               "type": "object", "required": ["name", "file"], "properties": {
-                  "name": {"type": "string", "description": "the person's name (enrolling a name again adds a version)"},
+                  "name": {"type": "string",
+                           "description": "the person's name (enrolling a name again adds a version)"},
                   "file": {"type": "array", "items": {"type": "string", "format": "binary"},
-                           "description": f"verified videos and photos of the real person (1 to {MAX_ENROL_FILES})"}}}}}}})
+                           "description": "verified videos and photos of the real person "
+                                          f"(1 to {MAX_ENROL_FILES})"}}}}}}})
 async def enrol_person(request: Request, response: Response,
                        wait: bool = Query(False, description="answer once the enrolment has finished (at most "
                                                               f"{ENROL_WAIT_S:.0f} s): 201 with the new version, "
@@ -121,8 +124,10 @@ async def create_enrolment(request: Request, svc: Service) -> EnrolmentRecord:
 @router.post("/v1/people/import", status_code=201, response_model=PersonOut, dependencies=AUTH, tags=["people"],
           openapi_extra={"requestBody": {"content": {
               "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                  "file": {"type": "string", "format": "binary", "description": "a file from GET /v1/people/{name}/export or `unmask people export`"},
-                  "name": {"type": "string", "description": "store it under this name instead of the one in the file"}}}},
+                  "file": {"type": "string", "format": "binary",
+                           "description": "a file from GET /v1/people/{name}/export or `unmask people export`"},
+                  "name": {"type": "string",
+                           "description": "store it under this name instead of the one in the file"}}}},
               "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def import_person(request: Request) -> PersonOut:
     """Store an exported profile (from another unmask) as a new version of its person (or of `name`)."""
@@ -158,7 +163,8 @@ def person_versions(request: Request, name: str) -> list[PersonOut]:
 
 
 @router.get("/v1/people/{name}/export", dependencies=AUTH, tags=["people"], response_class=Response,
-         responses={200: {"content": {"application/json": {}}, "description": "the profile file (as `unmask people export` writes it)"}})
+         responses={200: {"content": {"application/json": {}}, "description": "the profile file (as `unmask people "
+                                                                              "export` writes it)"}})
 def export_person(request: Request, name: str, version: int | None = Query(None, ge=1)) -> Response:
     """The person's profile as a file, to move to another unmask (`POST /v1/people/import`, `unmask people import`)."""
     try:

@@ -26,9 +26,11 @@ router = APIRouter()
           openapi_extra={"requestBody": {"content": {
               "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                   "file": {"type": "string", "format": "binary"},
-                  "settings": {"type": "string", "description": 'JSON object of scan settings, e.g. {"sampling.fps": 4}'},
+                  "settings": {"type": "string",
+                               "description": 'JSON object of scan settings, e.g. {"sampling.fps": 4}'},
                   "claims": {"type": "string", "description": "an enrolled person the file is claimed to show"},
-                  "claims_version": {"type": "integer", "description": "that person's profile version (default: newest)"}}}},
+                  "claims_version": {"type": "integer",
+                                     "description": "that person's profile version (default: newest)"}}}},
               "application/json": {"schema": PathRequest.model_json_schema()},
               "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def create_scan(request: Request, response: Response) -> ScanOut:
@@ -131,7 +133,8 @@ def list_scans(request: Request, limit: int = Query(50, ge=1, le=500), offset: i
 
 
 @router.get("/v1/scans/{scan_id}", response_model=ScanDetail, dependencies=AUTH, tags=["scans"])
-def get_scan(request: Request, scan_id: str, report: bool = Query(True, description="include the JSON report once done")) -> ScanDetail:
+def get_scan(request: Request, scan_id: str,
+             report: bool = Query(True, description="include the JSON report once done")) -> ScanDetail:
     """Status and progress; the JSON report once done."""
     st = get_store(request)
     try:
@@ -161,7 +164,8 @@ def get_report_html(request: Request, scan_id: str, download: bool = False) -> R
     disposition = "attachment" if download else "inline"
     return Response(html, media_type="text/html; charset=utf-8", headers={
         "Content-Disposition": f'{disposition}; filename="unmask-{safe}.html"',
-        "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+        "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src "
+                                   "'unsafe-inline'",
         "X-Content-Type-Options": "nosniff"})
 
 
