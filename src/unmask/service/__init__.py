@@ -2,10 +2,11 @@
 
     app = create_app(ServiceSettings.from_env(workers=1))   # FastAPI; run with uvicorn
 
-Modules: ``settings`` (validated once), ``app`` (API routes: scans, people, enrolments), ``web``
-(pages), ``uploads`` (streamed, size-limited, server-named), ``pool`` and ``worker`` (bounded
-workers fed by the store's queues of enrolments and scans), ``engine`` (the seam to the scanner
-and the enroller), ``server`` (binding, uvicorn).
+Modules: ``settings`` (validated once), ``app`` (``create_app``: joins the routers), ``routers``
+(``health``, ``scans``, ``people``, ``pages``), ``schemas`` (API models), ``deps`` (store, token),
+``state`` (shared state and lifecycle), ``parsing``, ``uploads`` (streamed, size-limited, server-named),
+``pool`` and ``worker`` (bounded workers fed by the store's queues of enrolments and scans),
+``server`` (binding, uvicorn). The scanner seam is :mod:`unmask.workers.engine`.
 """
 
 from unmask.service.settings import ServiceSettings
