@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from unmask.report.build import LABEL_WORDS, Report
 from unmask.report.html import render_html
-from unmask.textreport import format_report
+from unmask.report.text import format_report
 
 # "score 0.63; likely manipulated at ≥ 0.87, likely real below 0.27" (with an optional "just below ..." between)
 _NUMBERS = re.compile(r"score (\d+\.\d+)(?:, [^;]*)?; likely manipulated at ≥ (\d+\.\d+), likely real below (\d+\.\d+)")
@@ -46,7 +46,7 @@ def contradictions(data: Mapping[str, Any]) -> list[str]:
         if not _printed_agrees(fusion_label, s, fake, real):
             out.append(f"summary prints {m.group(0)!r} under the label {fusion_label}")
     # the terminal's header prints the score with as many digits as the label needs
-    text = format_report(Report(data))
+    text = format_report(Report.from_dict(data))
     head = re.search(r"score (\d+\.(\d+))", text.splitlines()[0])
     if head and v["score"] is not None:
         nd, th = len(head.group(2)), v["thresholds"]
@@ -59,7 +59,7 @@ def contradictions(data: Mapping[str, Any]) -> list[str]:
             out.append(f"{a['name']} says {_NOTHING_FOUND.search(a['explanation']).group(0)!r} "
                        f"above {len(a['evidence'])} finding(s)")
     # the HTML banner must not say no cue fired above listed findings
-    html = render_html(Report(data))
+    html = render_html(Report.from_dict(data))
     banner = html[html.find('id="verdict"'):html.find("</section>", html.find('id="verdict"'))]
     if data["evidence"] and re.search(r"None of the cues", banner):
         out.append("the HTML banner says 'None of the cues ... fired' above listed findings")

@@ -66,7 +66,7 @@ class StubEngine:
         data["input"]["path"] = str(path)
         if claims is not None:
             data["reference"] = stub_reference(claims)
-        return Report(data)
+        return Report.from_dict(data)
 
     def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Any) -> Enrollment:
         StubEngine.enrolments.append((name, [(str(p), n) for p, n in files]))

@@ -223,7 +223,7 @@ def output_stem(name: str, used: set[str]) -> str:
 def _cmd_scan(args: argparse.Namespace) -> int:
     from unmask.progress import ProgressBar
     from unmask.pipeline import Scanner
-    from unmask.textreport import format_report
+    from unmask.report.text import format_report
 
     config = _config(args)
     claims = None

@@ -17,21 +17,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from unmask.errors import ModelError
-from unmask.types import AnalyzerResult, FaceTrack, MediaContext
+from unmask.types import AnalyzerResult, FaceTrack, Label, MediaContext
 
 #: standardised features are clipped to ±Z_CLIP: one measurement far outside what the model saw (new
 #: footage, an odd camera) must not decide a verdict alone. ±3 cross-validated no worse than ±6 (0.68 vs 0.67).
 Z_CLIP = 3.0
 
-Label = Literal["likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess", "declared_synthetic"]
-#: ``declared_synthetic`` never comes from the fusion: only a valid credential declaring AI (unmask.rules)
-LABELS: tuple[Label, ...] = ("likely_real", "inconclusive", "likely_fake", "no_face", "cannot_assess",
-                             "declared_synthetic")
+#: every label, in the order the docs list them (``declared_synthetic`` never comes from the fusion: unmask.rules)
+LABELS: tuple[Label, ...] = tuple(Label)
 
 
 @dataclass(frozen=True)
@@ -105,6 +103,14 @@ class FusionModel:
         if self.still is not None and kind in self.still.kinds:
             return self.still
         return None
+
+    def label_for(self, score: float) -> Label:
+        """The label a score earns under this model's thresholds."""
+        if score >= self.likely_fake:
+            return Label.LIKELY_FAKE
+        if score < self.likely_real:
+            return Label.LIKELY_REAL
+        return Label.INCONCLUSIVE
 
     def typical_real(self, feature: str) -> float | None:
         """The feature's median on real training videos, if the model recorded it."""
@@ -214,44 +220,47 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
     """Gate, score every assessable track, and label the video by its most suspicious track."""
     th = (model.likely_real, model.likely_fake)
     if not ctx.tracks:
-        return Verdict("no_face", None, *th, None, ("no face was found in the analysed frames",), (), {})
+        return Verdict(Label.NO_FACE, None, *th, None, ("no face was found in the analysed frames",), (), {})
     kind_model = model.for_kind(ctx.info.kind)
     if kind_model is None:
-        return Verdict("cannot_assess", None, *th, None, (unvalidated_kind_reason(ctx.info.kind),),
+        return Verdict(Label.CANNOT_ASSESS, None, *th, None, (unvalidated_kind_reason(ctx.info.kind),),
                        tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks), {})
     model = kind_model
-    th = (model.likely_real, model.likely_fake)
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
         why = gate_reason(tr, ctx)
         if why is not None:
             tvs.append(TrackVerdict(tr.id, False, why, None, {}))
             continue
-        feats = track_features(results, tr.id)
-        p, contrib = model.predict(feats)
-        per_analyzer: dict[str, float] = {}
-        for name, c in contrib.items():
-            a = name.split(".", 1)[0]
-            per_analyzer[a] = per_analyzer.get(a, 0.0) + c
-        tvs.append(TrackVerdict(tr.id, True, None, p, per_analyzer, feats, contrib))
+        tvs.append(score_track(model, tr.id, track_features(results, tr.id)))
+    return verdict_of(model, tvs)
+
+
+def score_track(model: FusionModel, track_id: int, feats: dict[str, float]) -> TrackVerdict:
+    """One assessable track's probability of manipulation, with each analyzer's and feature's contribution."""
+    p, contrib = model.predict(feats)
+    per_analyzer: dict[str, float] = {}
+    for name, c in contrib.items():
+        a = name.split(".", 1)[0]
+        per_analyzer[a] = per_analyzer.get(a, 0.0) + c
+    return TrackVerdict(track_id, True, None, p, per_analyzer, feats, contrib)
+
+
+def verdict_of(model: FusionModel, tvs: Sequence[TrackVerdict]) -> Verdict:
+    """Label the video by its most suspicious scored track (``cannot_assess`` when none could be scored)."""
+    th = (model.likely_real, model.likely_fake)
     scored = [t for t in tvs if t.score is not None]
     if not scored:
         reasons = tuple(f"face {t.track_id}: {t.gate_reason}" for t in tvs)
-        return Verdict("cannot_assess", None, *th, None, reasons, tuple(tvs), {})
-    top = max(scored, key=lambda t: (t.score, -t.track_id))
+        return Verdict(Label.CANNOT_ASSESS, None, *th, None, reasons, tuple(tvs), {})
+    top = max(scored, key=lambda t: (t.score or 0.0, -t.track_id))
     assert top.score is not None
-    if top.score >= model.likely_fake:
-        label: Label = "likely_fake"
-    elif top.score < model.likely_real:
-        label = "likely_real"
-    else:
-        label = "inconclusive"
     reasons = tuple(f"face {t.track_id} not assessed: {t.gate_reason}" for t in tvs if not t.assessable)
-    return Verdict(label, top.score, *th, top.track_id, reasons, tuple(tvs), top.contributions)
+    return Verdict(model.label_for(top.score), top.score, *th, top.track_id, reasons, tuple(tvs), top.contributions)
 
 
 def report_track_features(report: Mapping[str, Any]) -> dict[int, dict[str, float]]:
-    """``analyzer.feature`` -> value for every face in a saved report (per-video features included)."""
+    """``analyzer.feature`` -> value for every face in a saved report's JSON (per-video features included)."""
     out: dict[int, dict[str, float]] = {f["id"]: {} for f in report["faces"]}
     for a in report["analyzers"]:
         if a["status"] != "ok":
@@ -273,12 +282,12 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     scores are updated; the report's prose keeps the original model's words.
     """
     damage = next((r for r in report["verdict"].get("rules", []) if r["rule"] == "damaged_input"), None)
-    if report["verdict"]["label"] == "no_face" or (damage and damage["to_label"] == "cannot_assess"):
+    if report["verdict"]["label"] == Label.NO_FACE or (damage and damage["to_label"] == Label.CANNOT_ASSESS):
         return dict(report)  # a file too damaged to judge stays so under any model
     kind_model = model.for_kind(report["input"]["kind"])
     if kind_model is None:
         new = dict(report)
-        new["verdict"] = {**report["verdict"], "label": "cannot_assess", "score": None, "track_id": None,
+        new["verdict"] = {**report["verdict"], "label": Label.CANNOT_ASSESS.value, "score": None, "track_id": None,
                           "reasons": [unvalidated_kind_reason(report["input"]["kind"])]}
         if "person_id" in report["verdict"]:
             new["verdict"]["person_id"] = None
@@ -290,16 +299,16 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
         return dict(report)
     fused, model = model, kind_model
     feats = report_track_features(report)
-    scores = {f["id"]: model.predict(feats[f["id"]])[0] for f in report["faces"] if f["assessable"]}
-    if not scores:
+    tvs = [score_track(model, f["id"], feats[f["id"]]) for f in report["faces"] if f["assessable"]]
+    if not tvs:
         return dict(report)
-    tid = max(scores, key=lambda k: (scores[k], -k))
-    s = scores[tid]
-    label = "likely_fake" if s >= model.likely_fake else "likely_real" if s < model.likely_real else "inconclusive"
-    if damage is not None:  # a damaged file never gets a confident label (rules.cap_for_damage)
-        label = "inconclusive"
+    v = verdict_of(model, tvs)  # the same scoring and labelling as a scan's (decide)
+    assert v.score is not None and v.track_id is not None
+    scores = {t.track_id: t.score for t in tvs if t.score is not None}
+    tid, s = v.track_id, v.score
+    label = Label.INCONCLUSIVE if damage is not None else v.label  # a damaged file is never sure (rules.cap_for_damage)
     new = dict(report)
-    new["verdict"] = {**report["verdict"], "label": label, "score": round(s, 4), "track_id": tid,
+    new["verdict"] = {**report["verdict"], "label": label.value, "score": round(s, 4), "track_id": tid,
                       "thresholds": {"likely_real": model.likely_real, "likely_fake": model.likely_fake}}
     new["faces"] = [{**f, "score": round(scores[f["id"]], 4) if f["id"] in scores else None} for f in report["faces"]]
     if "person_id" in report["verdict"]:  # reports since schema 1.2 name the person, and each person's best score

@@ -25,7 +25,8 @@ from unmask.media.decode import FrameReader
 from unmask.media.prefetch import prefetch
 from unmask.media.probe import probe
 from unmask.report.attachments import collect_attachments
-from unmask.report.build import Report, analysis_weights, build_report
+from unmask.report.build import build_report
+from unmask.report.model import Report
 from unmask.provenance import read_provenance
 from unmask.rules import apply_provenance, apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, FaceTrack, Frame, MediaContext, Need, Person, SampledFrame
@@ -81,7 +82,7 @@ class Scanner:
         """What a saved report must match to stand for a scan now, besides the config digest: each configured
         analyzer's version and the sha256 of the weights it reads (loads the models)."""
         _, analyzers = self._load()
-        return {"analyzers": {a.name: a.version for a in analyzers}, "weights": analysis_weights(analyzers)}
+        return {"analyzers": {a.name: a.version for a in analyzers}, "weights": {a.name: sha for a in analyzers if (sha := a.weights_sha256())}}
 
     def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
         """The face finder and the configured analyzers (without the reference check), loaded once."""
@@ -148,9 +149,7 @@ class Scanner:
 
         t0 = time.perf_counter()
         verdict = decide(ctx, results, self.fusion)
-        foreign = next((getattr(a, "model").foreign_mannerisms for a in analyzers if a.name == "reference"), None)
-        verdict, rules = apply_rules(verdict, results, foreign_mannerisms=foreign,
-                                     claimed=claims.name if claims is not None else None)
+        verdict, rules = apply_rules(verdict, results)
         verdict, damage = cap_for_damage(verdict, ctx.decoding, ctx.info.duration_s)  # last: a damaged file is never sure
         rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
@@ -160,7 +159,7 @@ class Scanner:
         rules = (*rules, declared) if declared is not None else rules
         timer.add("provenance", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
-        report = build_report(ctx, results, verdict, self.fusion, analyzers, timer.seconds, warnings, rules=rules,
+        report = build_report(ctx, results, verdict, self.fusion, timer.seconds, warnings, rules=rules,
                               record_path=record_path, provenance=provenance)
         report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
         report_progress("done", 1.0)
@@ -238,7 +237,7 @@ def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:
     try:
         return analyzer.analyze(ctx)
     except Exception as e:  # an analyzer bug must not lose the whole scan; the report says what failed
-        return AnalyzerResult(analyzer.name, analyzer.version, "error", f"Failed: {type(e).__name__}: {e}", reason=f"{type(e).__name__}: {e}")
+        return analyzer.failed(e)
 
 
 def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:

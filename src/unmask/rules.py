@@ -58,11 +58,12 @@ import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from unmask.fusion import Label, Verdict
+from unmask.fusion import Verdict
 from unmask.provenance.credentials import AI_SOURCE_TYPES, Credential
-from unmask.types import AnalyzerResult, DecodeCoverage
+from unmask.types import SCORED_LABELS, AnalyzerResult, ClaimResult, DecodeCoverage, Label, LipSyncMismatch, LipSyncResult
 
-_ORDER: dict[str, int] = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
+#: the labels a rule may raise, least to most suspicious
+_ORDER: dict[str, int] = {label: i for i, label in enumerate(SCORED_LABELS)}
 
 DAMAGE_RULE = "damaged_input"
 #: a damaged file with less than this share of its (planned) video decoded gets ``cannot_assess``
@@ -89,25 +90,17 @@ def _raise(label: Label, to: Label) -> Label:
     return to if _ORDER[to] > _ORDER[label] else label
 
 
-def lip_sync_hit(results: Sequence[AnalyzerResult], assessable: set[int]) -> tuple[int, float, float] | None:
-    """(track, correlation, upper bound) of the speaking face whose mouth fails to follow the voice, if any."""
-    r = next((r for r in results if r.name == "av_sync" and r.status == "ok"), None)
-    if r is None:
-        return None
-    from unmask.analyzers.av_sync import MISMATCH_MAX_CORR, corr_upper  # scipy: only when lip sync ran
-    worst: tuple[int, float, float] | None = None
-    for t in r.tracks:
-        f = t.features
-        if t.track_id not in assessable or f.get("listener", 0.0) >= 1.0 or "corr" not in f:
-            continue
-        ub = corr_upper(f["corr"], f.get("n_eff", 0.0))
-        if math.isfinite(ub) and ub < MISMATCH_MAX_CORR and (worst is None or ub < worst[2]):
-            worst = (t.track_id, f["corr"], ub)
+def lip_sync_hit(results: Sequence[AnalyzerResult], assessable: set[int]) -> LipSyncMismatch | None:
+    """The assessable speaking face whose mouth fails to follow the voice most clearly, if any."""
+    r = next((r for r in results if isinstance(r, LipSyncResult) and r.status == "ok"), None)
+    worst: LipSyncMismatch | None = None
+    for m in r.mismatches if r is not None else ():
+        if m.track_id in assessable and (worst is None or m.upper < worst.upper):
+            worst = m
     return worst
 
 
-def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult], foreign_mannerisms: float | None = None,
-                claimed: str | None = None) -> tuple[Verdict, tuple[RuleHit, ...]]:
+def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult]) -> tuple[Verdict, tuple[RuleHit, ...]]:
     """The verdict with its label raised by every rule that fires, and those rules."""
     if verdict.label not in _ORDER:
         return verdict, ()
@@ -115,27 +108,27 @@ def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult], foreign_man
     hits: list[RuleHit] = []
     label: Label = verdict.label
     ls = lip_sync_hit(results, assessable)
-    if ls is not None:
-        from unmask.analyzers.av_sync import MISMATCH_DEV_FP, MISMATCH_MAX_CORR
-
-        tid, corr, ub = ls
-        new = _raise(label, "inconclusive")
-        hits.append(RuleHit("lip_sync_mismatch", "av_sync", tid, label, new,
+    sync = next((r for r in results if isinstance(r, LipSyncResult)), None)
+    if ls is not None and sync is not None:
+        tid, corr = ls.track_id, ls.corr
+        new = _raise(label, Label.INCONCLUSIVE)
+        hits.append(RuleHit("lip_sync_mismatch", sync.name, tid, label, new,
                             f"Face {tid}'s mouth does not follow the voice (correlation {corr:.2f}; even allowing for "
-                            f"chance it stays below {MISMATCH_MAX_CORR:.2f}, as in only {MISMATCH_DEV_FP} real "
+                            f"chance it stays below {sync.max_corr:.2f}, as in only {sync.dev_false_positives} real "
                             "development clips with speech): the sound may have been laid over this video, or the "
                             "mouth re-animated. Look and listen closely."))
         label = new
-    if foreign_mannerisms is not None:
-        r = next((r for r in results if r.name == "reference" and r.status == "ok"), None)
-        top = None if r is None else next((t for t in r.tracks if t.features.get("claimed", 0.0) >= 1.0), None)
+    ref = next((r for r in results if isinstance(r, ClaimResult) and r.claim is not None), None)
+    if ref is not None and ref.claim is not None and ref.status == "ok":
+        foreign_mannerisms = ref.claim.foreign_mannerisms
+        top = next((t for t in ref.tracks if t.features.get("claimed", 0.0) >= 1.0), None)
         if top is not None and top.track_id in assessable:
             f = top.features
             if f.get("mannerism_windows", 0.0) > 0 and f.get("identity_p", 0.0) >= 0.5 \
                     and f.get("mannerism_p", 1.0) < foreign_mannerisms:
-                new = _raise(label, "inconclusive")
-                who = claimed or "the claimed person"
-                hits.append(RuleHit("foreign_mannerisms", "reference", top.track_id, label, new,
+                new = _raise(label, Label.INCONCLUSIVE)
+                who = ref.claim.claimed
+                hits.append(RuleHit("foreign_mannerisms", ref.name, top.track_id, label, new,
                                     f"Face {top.track_id} matches {who}'s face but not how {who} moves (mannerism "
                                     f"score {f['mannerism_p']:.2f}, below {foreign_mannerisms:.2f}): possibly "
                                     f"{who}'s face swapped onto someone else."))
@@ -169,10 +162,10 @@ def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s
     if coverage.fraction < MIN_DECODED_FRACTION:
         detail = (f"The file is damaged: {seconds} ({what}), less than half, too little to judge the video: "
                   "the missing part may be where it was manipulated.")
-        capped = Verdict("cannot_assess", None, verdict.likely_real, verdict.likely_fake, None,
+        capped = Verdict(Label.CANNOT_ASSESS, None, verdict.likely_real, verdict.likely_fake, None,
                          (f"the file is damaged: {seconds}", *verdict.reasons), verdict.tracks, {})
     else:
-        to: Label = "inconclusive" if verdict.label in ("likely_real", "likely_fake") else verdict.label
+        to: Label = Label.INCONCLUSIVE if verdict.label in (Label.LIKELY_REAL, Label.LIKELY_FAKE) else verdict.label
         detail = (f"The file is damaged: {seconds} ({what}), so no confident verdict is given; "
                   "try to get an undamaged copy.")
         capped = replace(verdict, label=to)
@@ -192,9 +185,9 @@ def apply_provenance(verdict: Verdict, credential: "Credential | None") -> tuple
                   f"AI ({', '.join(kinds)}{', by ' + tool if tool else ''}); the signature and hashes verify.")
         if not credential.trusted:
             detail += " The signer's certificate is not on a trust list, but a false declaration of AI generation would gain its signer nothing."
-        return replace(verdict, label="declared_synthetic"), RuleHit(DECLARED_RULE, "provenance", None, verdict.label,
-                                                                      "declared_synthetic", detail)
-    if credential.capture_unedited and verdict.label == "likely_fake":
+        return replace(verdict, label=Label.DECLARED_SYNTHETIC), RuleHit(DECLARED_RULE, "provenance", None, verdict.label,
+                                                                            Label.DECLARED_SYNTHETIC, detail)
+    if credential.capture_unedited and verdict.label == Label.LIKELY_FAKE:
         detail = (f"The file's Content Credentials, signed by {credential.signer_name}, say a capture device recorded it "
                   "with no edits since. That is strong evidence of a recording, but it does not override the "
                   "detectors: a device's key can be misused and a screen or a staged scene can be filmed, so both "

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -18,6 +19,25 @@ if TYPE_CHECKING:
     from unmask.config import ScanConfig
 
 MediaKind = Literal["video", "animation", "image"]
+
+
+class Label(StrEnum):
+    """The verdict vocabulary: one spelling, used by fusion, rules, reports, bench and the service.
+
+    ``declared_synthetic`` never comes from the fusion: only a valid credential declaring AI (``unmask.rules``).
+    A ``StrEnum``, so a label compares equal to (and serialises as) its stored string.
+    """
+
+    LIKELY_REAL = "likely_real"
+    INCONCLUSIVE = "inconclusive"
+    LIKELY_FAKE = "likely_fake"
+    NO_FACE = "no_face"
+    CANNOT_ASSESS = "cannot_assess"
+    DECLARED_SYNTHETIC = "declared_synthetic"
+
+
+#: the labels that carry a fusion score, least to most suspicious
+SCORED_LABELS: tuple[Label, ...] = (Label.LIKELY_REAL, Label.INCONCLUSIVE, Label.LIKELY_FAKE)
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels (display orientation)
 
 N_LANDMARKS = 478  # mediapipe face mesh with refined iris
@@ -337,6 +357,12 @@ class AnalyzerResult:
     video_features: dict[str, float] = field(default_factory=dict)  # per-video features (not per track)
     reason: str | None = None  # why skipped / the error message
     heatmaps: tuple[Heatmap, ...] = ()  # the most telling frames, for reports (not in the JSON)
+    #: what the analyzer checks, in one sentence (the report states it beside the findings)
+    checks: str = ""
+    #: plain words for each feature's base name (without ``_med``/``_p90``/``_p10``), for the verdict's drivers
+    feature_words: Mapping[str, str] = field(default_factory=dict)
+    #: sha256 of the trained weights the analyzer read (None: it reads none), recorded in the report
+    weights_sha256: str | None = None
 
     @property
     def score(self) -> float | None:
@@ -349,3 +375,64 @@ class AnalyzerResult:
             if t.track_id == track_id:
                 return t
         return None
+
+    def describe_feature(self, feature: str) -> tuple[str, str]:
+        """Plain words for one feature and how it was aggregated over frames.
+
+        ``sharp_ratio_p10`` → ("sharpness inside the face relative to ...", "at its lowest").
+        """
+        base, how = split_feature(feature)
+        return self.feature_words.get(base, base.replace("_", " ")), how
+
+
+def split_feature(feature: str) -> tuple[str, str]:
+    """(base name, how it was aggregated over frames in words): ``x_p90`` → ("x", "at its highest")."""
+    for sfx, how in (("_med", ""), ("_p90", "at its highest"), ("_p10", "at its lowest")):
+        if feature.endswith(sfx):
+            return feature[: -len(sfx)], how
+    return feature, ""
+
+
+@dataclass(frozen=True)
+class LipSyncMismatch:
+    """A speaking face whose mouth fails to follow the voice: the correlation and its upper bound allowing for chance."""
+
+    track_id: int
+    corr: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class LipSyncResult(AnalyzerResult):
+    """The lip-sync analyzer's result: besides the fusion features, the faces the lip-sync rule may fire on.
+
+    ``mismatches`` are the speaking faces whose correlation stays below ``max_corr`` even one standard
+    error up, most out of sync first; ``dev_false_positives`` says how rare that is on real clips, in words.
+    """
+
+    mismatches: tuple[LipSyncMismatch, ...] = ()
+    max_corr: float = 0.0
+    dev_false_positives: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """The claimed-person check's conclusion and what it was checked against (the report's ``reference``)."""
+
+    claimed: str
+    profile_version: int | None
+    profile_created_at: str | None
+    profile_sha256: str
+    calibration_sha256: str
+    conclusion: str
+    statement: str
+    track_id: int | None
+    #: the calibration's mannerism threshold below which the foreign-mannerisms rule fires
+    foreign_mannerisms: float
+
+
+@dataclass(frozen=True)
+class ClaimResult(AnalyzerResult):
+    """The reference analyzer's result: its per-face features plus the conclusion about the claimed person."""
+
+    claim: ClaimCheck | None = None

@@ -15,7 +15,7 @@ import pytest
 from unmask.config import ScanConfig
 from unmask.pipeline import Scanner
 from unmask.report.build import load_schema
-from unmask.textreport import format_report
+from unmask.report.text import format_report
 
 LONG = {"sampling.full_decode_max_s": 3.0, "sampling.burst_s": 0.75, "sampling.burst_every_s": 2.0}
 

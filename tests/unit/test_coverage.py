@@ -12,7 +12,7 @@ from unmask import synth
 from unmask.config import SamplingConfig
 from unmask.media.decode import FrameReader, burst_count, frame_budget, plan_segments, sample_rate
 from unmask.media.probe import probe
-from unmask.textreport import examined_words
+from unmask.report.text import examined_words
 
 S = SamplingConfig()
 

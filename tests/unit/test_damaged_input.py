@@ -23,7 +23,7 @@ from unmask.media.probe import probe
 from unmask.report.build import load_schema
 from unmask.report.html import render_html
 from unmask.rules import DAMAGE_RULE, cap_for_damage, decoded_words
-from unmask.textreport import format_report
+from unmask.report.text import format_report
 from unmask.types import DecodeCoverage
 
 S = SamplingConfig()

@@ -93,7 +93,7 @@ def test_heatmaps_become_overlays_in_their_analyzers_card(astronaut_obs, face_cl
     data["analyzers"].append({"name": "fake_cnn", "version": "0", "checks": "a learned check", "status": "ok", "score": 0.83,
                               "reason": None, "explanation": "A fake learned detector for the test.", "evidence": [],
                               "tracks": [], "video_features": {}})
-    html = render_html(Report(data, atts))
+    html = render_html(Report.from_dict(data, atts))
     card = html[html.index('id="analyzer-fake_cnn"'):]
     card = card[:card.index("</section>")]
     assert card.count("data:image/jpeg;base64,") == 2 and "heat map" in card
@@ -102,7 +102,7 @@ def test_heatmaps_become_overlays_in_their_analyzers_card(astronaut_obs, face_cl
 def test_hostile_file_names_are_escaped(face_clip_report):
     data = json.loads(face_clip_report.to_json())
     data["input"]["path"] = "</script><script>alert(1)</script><img src=x onerror=alert(2)>.mp4"
-    html = render_html(Report(data, face_clip_report.attachments))
+    html = render_html(Report.from_dict(data, face_clip_report.attachments))
     assert "<script>alert" not in html and "<img src=x" not in html
     embedded = re.search(r'<script type="application/json" id="unmask-report">(.*?)</script>', html, re.S).group(1)
     assert json.loads(embedded)["input"]["path"] == data["input"]["path"]
@@ -148,13 +148,13 @@ def test_reports_without_a_verdict_still_render(face_clip_report):
                            reasons=["no face was found in the analysed frames"], summary="No face found: nothing was judged.")
     for a in data["analyzers"]:
         a.update(status="skipped", score=None, reason="no face was found", evidence=[], tracks=[])
-    html = render_html(Report(data))
+    html = render_html(Report.from_dict(data))
     assert_self_contained(html)
     assert 'data-label="no_face"' in html and "no face was found in the analysed frames" in html
     assert 'class="gauge"' not in html and "No face was found in the analysed frames." in html
     assert html.count("Not run: no face was found.") == len(data["analyzers"])
     data["input"]["kind"] = "image"
-    assert "A still image has no timeline." in render_html(Report(data))
+    assert "A still image has no timeline." in render_html(Report.from_dict(data))
 
 
 def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, windows: int = 4,
@@ -183,7 +183,7 @@ def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, w
 ], ids=["impersonator", "different-face", "consistent", "too-short"])
 def test_reference_card_says_what_face_and_movements_mean_together(face_clip_report, conclusion, pid, pm, words):
     data = _with_reference(face_clip_report.data, conclusion, pid, pm)
-    html = render_html(Report(data, face_clip_report.attachments))
+    html = render_html(Report.from_dict(data, face_clip_report.attachments))
     assert_self_contained(html)
     card = html[html.index('id="reference"'):]
     card = card[:card.index("</section>")]
@@ -208,7 +208,7 @@ def test_reference_card_gives_the_voice_a_line(face_clip_report, voice, words):
     data = _with_reference(face_clip_report.data, conclusion, 0.99, 0.9, voice=voice)
     data["schema_version"] = "1.4"
     jsonschema.validate(data, load_schema())
-    html = render_html(Report(data, face_clip_report.attachments))
+    html = render_html(Report.from_dict(data, face_clip_report.attachments))
     card = html[html.index('id="reference"'):]
     card = card[:card.index("</section>")]
     assert "<th>Voice</th>" in card
@@ -223,7 +223,7 @@ def test_fired_rules_are_shown_in_the_verdict_banner(face_clip_report):
          "to_label": "inconclusive", "detail": "Face 1's mouth does not follow the voice."},
         {"rule": "foreign_mannerisms", "analyzer": "reference", "track_id": 1, "from_label": "inconclusive",
          "to_label": "inconclusive", "detail": "Face 1 matches Ada's face but not how Ada moves."}])
-    html = render_html(Report(data))
+    html = render_html(Report.from_dict(data))
     banner = html[html.index('id="verdict"'):html.index("</section>")]
     assert "The lip-sync rule raised the verdict from “likely real” to “inconclusive”." in banner
     assert "The mannerism rule fired, but the verdict was already “inconclusive”: it changed nothing." in banner

@@ -52,7 +52,7 @@ def test_report_voice_block_follows_the_schema(check):
 def test_every_conclusion_has_words_in_the_terminal_and_the_html_report():
     from unmask.reference.conclusion import CONCLUSIONS
     from unmask.report.html import CONCLUSION_HEADLINE
-    from unmask.textreport import CONCLUSION_WORDS
+    from unmask.report.text import CONCLUSION_WORDS
 
     assert set(CONCLUSIONS) == set(CONCLUSION_WORDS) == set(CONCLUSION_HEADLINE)
     assert set(CONCLUSIONS) == set(load_schema()["properties"]["reference"]["oneOf"][1]["properties"]["conclusion"]["enum"])
@@ -62,7 +62,7 @@ def test_terminal_claim_line_gives_the_voice(face_clip_report):
     import json
 
     from unmask.report.build import Report
-    from unmask.textreport import format_report
+    from unmask.report.text import format_report
 
     data = json.loads(face_clip_report.to_json())
     data["reference"] = {
@@ -72,5 +72,5 @@ def test_terminal_claim_line_gives_the_voice(face_clip_report):
         "mannerisms": {"checked": False, "score": None, "llr": None, "windows": 0},
         "voice": {"checked": True, "skipped_because": None, "score": 0.03, "similarity": 0.52, "own_range": [0.8, 0.9],
                   "others_below": 0.66, "segments": 3, "speech_s": 9.0, "speakers": 1}}
-    text = format_report(Report(data))
+    text = format_report(Report.from_dict(data))
     assert "claim: Ann v1: this person's face, someone else's voice (identity 0.99; mannerisms not compared; voice 0.03)" in text

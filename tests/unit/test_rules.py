@@ -7,7 +7,7 @@ import pytest
 from unmask.analyzers import av_sync
 from unmask.fusion import TrackVerdict, Verdict
 from unmask.rules import apply_rules
-from unmask.types import AnalyzerResult, TrackScore
+from unmask.types import AnalyzerResult, ClaimCheck, ClaimResult, TrackScore
 
 
 def _verdict(label: str, assessable: bool = True) -> Verdict:
@@ -16,12 +16,14 @@ def _verdict(label: str, assessable: bool = True) -> Verdict:
 
 
 def _av(corr: float, n_eff: float = 200.0, listener: float = 0.0) -> AnalyzerResult:
-    return AnalyzerResult("av_sync", "1.0", "ok", "", (TrackScore(1, 0.9, {"corr": corr, "n_eff": n_eff, "listener": listener}),))
+    """The lip-sync analyzer's result for one face (it names the faces out of sync itself)."""
+    return av_sync.AVSyncAnalyzer().ok([TrackScore(1, 0.9, {"corr": corr, "n_eff": n_eff, "listener": listener})], [], "")
 
 
-def _ref(pid: float, pm: float, windows: float = 4.0) -> AnalyzerResult:
+def _ref(pid: float, pm: float, windows: float = 4.0, claimed: str = "Ada") -> AnalyzerResult:
     f = {"identity_p": pid, "mannerism_p": pm, "mannerism_windows": windows, "claimed": 1.0}
-    return AnalyzerResult("reference", "1.0", "ok", "", (TrackScore(1, 1 - pm, f),))
+    claim = ClaimCheck(claimed, 1, "", "", "", "impersonator", "", 1, foreign_mannerisms=0.2)
+    return ClaimResult("reference", "1.0", "ok", "", (TrackScore(1, 1 - pm, f),), claim=claim)
 
 
 @pytest.fixture(autouse=True)
@@ -51,12 +53,12 @@ def test_rules_never_judge_what_the_gate_refused():
 
 
 def test_foreign_mannerisms_raise_to_inconclusive_only():
-    v, hits = apply_rules(_verdict("likely_real"), [_ref(0.99, 0.05)], foreign_mannerisms=0.2, claimed="Ada")
+    v, hits = apply_rules(_verdict("likely_real"), [_ref(0.99, 0.05)])
     assert v.label == "inconclusive" and hits[0].rule == "foreign_mannerisms" and "Ada" in hits[0].detail
-    v, hits = apply_rules(_verdict("likely_fake"), [_ref(0.99, 0.05)], foreign_mannerisms=0.2)
+    v, hits = apply_rules(_verdict("likely_fake"), [_ref(0.99, 0.05)])
     assert v.label == "likely_fake"  # never lowered
     for r in (_ref(0.1, 0.05), _ref(0.99, 0.5), _ref(0.99, 0.05, windows=0.0)):  # other face; moves like them; unmeasured
-        v, hits = apply_rules(_verdict("likely_real"), [r], foreign_mannerisms=0.2)
+        v, hits = apply_rules(_verdict("likely_real"), [r])
         assert v.label == "likely_real" and not hits
 
 

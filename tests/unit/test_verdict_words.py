@@ -18,7 +18,7 @@ from report_checks import contradictions
 from unmask.fusion import TrackVerdict, Verdict, unvalidated_kind_reason
 from unmask.report.build import Report, _fusion_summary, score_digits, score_words
 from unmask.report.html import render_html
-from unmask.textreport import format_report
+from unmask.report.text import format_report
 
 NUMBERS = re.compile(r"score (\d+\.\d+)(, (just below|at or just above) the (likely-manipulated|likely-real) threshold)?; "
                      r"likely manipulated at ≥ (\d+\.\d+), likely real below (\d+\.\d+)")
@@ -116,15 +116,15 @@ def test_html_never_says_no_cue_fired_above_findings(face_clip_report) -> None:
     finding = {"analyzer": "head_pose", "cue": "head_pose_mismatch", "detail": "Face 1, 1.0 s: turned 9° apart.",
                "strength": 0.6, "t_start": 1.0, "t_end": 1.0, "track_id": 1, "frame_start": 25, "frame_end": 25}
     d["evidence"] = [finding]
-    html = render_html(Report(d))
+    html = render_html(Report.from_dict(d))
     assert "None of the cues" not in html and "were outweighed by the rest" in html
     d["evidence"] = []
-    assert "None of the cues unmask measures fired" in render_html(Report(d))
+    assert "None of the cues unmask measures fired" in render_html(Report.from_dict(d))
 
 
 def test_terminal_header_uses_the_digits_the_label_needs(face_clip_report) -> None:
     d = _data(face_clip_report)
     d["verdict"].update(label="inconclusive", fusion_label="inconclusive", score=0.8678,
                         thresholds={"likely_real": 0.2693, "likely_fake": 0.8718})
-    assert "INCONCLUSIVE  score 0.868" in format_report(Report(d)).splitlines()[0]
-    assert "score 0.868" in render_html(Report(d))
+    assert "INCONCLUSIVE  score 0.868" in format_report(Report.from_dict(d)).splitlines()[0]
+    assert "score 0.868" in render_html(Report.from_dict(d))

@@ -26,7 +26,7 @@ speaks (a voice-over or narration).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -37,7 +37,8 @@ from unmask.faces.signals import TrackSignals, track_signals
 from unmask.errors import InputError
 from unmask.media.audio import read_audio
 from unmask.media.speech import Envelope, SoundClass, classify_sound, speech_envelope
-from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
+from unmask.types import (AnalyzerResult, Evidence, FaceTrack, Heatmap, LipSyncMismatch, LipSyncResult, MediaContext, Need,
+                          TrackScore)
 
 GRID_HZ = 25.0
 BAND_HZ = (0.5, 8.0)
@@ -345,6 +346,22 @@ class AVSyncAnalyzer(Analyzer):
             evidence += self._evidence(r, s)
         return self.ok(scores, evidence, " ".join(notes),
                        video_features={"speech_s": float(sound.voiced_s), "pause_frac": float(sound.pause_frac)})
+
+    def ok(self, tracks: list[TrackScore] | tuple[TrackScore, ...], evidence: list[Evidence] | tuple[Evidence, ...],
+           explanation: str, video_features: dict[str, float] | None = None,
+           heatmaps: list[Heatmap] | tuple[Heatmap, ...] = ()) -> LipSyncResult:
+        """The result, with the speaking faces whose mouth fails to follow the voice (for the lip-sync rule)."""
+        res = super().ok(tracks, evidence, explanation, video_features, heatmaps)
+        mismatches = []
+        for t in res.tracks:
+            f = t.features
+            if f.get("listener", 0.0) >= 1.0 or "corr" not in f:
+                continue
+            ub = corr_upper(f["corr"], f.get("n_eff", 0.0))
+            if math.isfinite(ub) and ub < MISMATCH_MAX_CORR:
+                mismatches.append(LipSyncMismatch(t.track_id, f["corr"], ub))
+        return LipSyncResult(**{fl.name: getattr(res, fl.name) for fl in fields(res)}, mismatches=tuple(mismatches),
+                             max_corr=MISMATCH_MAX_CORR, dev_false_positives=MISMATCH_DEV_FP)
 
     def speaker_check(self, faces: list[FaceTrack], track_id: int, env: Envelope) -> SpeakerCall:
         """Is face ``track_id`` the one speaking? ``voice_over`` (its lips barely move while someone speaks),

@@ -12,9 +12,9 @@ The pipeline marks an analyzer ``skipped`` when its ``needs`` are missing and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Sequence, TypeVar
+from typing import Callable, ClassVar, Sequence, TypedDict, TypeVar
 
-from unmask.types import AnalyzerResult, Evidence, Heatmap, MediaContext, Need, TrackScore
+from unmask.types import AnalyzerResult, Evidence, Heatmap, MediaContext, Need, TrackScore, split_feature
 
 
 T = TypeVar("T")
@@ -37,14 +37,6 @@ def flagged_spans(rows: Sequence[T], time_of: Callable[[T], float], score_of: Ca
     return spans
 
 
-def _split_feature(feature: str) -> tuple[str, str]:
-    """(base name, how it was aggregated over frames in words): ``x_p90`` → ("x", "at its highest")."""
-    for sfx, how in (("_med", ""), ("_p90", "at its highest"), ("_p10", "at its lowest")):
-        if feature.endswith(sfx):
-            return feature[: -len(sfx)], how
-    return feature, ""
-
-
 class Analyzer(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
@@ -63,7 +55,7 @@ class Analyzer(ABC):
     @classmethod
     def direction(cls, feature: str) -> int:
         """+1, -1 or 0 (either way) for a feature, with or without its ``_med``/``_p90``/``_p10`` suffix."""
-        return cls.suspect_when.get(_split_feature(feature)[0], 0)
+        return cls.suspect_when.get(split_feature(feature)[0], 0)
 
     @classmethod
     def describe_feature(cls, feature: str) -> tuple[str, str]:
@@ -71,7 +63,7 @@ class Analyzer(ABC):
 
         ``sharp_ratio_p10`` → ("sharpness inside the face relative to ...", "at its lowest").
         """
-        base, how = _split_feature(feature)
+        base, how = split_feature(feature)
         return cls.feature_words.get(base, base.replace("_", " ")), how
 
     def load(self) -> None:
@@ -97,7 +89,23 @@ class Analyzer(ABC):
     ) -> AnalyzerResult:
         ev = tuple(sorted(evidence, key=lambda e: -e.strength))
         return AnalyzerResult(self.name, self.version, "ok", explanation, tuple(tracks), ev, dict(video_features or {}),
-                              heatmaps=tuple(heatmaps))
+                              heatmaps=tuple(heatmaps), **self.handover())
 
     def skipped(self, reason: str) -> AnalyzerResult:
-        return AnalyzerResult(self.name, self.version, "skipped", f"Not run: {reason}.", reason=reason)
+        return AnalyzerResult(self.name, self.version, "skipped", f"Not run: {reason}.", reason=reason,
+                              **self.handover())
+
+    def failed(self, error: Exception) -> AnalyzerResult:
+        """The result of an ``analyze`` that raised: the report says what failed, the scan goes on."""
+        msg = f"{type(error).__name__}: {error}"
+        return AnalyzerResult(self.name, self.version, "error", f"Failed: {msg}", reason=msg, **self.handover())
+
+    def handover(self) -> HandOver:
+        """What every result carries for the report besides the findings: checks, feature words, weights."""
+        return {"checks": self.checks, "feature_words": dict(self.feature_words), "weights_sha256": self.weights_sha256()}
+
+
+class HandOver(TypedDict):
+    checks: str
+    feature_words: dict[str, str]
+    weights_sha256: str | None

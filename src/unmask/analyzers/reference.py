@@ -17,7 +17,7 @@ what the combination means.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -36,7 +36,7 @@ from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, Windows, match, p
 from unmask.reference.model import ReferenceModel
 from unmask.reference.profile import PersonProfile
 from unmask.reference.voice import VoiceCheck, VoiceModel, check_voice
-from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
+from unmask.types import AnalyzerResult, ClaimCheck, ClaimResult, Evidence, FaceTrack, Heatmap, MediaContext, Need, TrackScore
 from unmask.voice.encoder import VoiceEncoder
 
 #: faces compared with the claimed person, largest/longest first (each costs a few embeddings)
@@ -110,6 +110,27 @@ class ReferenceAnalyzer(Analyzer):
         voice = None if vc is None else VoiceWords(vc.matches, vc.similarity, vc.own_range, vc.others_below,
                                                    vc.reason(top.track_id))
         return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms, voice=voice)
+
+    def claim_result(self, result: AnalyzerResult) -> ClaimResult:
+        """``result`` with the conclusion about the claimed person, as the report and the rules read it."""
+        prof = self.profile
+        claim = None
+        if prof is not None:
+            c = self.conclusion(result)
+            claim = ClaimCheck(prof.name, prof.version, prof.created_at, prof.sha256(), self.model.sha256,
+                               c.conclusion, c.statement, c.track_id, self.model.foreign_mannerisms)
+        return ClaimResult(**{f.name: getattr(result, f.name) for f in fields(result)}, claim=claim)
+
+    def ok(self, tracks: list[TrackScore] | tuple[TrackScore, ...], evidence: list[Evidence] | tuple[Evidence, ...],
+           explanation: str, video_features: dict[str, float] | None = None,
+           heatmaps: list[Heatmap] | tuple[Heatmap, ...] = ()) -> ClaimResult:
+        return self.claim_result(super().ok(tracks, evidence, explanation, video_features, heatmaps))
+
+    def skipped(self, reason: str) -> ClaimResult:
+        return self.claim_result(super().skipped(reason))
+
+    def failed(self, error: Exception) -> ClaimResult:
+        return self.claim_result(super().failed(error))
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         if self.profile is None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from unmask.version import __version__
-from unmask.analyzers.base import Analyzer
 from unmask.fusion import FusionModel, Verdict, unvalidated_kind_reason
-from unmask.report.attachments import Attachment
+from unmask.report.model import Report
 from unmask.report.names import face_renamer, recorded_name
-from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext
+from unmask.types import SCORED_LABELS, AnalyzerResult, ClaimResult, Evidence, FaceTrack, Label, MediaContext
+from unmask.version import __version__
 
 if TYPE_CHECKING:
     from unmask.provenance import Provenance
@@ -35,44 +34,17 @@ SUMMARY_SPANS = 6  # a person's stretches listed in the summary (the rest are co
 RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule",
               "damaged_input": "damaged-file rule", "declared_synthetic": "declared-AI rule",
               "capture_credential": "capture-credential rule"}
-_CONFIDENCE = {"likely_real": 0, "inconclusive": 1, "likely_fake": 2}
+_CONFIDENCE = {label: i for i, label in enumerate(SCORED_LABELS)}
 
-LABEL_WORDS = {
-    "likely_real": "Likely real",
-    "inconclusive": "Inconclusive",
-    "likely_fake": "Likely manipulated",
-    "no_face": "No face found",
-    "cannot_assess": "Cannot assess",
-    "declared_synthetic": "Declared AI-generated",
+#: each label as a reader sees it
+LABEL_WORDS: dict[str, str] = {
+    Label.LIKELY_REAL: "Likely real",
+    Label.INCONCLUSIVE: "Inconclusive",
+    Label.LIKELY_FAKE: "Likely manipulated",
+    Label.NO_FACE: "No face found",
+    Label.CANNOT_ASSESS: "Cannot assess",
+    Label.DECLARED_SYNTHETIC: "Declared AI-generated",
 }
-
-
-@dataclass(frozen=True)
-class Report:
-    """A finished scan. ``data`` is the JSON document; the properties are shortcuts.
-
-    ``attachments`` are the pictures the HTML report shows (face thumbnails, suspicious
-    moments, heatmap overlays), small JPEGs kept beside the JSON, never inside it.
-    """
-
-    data: Mapping[str, Any]
-    attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False)
-
-    @property
-    def label(self) -> str:
-        return str(self.data["verdict"]["label"])
-
-    @property
-    def score(self) -> float | None:
-        s = self.data["verdict"]["score"]
-        return None if s is None else float(s)
-
-    @property
-    def summary(self) -> str:
-        return str(self.data["verdict"]["summary"])
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.data, indent=indent, sort_keys=False, allow_nan=False)
 
 
 def load_schema() -> dict[str, Any]:
@@ -163,13 +135,13 @@ def _fmt(x: float) -> str:
     return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
 
 
-def _drivers(verdict: Verdict, fusion: FusionModel, analyzers: Sequence[Analyzer]) -> list[dict[str, Any]]:
+def _drivers(verdict: Verdict, fusion: FusionModel, results: Sequence[AnalyzerResult]) -> list[dict[str, Any]]:
     """The fusion inputs that moved the verdict's score most, in the verdict's direction, in plain words."""
     top = verdict.top_track
     if top is None or verdict.score is None:
         return []
     toward_fake = verdict.label != "likely_real"
-    by_name = {a.name: a for a in analyzers}
+    by_name = {r.name: r for r in results}
     items = sorted(top.feature_contributions.items(), key=lambda kv: (-kv[1] if toward_fake else kv[1], kv[0]))
     out = []
     for name, c in items[:TOP_DRIVERS]:
@@ -347,23 +319,21 @@ def _persons(ctx: MediaContext, faces: Sequence[Mapping[str, Any]]) -> list[dict
     return out
 
 
-def _reference(results: Sequence[AnalyzerResult], analyzers: Sequence[Analyzer]) -> dict[str, Any] | None:
+def _reference(results: Sequence[AnalyzerResult]) -> dict[str, Any] | None:
     """The claimed-person check in plain words and numbers, or None for a scan without a claim."""
-    ref = next((a for a in analyzers if a.name == "reference"), None)
-    res = next((r for r in results if r.name == "reference"), None)
-    profile = getattr(ref, "profile", None)
-    if ref is None or res is None or profile is None:
+    res = next((r for r in results if isinstance(r, ClaimResult) and r.claim is not None), None)
+    if res is None or res.claim is None:
         return None
-    c = ref.conclusion(res)  # type: ignore[attr-defined]
+    c = res.claim
     ts = res.for_track(c.track_id) if c.track_id is not None and res.status == "ok" else None
     f = ts.features if ts is not None else {}
     checked = f.get("mannerism_windows", 0.0) > 0
     return {
-        "claimed": profile.name,
-        "profile_version": profile.version,
-        "profile_created_at": profile.created_at,
-        "profile_sha256": profile.sha256(),
-        "calibration_sha256": ref.model.sha256,  # type: ignore[attr-defined]
+        "claimed": c.claimed,
+        "profile_version": c.profile_version,
+        "profile_created_at": c.profile_created_at,
+        "profile_sha256": c.profile_sha256,
+        "calibration_sha256": c.calibration_sha256,
         "conclusion": c.conclusion,
         "statement": c.statement,
         "track_id": c.track_id,
@@ -408,14 +378,9 @@ def _coverage(ctx: MediaContext) -> dict[str, Any]:
             "examined_s": _r(examined, 3), "coverage": _r(min(1.0, examined / duration)) if duration > 0 else None}
 
 
-def analysis_weights(analyzers: Sequence[Analyzer]) -> dict[str, str]:
-    """Each analyzer that reads trained weights -> their sha256: which exact models made this report."""
-    out = {}
-    for a in analyzers:
-        sha = a.weights_sha256()
-        if sha:
-            out[a.name] = sha
-    return out
+def analysis_weights(results: Sequence[AnalyzerResult]) -> dict[str, str]:
+    """Each analyzer that read trained weights -> their sha256: which exact models made this report."""
+    return {r.name: r.weights_sha256 for r in results if r.weights_sha256}
 
 
 def build_report(
@@ -423,7 +388,6 @@ def build_report(
     results: Sequence[AnalyzerResult],
     verdict: Verdict,
     fusion: FusionModel,
-    analyzers: Sequence[Analyzer],
     timings: Mapping[str, float],
     warnings: Sequence[str],
     rules: Sequence["RuleHit"] = (),
@@ -436,7 +400,6 @@ def build_report(
     verdict = replace(verdict, reasons=_reasons_per_person(verdict.reasons, ctx))
     fused_model = fusion
     fusion = fusion.for_kind(info.kind) or fusion  # the still-image model explains a photo's score
-    checks = {a.name: a.checks for a in analyzers}
     tv = {t.track_id: t for t in verdict.tracks}
     person_ids = ctx.person_ids()
     rename = face_renamer(person_ids)  # analyzers name tracks; the report names people
@@ -467,7 +430,7 @@ def build_report(
         analyzer_docs.append({
             "name": r.name,
             "version": r.version,
-            "checks": checks.get(r.name, ""),
+            "checks": r.checks,
             "status": r.status,
             "score": _r(r.score),
             "reason": r.reason,
@@ -483,9 +446,9 @@ def build_report(
     ranked = [e for _, e in all_evidence]
     top = ranked[:TOP_EVIDENCE]
     fused = fusion.read_analyzers or None  # the analyzers the score reads (a weight held at zero reads nothing)
-    drivers = _drivers(verdict, fusion, analyzers)
+    drivers = _drivers(verdict, fusion, results)
     segments = sorted({s.segment for s in ctx.sampled})
-    reference = _reference(results, analyzers)
+    reference = _reference(results)
     summary = rename(_summary(verdict, ctx, ranked, drivers, rules, reference, fused, provenance))
     for doc in analyzer_docs:  # each finding once (``top`` holds the same objects)
         for e in doc["evidence"]:
@@ -540,8 +503,8 @@ def build_report(
             **_coverage(ctx),
         },
         "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256,
-                  "weights": analysis_weights(analyzers)},
+                  "weights": analysis_weights(results)},
         "config_digest": ctx.config.digest(),
         "timings": {k.replace("analyzer.", "analyzer_") + "_s": _r(v, 4) for k, v in timings.items()},
     }
-    return Report(data)
+    return Report.from_dict(data)

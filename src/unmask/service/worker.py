@@ -172,7 +172,7 @@ def run_scan(store: Store, engine: ScanEngine, rec: ScanRecord, worker: str, sto
         settings_for = getattr(engine, "settings_for", None)
         scanned = rec.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if rec.started_at else ""
         facts = [("scan id", rec.id), ("scanned", scanned)]
-        html = render_html(Report(data, report.attachments), facts=facts,
+        html = render_html(Report.from_dict(data, report.attachments), facts=facts,
                            settings=settings_for(rec.overrides) if settings_for else None).encode("utf-8")
     except ScanStopped:
         if tracker.lost:

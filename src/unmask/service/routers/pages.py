@@ -20,7 +20,7 @@ from unmask.report.build import LABEL_WORDS
 from unmask.report.html import LABEL_TONE
 from unmask.service.deps import COOKIE, get_service, get_store
 from unmask.service.state import MAX_ENROL_FILES
-from unmask.textreport import CONCLUSION_WORDS
+from unmask.report.text import CONCLUSION_WORDS
 from unmask.version import __version__
 
 router = APIRouter()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from unmask.report.build import LABEL_WORDS, Report, printed_digits, rule_change_words
+from unmask.report.build import LABEL_WORDS, printed_digits, rule_change_words
+from unmask.report.model import Report
 
 CONCLUSION_WORDS = {
     "consistent": "consistent with this person",
