@@ -29,6 +29,7 @@ from unmask.metrics import roc_metrics
 from unmask.errors import ManifestError, UnmaskError
 from unmask.progress import ProgressBar
 from unmask.pipeline import Scanner
+from unmask.report.model import Report
 
 SCORED = ("likely_real", "inconclusive", "likely_fake")
 #: labels that call a file fake: the detectors' likely_fake, or the file's own valid credential declaring AI
@@ -192,7 +193,7 @@ def _analyzer_by_manipulation(records: list[dict[str, Any]]) -> dict[str, dict[s
     return out
 
 
-def _record(row: ManifestRow, report: dict[str, Any] | None, error: str | None, wall: float) -> dict[str, Any]:
+def _record(row: ManifestRow, report: Report | None, error: str | None, wall: float) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "path": str(row.path), "label": row.label, "kind": row.kind, "origin": row.origin,
         "manipulation": row.manipulation, "group": row.group, "wall_s": round(wall, 3),
@@ -200,16 +201,16 @@ def _record(row: ManifestRow, report: dict[str, Any] | None, error: str | None, 
         "resolution": "unknown",
     }
     if report is not None:
-        v = report["verdict"]
-        tid = v["track_id"]
+        v = report.verdict
+        tid = v.track_id
         face_scores: dict[str, float | None] = {}
-        for a in report["analyzers"]:
-            ts = [t["score"] for t in a["tracks"] if tid is None or t["track_id"] == tid]
-            face_scores[a["name"]] = max(ts) if ts and a["status"] == "ok" else None
-        rec.update(verdict=v["label"], score=v["score"], duration_s=report["input"]["duration_s"],
-                   frames_analyzed=report["sampling"]["frames_analyzed"], analyzers=face_scores,
-                   wall_s=report["timings"]["total_s"],
-                   resolution=resolution_band(report["input"].get("width"), report["input"].get("height")))
+        for a in report.analyzers:
+            ts = [t.score for t in a.tracks if tid is None or t.track_id == tid]
+            face_scores[a.name] = max(ts) if ts and a.ok else None  # type: ignore[type-var]  # scores are numbers here
+        rec.update(verdict=v.label.value, score=v.score, duration_s=report.input.duration_s,
+                   frames_analyzed=report.sampling.frames_analyzed, analyzers=face_scores,
+                   wall_s=report.timings["total_s"],
+                   resolution=resolution_band(report.input.width, report.input.height))
     return rec
 
 
@@ -317,7 +318,8 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
                     _write(rpath, json.dumps(report, indent=1))
                 except UnmaskError as e:
                     error = str(e)
-            records.append(_record(row, report, error, time.perf_counter() - t0))
+            records.append(_record(row, None if report is None else Report.from_dict(report), error,
+                                   time.perf_counter() - t0))
     wall_total = time.perf_counter() - t_bench
     threshold = scanner.fusion.likely_fake
     videos = [r for r in records if r["kind"] != "image"]

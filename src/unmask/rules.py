@@ -54,13 +54,20 @@ container metadata is never read by any rule.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from unmask.fusion import Verdict
 from unmask.provenance.credentials import AI_SOURCE_TYPES, Credential
-from unmask.types import SCORED_LABELS, AnalyzerResult, ClaimResult, DecodeCoverage, Label, LipSyncMismatch, LipSyncResult
+from unmask.types import (
+    SCORED_LABELS,
+    AnalyzerResult,
+    ClaimResult,
+    DecodeCoverage,
+    Label,
+    LipSyncMismatch,
+    LipSyncResult,
+)
 
 #: the labels a rule may raise, least to most suspicious
 _ORDER: dict[str, int] = {label: i for i, label in enumerate(SCORED_LABELS)}
@@ -172,7 +179,7 @@ def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s
     return capped, RuleHit(DAMAGE_RULE, "decode", None, verdict.label, capped.label, detail)
 
 
-def apply_provenance(verdict: Verdict, credential: "Credential | None") -> tuple[Verdict, RuleHit | None]:
+def apply_provenance(verdict: Verdict, credential: Credential | None) -> tuple[Verdict, RuleHit | None]:
     """The provenance rules (after every other rule): a valid AI declaration sets ``declared_synthetic``; a valid
     capture credential beside a ``likely_fake`` is noted without changing it. Metadata is never read here."""
     if credential is None or not credential.valid:
@@ -181,20 +188,22 @@ def apply_provenance(verdict: Verdict, credential: "Credential | None") -> tuple
         kinds = sorted({a.digital_source_type for a in credential.actions if a.digital_source_type} & AI_SOURCE_TYPES)
         tool = next((a.software_agent for a in credential.actions if a.digital_source_type in AI_SOURCE_TYPES
                      and a.software_agent), None)
-        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, declare it made with generative "
-                  f"AI ({', '.join(kinds)}{', by ' + tool if tool else ''}); the signature and hashes verify.")
+        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, declare it made with "
+                  f"generative AI ({', '.join(kinds)}{', by ' + tool if tool else ''}); the signature and hashes "
+                  "verify.")
         if not credential.trusted:
-            detail += " The signer's certificate is not on a trust list, but a false declaration of AI generation would gain its signer nothing."
-        return replace(verdict, label=Label.DECLARED_SYNTHETIC), RuleHit(DECLARED_RULE, "provenance", None, verdict.label,
-                                                                            Label.DECLARED_SYNTHETIC, detail)
+            detail += (" The signer's certificate is not on a trust list, but a false declaration of AI generation "
+                       "would gain its signer nothing.")
+        hit = RuleHit(DECLARED_RULE, "provenance", None, verdict.label, Label.DECLARED_SYNTHETIC, detail)
+        return replace(verdict, label=Label.DECLARED_SYNTHETIC), hit
     if credential.capture_unedited and verdict.label == Label.LIKELY_FAKE:
-        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, say a capture device recorded it "
-                  "with no edits since. That is strong evidence of a recording, but it does not override the "
+        detail = (f"The file's Content Credentials, signed by {credential.signer_name}, say a capture device recorded "
+                  "it with no edits since. That is strong evidence of a recording, but it does not override the "
                   "detectors: a device's key can be misused and a screen or a staged scene can be filmed, so both "
                   "the credential and the cues are reported.")
         return verdict, RuleHit(CAPTURE_RULE, "provenance", None, verdict.label, verdict.label, detail)
     return verdict, None
 
 
-__all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "apply_provenance", "MIN_DECODED_FRACTION", "RuleHit", "apply_rules", "cap_for_damage", "decoded_words",
-           "lip_sync_hit"]
+__all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "apply_provenance", "MIN_DECODED_FRACTION", "RuleHit",
+           "apply_rules", "cap_for_damage", "decoded_words", "lip_sync_hit"]

@@ -12,10 +12,10 @@ The pipeline marks an analyzer ``skipped`` when its ``needs`` are missing and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Sequence, TypedDict, TypeVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, TypedDict, TypeVar
 
 from unmask.types import AnalyzerResult, Evidence, Heatmap, MediaContext, Need, TrackScore, split_feature
-
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class Analyzer(ABC):
         base, how = split_feature(feature)
         return cls.feature_words.get(base, base.replace("_", " ")), how
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027  # optional hook: most analyzers load nothing
         """Load heavy models. Called once before the first ``analyze``; default: nothing."""
 
     def weights_sha256(self) -> str | None:
@@ -102,7 +102,8 @@ class Analyzer(ABC):
 
     def handover(self) -> HandOver:
         """What every result carries for the report besides the findings: checks, feature words, weights."""
-        return {"checks": self.checks, "feature_words": dict(self.feature_words), "weights_sha256": self.weights_sha256()}
+        return {"checks": self.checks, "feature_words": dict(self.feature_words),
+                "weights_sha256": self.weights_sha256()}
 
 
 class HandOver(TypedDict):

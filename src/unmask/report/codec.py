@@ -31,7 +31,8 @@ NOT_IN_JSON = "not_in_json"
 def to_dict(obj: object) -> Any:
     """The JSON value of a report part: dataclasses become objects, tuples lists, enums their strings."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.metadata.get(NOT_IN_JSON)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get(NOT_IN_JSON)}
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, (tuple, list)):
@@ -72,7 +73,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """Read one report part from its JSON object. A key missing from an older report takes the field's default."""
     if not isinstance(data, Mapping):
         raise ReportError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
-    hints = _hints(cls)
+    hints = _hints(typing.cast(type, cls))
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # cls is a dataclass type
         if f.metadata.get(NOT_IN_JSON) or f.name not in data:
