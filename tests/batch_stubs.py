@@ -51,10 +51,18 @@ class BatchStubEngine:
         sha = hashlib.sha256(data).hexdigest()
         score = int(sha[:4], 16) / 0xFFFF
         label = "likely_fake" if score > 0.6 else "likely_real" if score < 0.3 else "inconclusive"
-        return Report({
-            "input": {"path": Path(path).name, "sha256": sha, "size_bytes": len(data)},
-            "verdict": {"label": label, "score": round(score, 4)},
-            "analyzers": [{"name": "blend_cnn", "score": round(score / 2, 4)}, {"name": "blinks", "score": None}],
+        return Report.from_dict({
+            "schema_version": "1.4", "unmask_version": "stub",
+            "input": {"path": Path(path).name, "sha256": sha, "size_bytes": len(data), "container": "stub",
+                      "kind": "video", "video_codec": None, "duration_s": 1.0, "fps": 25.0, "width": 2, "height": 2},
+            "verdict": {"label": label, "score": round(score, 4), "thresholds": {"likely_real": 0.3, "likely_fake": 0.6},
+                        "track_id": None},
+            "reference": None, "provenance": None, "evidence": [], "faces": [], "persons": [],
+            "analyzers": [{"name": "blend_cnn", "version": "stub", "checks": "", "status": "ok",
+                           "score": round(score / 2, 4), "reason": None, "explanation": ""},
+                          {"name": "blinks", "version": "stub", "checks": "", "status": "skipped", "score": None,
+                           "reason": "stub", "explanation": ""}],
+            "timeline": [], "sampling": {"frames_decoded": 0, "frames_analyzed": 0, "segments": 0},
             "model": {"fusion_version": "stub", "fusion_sha256": "0" * 64},
             "config_digest": self.config.digest(),
             "timings": {"total_s": 0.01, "decode": 0.004},
