@@ -33,7 +33,7 @@ from unmask.config import FaceConfig, SamplingConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import face_view
 from unmask.faces.finder import FaceFinder
-from unmask.learned.animate import (
+from unmask_training.learned.animate import (
     INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS, AnimationOptions, animate,
     draw_options, set_lids,
 )

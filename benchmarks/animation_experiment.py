@@ -2,7 +2,7 @@
 
 Three stages, each cached under ``--out`` (default ``out/animation-experiment``, ignored by git):
 
-``train``  pseudo-fake pairs (real window, its animated twin; :class:`unmask.learned.animate.AnimationPairSampler`)
+``train``  pseudo-fake pairs (real window, its animated twin; :class:`unmask_training.learned.animate.AnimationPairSampler`)
            from the *training* real groups (every group not in ``benchmarks/swap_val_groups.txt``) and from the
            held-out groups (validation only). Both windows of a pair get the same damage draw (colour, downscale,
            blur, JPEG quality; fresh noise and a fresh JPEG pass per frame), then both are re-meshed with mediapipe
@@ -39,11 +39,11 @@ import numpy as np
 from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.faces.mesh import FaceMesher
-from unmask.learned.animate import AnimationPairSampler
+from unmask_training.learned.animate import AnimationPairSampler
 from unmask.learned.animation_cues import (
     BadCueInput, feature_names, region_masks, window_cues, windows,
 )
-from unmask.learned.dataset import FaceSet
+from unmask_training.learned.dataset import FaceSet
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = Path("/work/main/cache/views-shared-real-videos.npz")

@@ -2,11 +2,11 @@
 
 The pairs are part 2's (``benchmarks/animation_experiment.py``: same sampler, seeds, damage draws, beauty reals,
 mediapipe re-meshing of the damaged views, bit for bit), plus a fourth window per pair: the *re-synthesised* fake
-(:func:`unmask.learned.resynthesis.resynthesize`: the animated face redrawn with fresh per-frame blur/sharpening,
+(:func:`unmask_training.learned.resynthesis.resynthesize`: the animated face redrawn with fresh per-frame blur/sharpening,
 band-limited noise, JPEG, shading and colour flicker, then the pair's damage draw), so "frozen noise" is not the only
 fake cue. Every window keeps its part-2 cues (21), its re-meshed landmarks and the pooled MobileNetV2 features of each
-view (:class:`unmask.learned.frame_features.FrameEncoder`, the swap detector's 160 px crop); the temporal features are
-:func:`unmask.learned.feature_dynamics.window_dynamics` (logistic heads) or per-view PCA codes (a tiny 1-D conv,
+view (:class:`unmask_training.learned.frame_features.FrameEncoder`, the swap detector's 160 px crop); the temporal features are
+:func:`unmask_training.learned.feature_dynamics.window_dynamics` (logistic heads) or per-view PCA codes (a tiny 1-D conv,
 :class:`TinyConvHead`). Stages (cached under ``--out``, default
 ``out/animation-frames``, ignored by git; times on 2 busy cores, the two ``pairs`` runs side by side)::
 
@@ -41,14 +41,14 @@ from animation_experiment import (  # noqa: E402
 
 from unmask.errors import UnmaskError  # noqa: E402
 from unmask.faces.mesh import FaceMesher  # noqa: E402
-from unmask.learned.animate import AnimationPairSampler  # noqa: E402
+from unmask_training.learned.animate import AnimationPairSampler  # noqa: E402
 from unmask.learned.animation_cues import BadCueInput, window_cues, windows  # noqa: E402
-from unmask.learned.dataset import FaceSet  # noqa: E402
-from unmask.learned.feature_dynamics import (  # noqa: E402
+from unmask_training.learned.dataset import FaceSet  # noqa: E402
+from unmask_training.learned.feature_dynamics import (  # noqa: E402
     BadDynamicsInput, dynamics_names, fit_basis, window_dynamics,
 )
-from unmask.learned.frame_features import EncoderConfig, FrameEncoder  # noqa: E402
-from unmask.learned.resynthesis import resynthesize  # noqa: E402
+from unmask_training.learned.frame_features import EncoderConfig, FrameEncoder  # noqa: E402
+from unmask_training.learned.resynthesis import resynthesize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STRIDE = 4

@@ -7,8 +7,8 @@ pixels go through a fixed forensic front-end once (per 8x8 cell of the 256 px al
 detail energies at three scales, gradient and chroma-noise energy, colour, contrast; and
 landmark-region contrasts, inner face vs cheeks, jaw band, forehead, surroundings), and only a
 small convolutional head (~20 k parameters, boundary map + fake logit) is learned, at ~800
-samples/s. Pseudo-fakes come from unmask.learned.sbi at each face's native resolution
-(unmask.learned.train.at_native_scale) with the social-media degradations of training.
+samples/s. Pseudo-fakes come from unmask_training.learned.sbi at each face's native resolution
+(unmask_training.learned.augment.at_native_scale) with the social-media degradations of training.
 
 Evaluation is honest by construction: real faces are split into group folds (source repository),
 each fold's model scores only the real faces it never saw, every model scores every labeled fake
@@ -16,7 +16,7 @@ each fold's model scores only the real faces it never saw, every model scores ev
 
     python benchmarks/blend_cpu_experiments.py --cache cache --reps 10 --epochs 6 [--regions]
 
-needs the face caches of `python -m unmask.learned.train` (cache/faces-real.npz, faces-fake.npz,
+needs the face caches of `python -m unmask_training.learned.train_cli` (cache/faces-real.npz, faces-fake.npz,
 made from ../shared/data/manifest.csv) and the `train` extra (torch). Prints one JSON line.
 """
 
@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 
 from unmask.faces.regions import CENTRAL, band_mask, forehead_polygon, oval_polygon, polygon_mask, scale_polygon
-from unmask.learned.dataset import FaceSet
-from unmask.learned.sbi import make_sample
-from unmask.learned.train import at_native_scale, crop_resize
+from unmask_training.learned.dataset import FaceSet
+from unmask_training.learned.sbi import make_sample
+from unmask_training.learned.augment import at_native_scale, crop_resize
 
 CELL = 8
 REGIONS = ("inner", "mid", "ring_in", "ring_out", "outer", "forehead")

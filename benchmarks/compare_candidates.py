@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask.learned.dataset import FaceSet, concat
-from unmask.learned.finetune import FinetuneConfig, ValidationSet, split
+from unmask_training.learned.dataset import FaceSet, concat
+from unmask_training.learned.finetune import FinetuneConfig, ValidationSet, split
 from unmask.learned.runtime import BlendModel, crop_views, top_mean
 
 

@@ -23,7 +23,7 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 "$PY" -c "import torch" 2>/dev/null || { echo "$PY has no torch: set PY (e.g. PY=.venv/bin/python after make train)" >&2; exit 2; }
 mkdir -p "$OUT/run"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-"$PY" -m unmask.learned.train .facepack/faces-real.npz --out "$OUT/run" --device auto --workers "$WORKERS" \
+"$PY" -m unmask_training.learned.train_cli .facepack/faces-real.npz --out "$OUT/run" --device auto --workers "$WORKERS" \
   --size "$SIZE" --batch "$BATCH" --minutes "$MINUTES" --epochs 1000 --seed 0 $EXTRA 2>&1 | tee "$OUT/run/train.log"
-"$PY" -m unmask.learned.evaluate "$OUT/run" --cache .facepack --manifest .facepack/manifest.csv >/dev/null
+"$PY" -m unmask_training.learned.evaluate "$OUT/run" --cache .facepack --manifest .facepack/manifest.csv >/dev/null
 echo "wrote $OUT/run: $(ls "$OUT/run" | tr '\n' ' ')"

@@ -25,7 +25,7 @@ from unmask.config import FaceConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import VIEW_ZOOM, face_view
 from unmask.faces.finder import FaceFinder
-from unmask.learned.sbi import contact_sheet
+from unmask_training.learned.sbi import contact_sheet
 from unmask.synth import astronaut
 from unmask.types import Frame
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +34,8 @@ from unmask.report.model import Report
 SCORED = ("likely_real", "inconclusive", "likely_fake")
 #: labels that call a file fake: the detectors' likely_fake, or the file's own valid credential declaring AI
 POSITIVE = ("likely_fake", "declared_synthetic")
+#: (video, temporary folder) -> a degraded copy of the video in that folder, scanned instead of it
+Transform = Callable[[Path, Path], Path]
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,9 @@ def _group(r: dict[str, str]) -> str:
     return repo or str(Path(r["path"]).parent)
 
 
-def _report_name(row: ManifestRow, perturb: str | None = None) -> str:
-    suffix = f".{perturb}" if perturb else ""
+def report_name(row: ManifestRow, transform_name: str | None = None) -> str:
+    """Where a bench directory keeps a row's report (``reports/<name>``; unmask-train fit-fusion reads it back)."""
+    suffix = f".{transform_name}" if transform_name else ""
     return hashlib.sha1(str(row.path).encode()).hexdigest()[:12] + "_" + row.path.stem[:40] + suffix + ".json"
 
 
@@ -275,18 +278,18 @@ def report_identity(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None = None, speed: bool = True,
-              fresh: bool = False, quiet: bool = False, perturb: str | None = None,
-              long_speed: bool = False) -> dict[str, Any]:
-    """Scan every labeled row (``perturb``: scan degraded copies of the videos instead, see unmask.perturb).
+              fresh: bool = False, quiet: bool = False, long_speed: bool = False,
+              transform: Transform | None = None, transform_name: str | None = None) -> dict[str, Any]:
+    """Scan every labeled row.
 
-    ``speed`` adds the synthetic 1080p speed check; ``long_speed`` (with it) a 10-minute 1080p and a
-    one-hour 720p clip as well, which take minutes.
+    ``transform`` (video path, temporary folder) -> path of a degraded copy: scan that copy instead of each
+    video (stills are skipped); ``transform_name`` names it in report file names and ``summary.json``'s
+    ``perturbation`` (unmask-train bench-perturbed passes its perturbations here). ``speed`` adds the
+    synthetic 1080p speed check; ``long_speed`` (with it) a 10-minute 1080p and a one-hour 720p clip as
+    well, which take minutes.
     """
     rows = read_manifest(manifest)[:limit]
-    if perturb is not None:
-        from unmask.perturb import parse_perturbation
-
-        parse_perturbation(perturb)  # refuse an unknown perturbation before any work
+    if transform is not None:
         rows = [r for r in rows if r.kind != "image"]
     if not rows:
         raise ManifestError(f"{manifest}: no labeled rows")
@@ -301,7 +304,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     with ProgressBar(f"bench {len(rows)} files", disable=quiet) as bar:
         for i, row in enumerate(rows):
             bar.update(row.path.name, i / len(rows))
-            rpath = out / "reports" / _report_name(row, perturb)
+            rpath = out / "reports" / report_name(row, transform_name)
             report: dict[str, Any] | None = None
             error = None
             t0 = time.perf_counter()
@@ -314,7 +317,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
             if report is None:
                 try:
                     n_scanned += 1
-                    report = dict(_scan(scanner, row.path, perturb).data)
+                    report = dict(_scan(scanner, row.path, transform).data)
                     _write(rpath, json.dumps(report, indent=1))
                 except UnmaskError as e:
                     error = str(e)
@@ -329,7 +332,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     frames = sum(r["frames_analyzed"] for r in records)
     summary: dict[str, Any] = {
         "manifest": str(manifest.resolve()),
-        "perturbation": perturb,
+        "perturbation": transform_name,
         "config_digest": digest,
         "fusion_version": scanner.fusion.version,
         "thresholds": {"likely_real": scanner.fusion.likely_real, "likely_fake": threshold},
@@ -365,13 +368,11 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     return summary
 
 
-def _scan(scanner: Scanner, path: Path, perturb: str | None) -> Any:
-    if perturb is None:
+def _scan(scanner: Scanner, path: Path, transform: Transform | None) -> Any:
+    if transform is None:
         return scanner.scan(path)
-    from unmask.perturb import perturb_video
-
     with tempfile.TemporaryDirectory() as tmp:
-        return scanner.scan(perturb_video(path, perturb, Path(tmp)))
+        return scanner.scan(transform(path, Path(tmp)))
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``unmask scan``, ``unmask batch``, ``unmask serve``, ``unmask bench``, ``unmask train``, ``unmask fit-fusion``, ``unmask enroll``, ``unmask people``.
+"""Command line: ``unmask scan``, ``unmask batch``, ``unmask serve``, ``unmask bench``, ``unmask enroll``, ``unmask people``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -11,7 +11,6 @@ import argparse
 import errno
 import json
 import os
-import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -108,15 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--long-speed", action="store_true",
                    help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
     b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
-    b.add_argument("--perturb", metavar="KIND", default=None,
-                   help="scan degraded copies of the videos: crf23, crf30, crf35 (re-encode), 360p, flip, phone (fit 1024x576, CRF 28), beauty (phone + skin smoothing)")
     common(b)
-
-    t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the train extra: make train)",
-                       description="Train the learned blend detector on self-blended real faces; see docs/training.md.")
-    from unmask.learned.train import add_arguments as add_train_arguments  # numpy only: torch loads when training
-
-    add_train_arguments(t)
 
     sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
@@ -127,15 +118,6 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-upload-mb", type=float, default=None, help="largest upload accepted, in MB (default 2048)")
     sv.add_argument("--insecure-no-auth", action="store_true", help="serve beyond loopback without API tokens")
     common(sv)
-
-    f = sub.add_parser("fit-fusion", help="refit the fusion model from a bench directory")
-    f.add_argument("bench_dirs", metavar="BENCH_DIR", nargs="+",
-                   help="bench output(s); add perturbed runs (bench --perturb crf30) so compression is not read as manipulation")
-    f.add_argument("--out", required=True, metavar="FILE")
-    f.add_argument("--manifest", default=None, help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
-    f.add_argument("--exclude", default="", metavar="A1,A2",
-                   help="leave these analyzers' features out (e.g. to measure what one adds)")
-    common(f)
     return p
 
 
@@ -333,7 +315,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from unmask.bench import run_bench
 
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
-                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet, perturb=args.perturb,
+                        speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet,
                         long_speed=args.long_speed)
     keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
@@ -341,16 +323,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(line)
     print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
     return EXIT_OK
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    try:
-        import torch  # noqa: F401 - only to say clearly that the extra is missing
-    except ImportError as e:
-        raise UnmaskError(f"training needs the train extra (torch): run `make train` or pip install -e '.[train]' ({e})") from None
-    from unmask.learned.train import run
-
-    return run(args, "unmask " + shlex.join(sys.argv[1:]))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -363,15 +335,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024) if args.max_upload_mb else None,
         scan_config=_config(args))
     serve(settings)
-    return EXIT_OK
-
-
-def _cmd_fit(args: argparse.Namespace) -> int:
-    from unmask.fusion_fit import fit_fusion
-
-    result = fit_fusion([Path(d) for d in args.bench_dirs], Path(args.out), manifest=Path(args.manifest) if args.manifest else None,
-                        exclude=tuple(a.strip() for a in args.exclude.split(",") if a.strip()))
-    print(json.dumps(result, indent=2))
     return EXIT_OK
 
 
@@ -441,15 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_batch(args)
         if args.command == "bench":
             return _cmd_bench(args)
-        if args.command == "train":
-            return _cmd_train(args)
         if args.command == "serve":
             return _cmd_serve(args)
         if args.command == "enroll":
             return _cmd_enroll(args)
-        if args.command == "people":
-            return _cmd_people(args)
-        return _cmd_fit(args)
+        return _cmd_people(args)
     except UnmaskError as e:
         _err(str(e))
         return EXIT_FAILED

@@ -148,7 +148,7 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
     assert (out / "roc.png").stat().st_size > 0
     rows = list(csv.DictReader((out / "scores.csv").open()))
     assert len(rows) == 2
-    from unmask.benchdoc import render
+    from unmask_training.benchdoc import render
 
     doc = render(s)
     assert "## Each analyzer alone" in doc and "(reference-benchmarks.md)" in doc
@@ -157,7 +157,7 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
                                 "scan_to_decode_ratio": 4.6, "real_time_factor": 1.7, "frames_analyzed": 80,
                                 "peak_rss_mb": 500.0, "startup_s": 1.4, "timings": {"decode_s": 0.4, "total_s": 6.0}}}
     (out / "summary.json").write_text(json.dumps(s))
-    subprocess.run([sys.executable, "-m", "unmask.benchdoc", str(out), str(tmp_path / "b.md")], check=True)
+    subprocess.run([sys.executable, "-m", "unmask_training.benchdoc", str(out), str(tmp_path / "b.md")], check=True)
     assert "| waiting for decoded frames | 0.40 |" in (tmp_path / "b.md").read_text()
     # a second run reuses the saved reports
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0

@@ -12,12 +12,12 @@ from conftest import assert_well_formed
 from unmask.analyzers.animation import MAX_WINDOWS, WINDOW, AnimationAnalyzer, track_windows
 from unmask.config import ScanConfig
 from unmask.errors import ModelError
-from unmask.learned.animate import AnimationOptions, animate
+from unmask_training.learned.animate import AnimationOptions, animate
 from unmask.learned.animation_cues import feature_names
 from unmask.learned.animation_head import SHIPPED, AnimationHead
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
-from test_animate import driver, face_image, face_landmarks  # noqa: E402  (tests/unit is on sys.path)
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 from test_animation_cues import _living  # noqa: E402  (fresh texture and noise per frame: living skin)
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from unmask.errors import UnmaskError
-from unmask.learned.animate import AnimationOptions, animate
+from unmask_training.learned.animate import AnimationOptions, animate
 from unmask.learned.animation_cues import (
     BANDS, REGIONS, BadCueInput, CueConfig, WindowCues, feature_names, region_masks, window_cues, windows,
 )
 
-from test_animate import driver, face_image, face_landmarks  # noqa: E402  (tests/unit is on sys.path)
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 

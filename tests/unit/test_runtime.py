@@ -18,8 +18,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init BlendNet exported at size 32 with a minimal manifest."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from unmask.learned.model import BlendNet
-    from unmask.learned.train import export_onnx
+    from unmask_training.learned.model import BlendNet
+    from unmask_training.learned.onnx_export import export_onnx
 
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
@@ -82,8 +82,8 @@ def test_polar_model_unwraps_the_outline_and_needs_landmarks(tmp_path: Path) -> 
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from unmask.learned.polar import MAP_SHAPE, N_ANGLES, N_RADII
-    from unmask.learned.polar_net import PolarNet
-    from unmask.learned.train import export_onnx
+    from unmask_training.learned.polar_net import PolarNet
+    from unmask_training.learned.onnx_export import export_onnx
 
     torch.manual_seed(0)
     export_onnx(PolarNet(), tmp_path / "blend_cnn.onnx", (N_RADII, N_ANGLES))

@@ -22,7 +22,7 @@ def test_peak_rss_of_a_child_is_its_own_not_its_large_parents() -> None:
 
 
 def test_stage_table_says_where_the_time_goes() -> None:
-    from unmask.benchdoc import stage_table
+    from unmask_training.benchdoc import stage_table
 
     clip = {"clip": "1920x1080 10 s 30 fps (synthetic)", "startup_s": 1.5, "decode_only_s": 1.3,
             "timings": {"probe_s": 0.04, "decode_s": 0.5, "faces_s": 3.0, "faces_detect_s": 1.0, "faces_mesh_s": 1.8,

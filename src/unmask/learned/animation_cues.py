@@ -2,7 +2,7 @@
 
 A talking-head generator (SadTalker, AniPortrait, EDTalk, ...) makes every frame from one photo:
 the geometry moves, the texture does not. Undo the geometry (warp every frame of a short window
-back onto a reference frame's landmarks, piecewise affine, :func:`unmask.learned.animate.warp_to`)
+back onto a reference frame's landmarks, piecewise affine, :func:`unmask.faces.warp.warp_to`)
 and an animated face is left nearly identical to its reference, while real skin changes with
 lighting, micro-expression, sensor and codec noise. The cues measure that change per face region
 and frequency band, next to how far the geometry moved, so a small learned head can ask for "too
@@ -21,9 +21,9 @@ import numpy as np
 
 from unmask.faces.regions import FACE_OVAL, forehead_polygon, scale_polygon
 from unmask.errors import UnmaskError
-from unmask.learned.animate import (
-    LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadAnimationInput, apply_similarity, similarity,
-    eye_aspect_ratio, mouth_opening, warp_to,
+from unmask.faces.warp import (
+    LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadWarpInput, apply_similarity, eye_aspect_ratio,
+    mouth_opening, similarity, warp_to,
 )
 from unmask.types import N_LANDMARKS
 
@@ -159,7 +159,7 @@ def window_cues(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig | N
         else:
             try:
                 back = warp_to(frames[t], lm[t], lm[ref])
-            except BadAnimationInput as e:
+            except BadWarpInput as e:
                 raise BadCueInput(f"view {t} cannot be unwarped: {e}") from None
             unwarped = cv2.cvtColor(back, cv2.COLOR_RGB2GRAY).astype(np.float32)
         bands = _bands(unwarped)

@@ -9,7 +9,7 @@ training were shown to the network as "real" and would flatter it.
 Every run of this is a look at the labeled fakes, which are a test set: each
 one is appended to ``--looks`` (a CSV) with its numbers, whatever they are.
 
-    python -m unmask.learned.evaluate RUN_DIR --real cache/views-shared-real.npz --fake cache/views-shared-fake.npz
+    python -m unmask_training.learned.evaluate RUN_DIR --real cache/views-shared-real.npz --fake cache/views-shared-fake.npz
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from unmask.learned.dataset import FaceSet
+from unmask_training.learned.dataset import FaceSet
 from unmask.learned.runtime import BlendModel, top_mean
 from unmask.metrics import roc_metrics
 
@@ -113,7 +113,7 @@ def log_look(looks: Path, run_dir: Path, result: dict[str, Any], note: str) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m unmask.learned.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m unmask_training.learned.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("run_dir", type=Path)
     p.add_argument("--real", type=Path, action="append", default=None,
                    help="real face caches (repeatable; default cache/views-shared-real.npz)")

@@ -1,6 +1,6 @@
 """Per-frame re-synthesis noise for animation pseudo-fakes: the face redrawn a little differently every frame.
 
-:mod:`unmask.learned.animate` warps one still, so its fake side is *literally* frozen: the same
+:mod:`unmask_training.learned.animate` warps one still, so its fake side is *literally* frozen: the same
 pixels, noise and codec blocks move with the face. Generators such as AniPortrait (a diffusion
 model) and EDTalk redraw the face every frame, so their texture is only *nearly* frozen: the
 identity, shading and lighting stay those of the photo, but fine detail, noise and sharpness flicker.

@@ -1,6 +1,6 @@
 """Export resemblyzer's pretrained speaker encoder to ONNX, once, for the package (needs torch; scans do not).
 
-``python -m unmask.voice.export`` reads ``resemblyzer/pretrained.pt`` from an
+``python -m unmask_training.voice.export`` reads ``resemblyzer/pretrained.pt`` from an
 installed ``resemblyzer==0.1.4`` wheel (GE2E, Apache-2.0), rebuilds its
 network (3-layer LSTM 40 → 256, linear 256 → 256, ReLU, L2 norm) in plain
 torch, exports it with a dynamic batch of 160-frame (1.6 s) mel windows, and
@@ -24,7 +24,7 @@ from unmask.voice.mel import HOP, N_FFT, N_MELS, RATE
 PARTIAL_FRAMES = 160
 SOURCE = "resemblyzer==0.1.4"
 COMMAND = ("pip install --no-deps resemblyzer==0.1.4 && pip install torch==2.13.0 onnx==1.17.0 && "
-           "python -m unmask.voice.export")
+           "python -m unmask_training.voice.export")
 
 
 def _sha256(p: Path) -> str:

@@ -4,12 +4,12 @@ A talking head is one photo moved: its per-frame appearance drifts less than a r
 pose is accounted for. A pretrained backbone summarises each view's texture at several scales
 (low-level edges and noise, mid-level parts, high-level face appearance), cheaply enough to run on
 every 4 fps view, and a small head over the window's feature sequence
-(:mod:`unmask.learned.feature_dynamics`) reads how the appearance changes.
+(:mod:`unmask_training.learned.feature_dynamics`) reads how the appearance changes.
 
 The views are prepared exactly as the swap detector's (``runtime.crop_views(views, 1.5, 1.3, 160)``
 of 256 px ``face_view`` crops), so one MobileNetV2 forward pass could serve both if its ONNX
 exported pooled features next to ``logit`` and ``cam``. Nothing is trained here: the backbone is
-frozen, in eval mode, with weights verified by :mod:`unmask.learned.backbones`.
+frozen, in eval mode, with weights verified by :mod:`unmask_training.learned.backbones`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class FrameEncoder:
         except ImportError:
             raise ModelError("the frame encoder needs torch: pip install torch==2.13.0 (or make train-deps)") from None
 
-        from unmask.learned.backbones import build
+        from unmask_training.learned.backbones import build
 
         self.config = config or EncoderConfig()
         net = build(self.config.arch, self.config.size, pretrained=pretrained)

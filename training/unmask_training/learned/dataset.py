@@ -387,11 +387,11 @@ def pack(manifest: Path, out_dir: Path, cache: Path, quality: int = 90) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m unmask.learned.dataset pack|extract ... (errors are one line, exit 2)"""
+    """python -m unmask_training.learned.dataset pack|extract ... (errors are one line, exit 2)"""
     import argparse
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m unmask.learned.dataset", description="face caches for training")
+    p = argparse.ArgumentParser(prog="python -m unmask_training.learned.dataset", description="face caches for training")
     sub = p.add_subparsers(dest="command", required=True)
     k = sub.add_parser("pack", help="JPEG-coded face caches + manifest, to carry to a GPU machine")
     k.add_argument("out_dir", type=Path)

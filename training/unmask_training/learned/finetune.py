@@ -35,7 +35,7 @@ from unmask.errors import UnmaskError
 from unmask.learned.runtime import MANIFEST_NAME, ONNX_NAME, crop_views, top_mean
 
 if TYPE_CHECKING:
-    from unmask.learned.dataset import FaceSet
+    from unmask_training.learned.dataset import FaceSet
 
 #: the pretrained backbones (``learned.backbones.BACKBONES``), named here without importing torch
 ARCHS = ("efficientnet-lite0", "mobilenetv2")
@@ -179,7 +179,7 @@ def make_pair(view: np.ndarray, landmarks: np.ndarray, native: float, rng: np.ra
     """
     import cv2
 
-    from unmask.learned.sbi import self_blend
+    from unmask_training.learned.sbi import self_blend
 
     side = view.shape[0]
     f = float(min(1.0, native))
@@ -251,7 +251,7 @@ def _batch_job(job: tuple[tuple[int, int], np.ndarray]) -> tuple[np.ndarray, np.
 def split(faces: FaceSet, config: FinetuneConfig, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation indices among the first ``n`` faces (default all): the named groups plus a
     seeded share of the other groups held out."""
-    from unmask.learned.dataset import split_by_group
+    from unmask_training.learned.dataset import split_by_group
 
     groups = np.asarray(faces.groups).astype(str)[: len(faces) if n is None else n]
     unknown = sorted(set(config.val_groups) - set(groups.tolist()))
@@ -386,8 +386,9 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     """
     import torch
 
-    from unmask.learned.backbones import BACKBONES, build
-    from unmask.learned.train import _resolve_device, _sha256
+    from unmask_training.learned.backbones import BACKBONES, build
+    from unmask_training.learned.onnx_export import sha256
+    from unmask_training.learned.scoring import resolve_device
 
     say = progress or (lambda _m: None)
     if config.arch not in BACKBONES:
@@ -396,7 +397,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
         raise UnmaskError(f"batch must be an even number of at least 4 (real + blend pairs), got {config.batch}")
     if not config.crop_zoom <= config.view_zoom:
         raise UnmaskError(f"crop zoom {config.crop_zoom} is wider than the cached views ({config.view_zoom})")
-    device = _resolve_device(config.device)
+    device = resolve_device(config.device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_flush_denormal(True)
@@ -503,7 +504,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     manifest = {
         "name": "blend_cnn",
         "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
-        "sha256": _sha256(onnx_path),
+        "sha256": sha256(onnx_path),
         "architecture": (f"{config.arch} ({'ImageNet-pretrained: ' + spec.licence if config.pretrained else 'random init'}) + 1x1-convolution logit head "
                          f"whose mean is the logit (class-activation map); {sum(p.numel() for p in model.parameters())} params"),
         "input": {"kind": "view", "size": config.size, "view_size": int(np.asarray(faces.images).shape[1]),
@@ -516,7 +517,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
                     "cam": f"(N,1,{config.size // 32},{config.size // 32}) class-activation logits; their mean is the logit"},
         "backbone": {"arch": config.arch, "weights": f"{spec.package}/{spec.weights}", "sha256": spec.sha256,
                      "install": spec.pip},
-        "training_command": command or f"unmask.learned.finetune.finetune(config={asdict(config)})",
+        "training_command": command or f"unmask_training.learned.finetune.finetune(config={asdict(config)})",
         "data": {"train": {"faces": int(len(train_idx)), "groups": int(len(np.unique(faces.groups[train_idx]))),
                            "by_origin": _source_counts(faces, train_idx)},
                  "val": {"faces": int(len(val_idx)), "groups": int(len(np.unique(faces.groups[val_idx]))),

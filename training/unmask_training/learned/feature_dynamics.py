@@ -2,7 +2,7 @@
 
 The temporal half of the feature-based animation head: per window of T consecutive views, the
 step-to-step and to-reference cosine distances of each pooled tap of
-:class:`unmask.learned.frame_features.FrameEncoder`, the per-component step size in a fitted PCA
+:class:`unmask_training.learned.frame_features.FrameEncoder`, the per-component step size in a fitted PCA
 basis of the high-level features, and the head and expression motion of the landmarks
 (:func:`unmask.learned.animation_cues.landmark_motion`). All are logs, so a linear head can form
 "appearance change per unit of motion": a photo moved by a generator changes its appearance only

@@ -1,6 +1,6 @@
 """Render a bench directory's summary.json as docs/benchmarks.md (run by ``make bench``).
 
-Usage: ``python -m unmask.benchdoc BENCH_DIR docs/benchmarks.md``. The page is
+Usage: ``unmask-train benchdoc BENCH_DIR docs/benchmarks.md``. The page is
 regenerated whole; hand-written commentary belongs in docs/benchmark-notes.md.
 """
 
@@ -211,23 +211,31 @@ def stage_table(speed: dict[str, Any]) -> list[str]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m unmask.benchdoc BENCH_DIR OUT.md", file=sys.stderr)
-        return 2
-    bench, out = Path(argv[0]), Path(argv[1])
-    summary = json.loads((bench / "summary.json").read_text())
+def write_doc(bench: Path, out: Path) -> None:
+    """Write ``out`` from ``bench``/summary.json (and copy its ROC plot beside it as benchmarks-roc.png)."""
     from importlib import resources
 
+    from unmask.errors import UnmaskError
+
+    try:
+        summary = json.loads((bench / "summary.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UnmaskError(f"{bench}: no readable summary.json ({e.__class__.__name__}); run a bench first") from None
     meta = json.loads(resources.files("unmask.models").joinpath("fusion.json").read_text())
     out.write_text(render(summary, meta))
     roc = bench / "roc.png"
     if roc.exists():
         (out.parent / "benchmarks-roc.png").write_bytes(roc.read_bytes())
     print(f"wrote {out}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m unmask_training.benchdoc BENCH_DIR OUT.md", file=sys.stderr)
+        return 2
+    write_doc(Path(argv[0]), Path(argv[1]))
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

@@ -3,7 +3,7 @@
 Talking-head generators (SadTalker, AniPortrait, LivePortrait, ...) make a whole video from one
 photo: the identity's texture is frozen while the geometry moves, the mouth interior is invented,
 the eyes close by warping and the background is either held still or moved with the head. SBI
-(:mod:`unmask.learned.sbi`) makes swap-like fakes from real faces alone; this module does the same
+(:mod:`unmask_training.learned.sbi`) makes swap-like fakes from real faces alone; this module does the same
 for animation, so a clip-level detector can be trained without any generator's output:
 
 * **motion transfer, relative**: the driver's landmarks are mapped onto the still by one
@@ -30,54 +30,24 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
-from unmask.faces.regions import FACE_OVAL, LEFT_BROW, NOSE, RIGHT_BROW
 from unmask.errors import UnmaskError
-from unmask.learned.dataset import FaceSet
+from unmask.faces.warp import (
+    EYE_POINTS, INNER_LIPS, LEFT_IRIS, LEFT_LIDS, OUTER_LIPS, RIGHT_IRIS, RIGHT_LIDS, RIGID_POINTS, BadWarpInput,
+    apply_similarity, build_mesh, check_image, check_points, eye_aspect_ratio, inverse_similarity, mouth_opening,
+    similarity, warp_mesh,
+)
 from unmask.types import N_LANDMARKS
+from unmask_training.learned.dataset import FaceSet
 
 
-class BadAnimationInput(UnmaskError, ValueError):
-    """A still, landmark array, driving sequence or option that cannot be animated."""
+class BadAnimationInput(BadWarpInput):
+    """A driving sequence, option or face set that cannot be animated (bad stills and landmarks: BadWarpInput)."""
 
-
-# --- landmark index sets (mediapipe 478-point mesh) -------------------------------------------------
-
-#: eye lids as (upper, lower) point pairs, from the outer to the inner corner; subject's right eye first
-RIGHT_LIDS: tuple[tuple[int, int], ...] = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154),
-                                           (173, 155))
-LEFT_LIDS: tuple[tuple[int, int], ...] = ((466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381),
-                                          (398, 382))
-RIGHT_CORNERS, LEFT_CORNERS = (33, 133), (263, 362)
-#: the three central lid pairs of each eye: what the eye aspect ratio is measured on
-EAR_PAIRS = (RIGHT_LIDS[2:5], LEFT_LIDS[2:5])
-RIGHT_IRIS = tuple(range(468, 473))
-LEFT_IRIS = tuple(range(473, 478))
-#: the inner lip contour as a closed loop (upper lip from corner to corner, then the lower lip back)
-INNER_LIPS: tuple[int, ...] = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178,
-                               88, 95)
-OUTER_LIPS: tuple[int, ...] = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181,
-                               91, 146)
-#: the inner lips' middle points (upper, lower): the mouth opening is their distance
-LIP_GAP = (13, 14)
-MOUTH_CORNERS = (78, 308)
-#: points that move with the skull, not with an expression: upper face outline, nose, eye corners
-RIGID_POINTS: tuple[int, ...] = (454, 356, 389, 251, 284, 332, 297, 338, 10, 109, 67, 103, 54, 21, 162, 127, 234) \
-    + NOSE + RIGHT_CORNERS + LEFT_CORNERS
-#: cheek and forehead points that keep the triangles between features small
-FILL_POINTS: tuple[int, ...] = (50, 280, 205, 425, 187, 411, 147, 376, 123, 352, 118, 347, 101, 330, 36, 266,
-                                151, 9, 108, 337, 69, 299, 200, 199, 175, 32, 262, 140, 369, 211, 431)
-_EYE_POINTS = tuple(sorted({i for pair in RIGHT_LIDS + LEFT_LIDS for i in pair} | set(RIGHT_CORNERS + LEFT_CORNERS)))
-#: the landmarks the warp's triangulation is built on (irises excluded: they would fold in a blink)
-WARP_POINTS: tuple[int, ...] = tuple(sorted(set(FACE_OVAL) | set(LEFT_BROW + RIGHT_BROW) | set(NOSE) | set(_EYE_POINTS)
-                                            | set(INNER_LIPS) | set(OUTER_LIPS) | set(FILL_POINTS)))
 
 BACKGROUNDS = ("static", "rigid")
 BLINKS = ("driver", "inserted", "frozen")
 BLINK_P = (0.6, 0.25, 0.15)
-#: how far the anchor ring lies outside the face outline, as a multiple of the outline about its centre
-RING_SCALE = 1.45
 #: relative opening (gap / mouth width) above which a still's own mouth interior is worth copying
 OPEN_STILL = 0.08
 #: the output mouth is filled when its opening exceeds the still's by this fraction of the mouth width
@@ -136,68 +106,13 @@ class Animation:
             raise BadAnimationInput("Animation: landmarks, openness and mouth_filled need one entry per frame")
 
 
-# --- checks and geometry --------------------------------------------------------------------------
-
-def _check_still(still: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    if not (isinstance(still, np.ndarray) and still.ndim == 3 and still.shape[2] == 3 and still.dtype == np.uint8
-            and min(still.shape[:2]) >= 8):
-        raise BadAnimationInput(f"still must be an HxWx3 uint8 image of at least 8x8, got "
-                                f"{getattr(still, 'shape', None)} {getattr(still, 'dtype', None)}")
-    return _check_points(landmarks, "still landmarks")
-
-
-def _check_points(landmarks: np.ndarray, what: str) -> np.ndarray:
-    lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.ndim != 2 or lm.shape[0] != N_LANDMARKS or lm.shape[1] < 2 or not np.all(np.isfinite(lm[:, :2])):
-        raise BadAnimationInput(f"{what} must be ({N_LANDMARKS}, 2) finite points, got {lm.shape}")
-    xy = lm[:, :2]
-    if float(np.ptp(xy[list(RIGID_POINTS)], axis=0).min()) < 1e-3:
-        raise BadAnimationInput(f"{what}: the face has no extent (all points coincide)")
-    return xy
-
+# --- checks and motion ----------------------------------------------------------------------------
 
 def _check_driver(driving: np.ndarray) -> np.ndarray:
     d = np.asarray(driving, dtype=np.float64)
     if d.ndim != 3 or d.shape[0] < 1 or d.shape[1] != N_LANDMARKS or d.shape[2] < 2:
         raise BadAnimationInput(f"driving landmarks must be (T >= 1, {N_LANDMARKS}, 2), got {d.shape}")
-    return np.stack([_check_points(f, f"driving frame {i}") for i, f in enumerate(d)])
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
-    """Least-squares similarity ``dst ≈ a * src + b`` in complex form (a: scale and rotation), no reflection."""
-    p = src[:, 0] + 1j * src[:, 1]
-    q = dst[:, 0] + 1j * dst[:, 1]
-    pm, qm = p.mean(), q.mean()
-    den = float(np.sum(np.abs(p - pm) ** 2))
-    a = complex(np.sum(np.conj(p - pm) * (q - qm)) / den) if den > 1e-12 else 1.0 + 0j
-    return a, complex(qm - a * pm)
-
-
-def apply_similarity(a: complex, b: complex, xy: np.ndarray) -> np.ndarray:
-    """Apply ``a * z + b`` to (..., 2) points (the inverse of :func:`similarity`'s fit is ``1/a, -b/a``)."""
-    z = a * (xy[..., 0] + 1j * xy[..., 1]) + b
-    return np.stack([z.real, z.imag], axis=-1)
-
-
-def _inverse(a: complex, b: complex) -> tuple[complex, complex]:
-    return 1.0 / a, -b / a
-
-
-def eye_aspect_ratio(xy: np.ndarray) -> float:
-    """Mean lid opening of both eyes over their widths (0 closed, about 0.25-0.35 open)."""
-    xy = np.asarray(xy, np.float64)
-    out = []
-    for pairs, (c0, c1) in zip(EAR_PAIRS, (RIGHT_CORNERS, LEFT_CORNERS)):
-        gap = np.mean([np.linalg.norm(xy[u, :2] - xy[l, :2]) for u, l in pairs])
-        out.append(gap / max(float(np.linalg.norm(xy[c0, :2] - xy[c1, :2])), 1e-6))
-    return float(np.mean(out))
-
-
-def mouth_opening(xy: np.ndarray) -> float:
-    """Inner-lip gap over the mouth's width (0 closed)."""
-    xy = np.asarray(xy, np.float64)
-    gap = float(np.linalg.norm(xy[LIP_GAP[0], :2] - xy[LIP_GAP[1], :2]))
-    return gap / max(float(np.linalg.norm(xy[MOUTH_CORNERS[0], :2] - xy[MOUTH_CORNERS[1], :2])), 1e-6)
+    return np.stack([check_points(f, f"driving frame {i}") for i, f in enumerate(d)])
 
 
 def retarget(still_xy: np.ndarray, driving: np.ndarray, expression_gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -207,17 +122,17 @@ def retarget(still_xy: np.ndarray, driving: np.ndarray, expression_gain: float =
     ``(a, b)`` of the still-frame similarity ``z -> a z + b`` (frame 0: the identity). Eye lids keep
     the still's shape (the lids are set by :func:`set_lids`); irises follow the eye corners.
     """
-    still = _check_points(still_xy, "still landmarks")
+    still = check_points(still_xy, "still landmarks")
     drv = _check_driver(driving)
     rig = list(RIGID_POINTS)
     a0, b0 = similarity(drv[0][rig], still[rig])  # the driver's first frame onto the still: scale, pose
     drv_s = apply_similarity(a0, b0, drv)
     out = np.empty_like(drv_s)
     motions = np.empty((len(drv_s), 2), np.complex128)
-    frozen_eyes = list(_EYE_POINTS + RIGHT_IRIS + LEFT_IRIS)
+    frozen_eyes = list(EYE_POINTS + RIGHT_IRIS + LEFT_IRIS)
     for t, d in enumerate(drv_s):
         a, b = similarity(drv_s[0][rig], d[rig])  # the head's motion since frame 0
-        ai, bi = _inverse(a, b)
+        ai, bi = inverse_similarity(a, b)
         residual = apply_similarity(ai, bi, d) - drv_s[0]  # expression, in the first frame's pose
         residual[frozen_eyes] = 0.0
         out[t] = apply_similarity(a, b, still + expression_gain * residual)
@@ -260,80 +175,6 @@ def _openness(options: AnimationOptions, drv: np.ndarray, rng: np.random.Generat
         if start + k < t:
             o[start + k] = v
     return o
-
-
-# --- the warp ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Mesh:
-    """The still's triangulation: source points (landmark subset + anchor ring) and triangles."""
-
-    points: np.ndarray  # P x 2 float64, still pixels
-    triangles: np.ndarray  # K x 3 int
-    n_landmarks: int  # the first n points are WARP_POINTS, the rest the ring
-
-
-def _ring(xy: np.ndarray) -> np.ndarray:
-    oval = xy[list(FACE_OVAL)]
-    hull = cv2.convexHull(oval.astype(np.float32)).reshape(-1, 2).astype(np.float64)
-    c = oval.mean(axis=0)
-    return c + (hull - c) * RING_SCALE
-
-
-def _mesh(still_xy: np.ndarray) -> _Mesh:
-    pts = np.vstack([still_xy[list(WARP_POINTS)], _ring(still_xy)])
-    # points that coincide (a closed mouth's inner lips) are nudged apart so every one is a vertex
-    jitter = np.arange(len(pts))[:, None] * np.array([1e-4, 7e-5])
-    try:
-        tri = Delaunay(pts + jitter)
-    except Exception as e:  # scipy.spatial.QhullError: points all on a line
-        raise BadAnimationInput(f"cannot triangulate the still's landmarks ({e.__class__.__name__})") from None
-    return _Mesh(pts, np.asarray(tri.simplices, np.int64), len(WARP_POINTS))
-
-
-def _backward_map(mesh: _Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outside: tuple[complex, complex]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """remap() maps: output pixel -> still pixel, piecewise affine inside the mesh, ``outside`` elsewhere."""
-    h, w = shape
-    label = np.full((h, w), -1, np.int32)
-    d = dst_pts[mesh.triangles]  # K x 3 x 2, output triangles
-    s = mesh.points[mesh.triangles]  # K x 3 x 2, still triangles
-    area = ((d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1])
-            - (d[:, 2, 0] - d[:, 0, 0]) * (d[:, 1, 1] - d[:, 0, 1]))
-    live = np.abs(area) >= 1e-6  # a collapsed output triangle covers no pixel
-    mats = np.zeros((len(d), 2, 3), np.float64)
-    dh = np.concatenate([d[live], np.ones((int(live.sum()), 3, 1))], axis=2)
-    mats[live] = np.transpose(np.linalg.solve(dh, s[live]), (0, 2, 1))  # [x, y, 1] (output) -> still
-    corners = np.round(np.clip(d, -1e5, 1e5) * 16).astype(np.int32)  # 4 fractional bits (shift=4)
-    for k in np.flatnonzero(live):
-        cv2.fillConvexPoly(label, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    ai, bi = _inverse(*outside)
-    bg = apply_similarity(ai, bi, np.stack([xx, yy], axis=-1))
-    mx, my = bg[..., 0], bg[..., 1]
-    inside = label >= 0
-    m = mats[label[inside]]
-    x, y = xx[inside], yy[inside]
-    mx[inside] = m[:, 0, 0] * x + m[:, 0, 1] * y + m[:, 0, 2]
-    my[inside] = m[:, 1, 0] * x + m[:, 1, 1] * y + m[:, 1, 2]
-    return mx.astype(np.float32), my.astype(np.float32)
-
-
-def warp_to(still: np.ndarray, still_xy: np.ndarray, target_xy: np.ndarray,
-            background: tuple[complex, complex] = (1.0 + 0j, 0j)) -> np.ndarray:
-    """The still warped so its landmarks land on ``target_xy`` (piecewise affine; ``background``: how the
-    area outside the anchor ring moves, a complex similarity, identity = static)."""
-    sxy = _check_still(still, still_xy)
-    txy = _check_points(target_xy, "target landmarks")
-    mesh = _mesh(sxy)
-    return _warp(still, mesh, txy, background)
-
-
-def _warp(still: np.ndarray, mesh: _Mesh, txy: np.ndarray, background: tuple[complex, complex]) -> np.ndarray:
-    ring = apply_similarity(*background, mesh.points[mesh.n_landmarks:])
-    dst = np.vstack([txy[list(WARP_POINTS)], ring])
-    mx, my = _backward_map(mesh, dst, still.shape[:2], background)
-    return cv2.remap(still, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 # --- the mouth interior -----------------------------------------------------------------------------
@@ -419,13 +260,13 @@ def animate(still: np.ndarray, still_landmarks: np.ndarray, driving: np.ndarray,
     still's retargeted by the driver's motion since its first frame, so a driver that does not move
     gives the still back (up to interpolation) on every frame.
     """
-    sxy = _check_still(still, still_landmarks)
+    sxy = check_image(still, still_landmarks)
     drv = _check_driver(driving)
     if options is None:
         options = draw_options(rng)
     targets, motions = retarget(sxy, drv, options.expression_gain)
     openness = _openness(options, drv, rng)
-    mesh = _mesh(sxy)
+    mesh = build_mesh(sxy)
     mouth = _mouth_source(still, sxy, options)
     still_open = mouth_opening(sxy)
     frames = np.empty((len(drv),) + still.shape, np.uint8)
@@ -435,7 +276,7 @@ def animate(still: np.ndarray, still_landmarks: np.ndarray, driving: np.ndarray,
     for t in range(len(drv)):
         xy = set_lids(targets[t], sxy, float(openness[t]))
         background = (complex(motions[t, 0]), complex(motions[t, 1])) if options.background == "rigid" else identity
-        frame = _warp(still, mesh, xy.astype(np.float64), background)
+        frame = warp_mesh(still, mesh, xy.astype(np.float64), background)
         if mouth_opening(xy) > still_open + FILL_MARGIN:
             frame = _fill_mouth(frame, xy.astype(np.float64), mouth, options)
             filled[t] = True
@@ -471,7 +312,7 @@ class AnimationPair:
 
 
 class AnimationPairSampler:
-    """(real window, animated window) pairs from a :class:`~unmask.learned.dataset.FaceSet` of real video views.
+    """(real window, animated window) pairs from a :class:`~unmask_training.learned.dataset.FaceSet` of real video views.
 
     Views are grouped into clips by ``sources`` (in stored order, which is time order for an
     extraction) and clips into people by ``persons`` (default: the face set's ``groups``, i.e. the

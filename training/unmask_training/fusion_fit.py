@@ -56,7 +56,7 @@ def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
         raise ManifestError(f"{bench_dir}: no scores.csv; run `unmask bench` first")
     summary = bench_dir / "summary.json"
     perturb = json.loads(summary.read_text()).get("perturbation") if summary.exists() else None
-    from unmask.bench import ManifestRow, _report_name
+    from unmask.bench import ManifestRow, report_name
 
     rows = []
     with scores.open(newline="") as fh:
@@ -64,7 +64,7 @@ def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
             if (r["kind"] == "image") != stills:
                 continue
             mrow = ManifestRow(Path(r["path"]), r["label"], r["kind"], r["origin"], r["manipulation"], r["group"])
-            rp = bench_dir / "reports" / _report_name(mrow, perturb)
+            rp = bench_dir / "reports" / report_name(mrow, perturb)
             if not rp.exists():
                 continue
             rep = json.loads(rp.read_text())

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from unmask.errors import ConfigError
-from unmask.perturb import perturb_video
+from unmask_training.perturb import perturb_video
 from unmask.synth import face_frames, write_video
 
 
@@ -51,7 +51,7 @@ def test_phone_chain_fits_1024x576_in_either_orientation(tmp_path):
 
 
 def test_beauty_mode_smooths_skin_and_leaves_the_rest():
-    from unmask.perturb import beauty_filter
+    from unmask_training.perturb import beauty_filter
 
     rng = np.random.default_rng(0)
     skin = np.clip(np.array([200, 150, 130]) + rng.normal(0, 12, (64, 64, 3)), 0, 255).astype(np.uint8)

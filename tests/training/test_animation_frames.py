@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from unmask.errors import UnmaskError
-from unmask.learned.animate import AnimationOptions, animate
-from unmask.learned.feature_dynamics import (
+from unmask_training.learned.animate import AnimationOptions, animate
+from unmask_training.learned.feature_dynamics import (
     FLOOR, BadDynamicsInput, FeatureBasis, dynamics_names, fit_basis, window_dynamics,
 )
-from unmask.learned.frame_features import BadFrameInput, EncoderConfig, FrameEncoder
-from unmask.learned.resynthesis import (
+from unmask_training.learned.frame_features import BadFrameInput, EncoderConfig, FrameEncoder
+from unmask_training.learned.resynthesis import (
     BadResynthesisInput, ResynthesisOptions, draw_resynthesis, face_mask, resynthesize,
 )
 
-from test_animate import driver, face_image, face_landmarks  # noqa: E402  (tests/unit is on sys.path)
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 WIDTHS = (3, 5)

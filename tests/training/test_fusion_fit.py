@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask.bench import ManifestRow, _report_name
+from unmask.bench import ManifestRow, report_name
 from unmask.fusion import FusionModel
-from unmask.fusion_fit import CONTEXT_FEATURES, fit_fusion
+from unmask_training.fusion_fit import CONTEXT_FEATURES, fit_fusion
 
 
 def _bench(dirpath: Path, rng: np.random.Generator, perturb: str | None, shift: float) -> None:
@@ -31,7 +31,7 @@ def _bench(dirpath: Path, rng: np.random.Generator, perturb: str | None, shift: 
                                "tracks": [{"track_id": 1, "features": {"x": x, "y": float(rng.normal()),
                                                                        "n_landmark_frames": float(i)}}]}],
             }
-            (dirpath / "reports" / _report_name(row, perturb)).write_text(json.dumps(report))
+            (dirpath / "reports" / report_name(row, perturb)).write_text(json.dumps(report))
 
 
 def test_fit_fusion_writes_a_loadable_model(tmp_path):
@@ -53,7 +53,7 @@ def test_fit_fusion_writes_a_loadable_model(tmp_path):
 def test_fit_logistic_matches_sklearn_without_constraints_and_holds_signs_with_them():
     from sklearn.linear_model import LogisticRegression
 
-    from unmask.fusion_fit import fit_logistic
+    from unmask_training.fusion_fit import fit_logistic
 
     rng = np.random.default_rng(1)
     y = np.r_[np.zeros(30), np.ones(50)]
@@ -68,7 +68,7 @@ def test_fit_logistic_matches_sklearn_without_constraints_and_holds_signs_with_t
 
 def test_feature_signs_come_from_the_analyzers():
     from unmask.analyzers.blinks import BlinkAnalyzer
-    from unmask.fusion_fit import feature_signs
+    from unmask_training.fusion_fit import feature_signs
 
     assert BlinkAnalyzer.direction("left_right_corr") == -1 and BlinkAnalyzer.direction("one_eyed_frac") == 1
     assert BlinkAnalyzer.direction("mean_blink_s") == 0
@@ -91,7 +91,7 @@ def _stills(dirpath: Path, rng: np.random.Generator, sep: float) -> None:
                                      "tracks": [{"track_id": 1, "features": {"prob_med": x}}]},
                                     {"name": "a", "status": "ok", "video_features": {},
                                      "tracks": [{"track_id": 1, "features": {"x": float(rng.normal())}}]}]}
-            (dirpath / "reports" / _report_name(row, None)).write_text(json.dumps(report))
+            (dirpath / "reports" / report_name(row, None)).write_text(json.dumps(report))
 
 
 def test_a_still_model_ships_only_when_the_photos_validate_it(tmp_path):
@@ -130,7 +130,7 @@ def test_bench_false_positive_audit_by_origin_and_resolution():
 
 
 def test_a_missing_feature_reads_as_a_typical_real_video():
-    from unmask.fusion_fit import missing_fill
+    from unmask_training.fusion_fit import missing_fill
 
     X = np.array([[1.0, np.nan], [2.0, 5.0], [3.0, np.nan], [10.0, 9.0], [12.0, np.nan]])
     y = np.array([0, 0, 0, 1, 1])

@@ -14,8 +14,8 @@ import pytest
 from unmask.faces.regions import FACE_OVAL
 from unmask.errors import UnmaskError
 from unmask.faces.align import align_face
-from unmask.learned.dataset import FaceSet, extract_faces, split_by_group
-from unmask.learned.sbi import PseudoFake, contact_sheet, make_sample, self_blend
+from unmask_training.learned.dataset import FaceSet, extract_faces, split_by_group
+from unmask_training.learned.sbi import PseudoFake, contact_sheet, make_sample, self_blend
 
 S = 256
 
@@ -150,7 +150,8 @@ def test_training_code_imports_without_the_scan_stack() -> None:
         "        if name.split('.')[0] in {'av', 'mediapipe', 'dlib', 'sqlalchemy', 'fastapi'}:\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import unmask.learned.train, unmask.learned.sbi, unmask.learned.dataset, unmask.learned.evaluate\n"
+        "import unmask_training.learned.train, unmask_training.learned.train_cli, unmask_training.learned.sbi\n"
+        "import unmask_training.learned.dataset, unmask_training.learned.evaluate\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

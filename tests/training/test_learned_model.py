@@ -16,17 +16,16 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from unmask.errors import UnmaskError  # noqa: E402
-from unmask.learned.model import BlendNet, count_parameters  # noqa: E402
-from unmask.learned.train import (  # noqa: E402
+from unmask_training.learned.model import BlendNet, count_parameters  # noqa: E402
+from unmask_training.learned.augment import (  # noqa: E402
     PATCH_SEAM_MIN,
-    TrainConfig,
     at_native_scale,
     crop_resize,
     damage_strength,
     degrade,
     random_patch,
-    train,
 )
+from unmask_training.learned.train import TrainConfig, train  # noqa: E402
 
 torch.set_flush_denormal(True)
 torch.set_num_threads(2)
@@ -243,7 +242,7 @@ def test_polar_arch_trains_on_outline_strips_and_exports(tmp_path: Path) -> None
 
 
 def test_bad_training_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from unmask.learned.train import main
+    from unmask_training.learned.train_cli import main
 
     assert main([str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run"), "--cache", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err.strip()
