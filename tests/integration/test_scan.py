@@ -152,12 +152,12 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
 
     doc = render(s)
     assert "## Each analyzer alone" in doc and "(reference-benchmarks.md)" in doc
-    # as `make bench` runs it, with a speed clip's stage timings: the module works as a script too
+    # as `make bench` runs it (unmask-train benchdoc), with a speed clip's stage timings
     s["speed"] = {"1080p_10s": {"clip": "1920x1080 10 s 30 fps (synthetic)", "scan_s": 6.0, "decode_only_s": 1.3,
                                 "scan_to_decode_ratio": 4.6, "real_time_factor": 1.7, "frames_analyzed": 80,
                                 "peak_rss_mb": 500.0, "startup_s": 1.4, "timings": {"decode_s": 0.4, "total_s": 6.0}}}
     (out / "summary.json").write_text(json.dumps(s))
-    subprocess.run([sys.executable, "-m", "unmask_training.benchdoc", str(out), str(tmp_path / "b.md")], check=True)
+    subprocess.run([sys.executable, "-m", "unmask_training", "benchdoc", str(out), str(tmp_path / "b.md")], check=True)
     assert "| waiting for decoded frames | 0.40 |" in (tmp_path / "b.md").read_text()
     # a second run reuses the saved reports
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
@@ -171,6 +171,8 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
     assert main(["bench", str(manifest), "--out", str(out), "--no-speed", "-q"]) == 0
     assert json.loads((out / "summary.json").read_text())["n_scanned_this_run"] == 1
     # robustness: degraded copies of the videos
-    assert main(["bench", str(manifest), "--out", str(tmp_path / "flip"), "--no-speed", "-q", "--perturb", "flip"]) == 0
+    from unmask_training.cli import main as train_main
+
+    assert train_main(["bench-perturbed", "flip", str(manifest), "--out", str(tmp_path / "flip"), "--no-speed", "-q"]) == 0
     flipped = json.loads((tmp_path / "flip" / "summary.json").read_text())
     assert flipped["perturbation"] == "flip" and flipped["n"] == 1 and flipped["images"]["n"] == 0

@@ -1,4 +1,4 @@
-"""``unmask fit-fusion``: refit the fusion model from a bench directory's reports.
+"""``unmask-train fit-fusion``: refit the fusion model from a bench directory's reports.
 
 Training rows: one per labeled video or animation (stills excluded: they lack
 the temporal cues, and ~150 photos would swamp ~90 videos), using the longest
@@ -222,7 +222,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
                exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """Fit on every labeled video of one or more bench runs.
 
-    Runs of degraded copies (``unmask bench --perturb crf30``) teach the fusion that compression is not
+    Runs of degraded copies (``unmask-train bench-perturbed crf30``) teach the fusion that compression is not
     manipulation: a copy keeps its original's source group, so cross-validation never splits the two,
     and the thresholds are chosen out-of-fold over originals and copies together.
     """
@@ -318,8 +318,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "still": still,
         "still_status": still_why,
         "command": ("make bench bench-crf30 fit-fusion   (unmask bench ../shared/data/manifest.csv --out bench; "
-                    "unmask bench ../shared/data/manifest.csv --out bench-crf30 --perturb crf30; "
-                    "unmask fit-fusion bench bench-crf30 --out src/unmask/models/fusion.json)"),
+                    "unmask-train bench-perturbed crf30 ../shared/data/manifest.csv --out bench-crf30; "
+                    "unmask-train fit-fusion bench bench-crf30 --out src/unmask/models/fusion.json)"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(model, indent=2) + "\n")

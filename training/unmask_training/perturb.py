@@ -1,6 +1,6 @@
 """Degraded copies of a video, for measuring robustness the way footage degrades on social media.
 
-``unmask bench --perturb crf30`` scans re-encoded copies instead of the originals:
+``unmask-train bench-perturbed crf30 MANIFEST`` scans re-encoded copies instead of the originals:
 ``crfNN`` re-encodes with H.264 at that constant rate factor (23 ≈ platform
 default, 35 ≈ heavy), ``360p`` downscales to 360 pixels high, ``flip`` mirrors
 left-right, ``phone`` is a phone upload chain (scaled to fit 1024x576, H.264 CRF 28), ``beauty``

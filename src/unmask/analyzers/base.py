@@ -48,7 +48,7 @@ class Analyzer(ABC):
     feature_words: ClassVar[dict[str, str]] = {}
     #: which way each feature (base name) moves when the face was manipulated, by the analyzer's own
     #: reasoning: +1 higher is more suspicious, -1 lower is. The fusion's learned weights are held to
-    #: these signs (:mod:`unmask.fusion_fit`), so a cue cannot be learned backwards from how the
+    #: these signs (``unmask_training.fusion_fit``), so a cue cannot be learned backwards from how the
     #: development set happens to be made up; features not listed may take either sign.
     suspect_when: ClassVar[dict[str, int]] = {}
 

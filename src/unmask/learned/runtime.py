@@ -119,7 +119,7 @@ class BlendModel:
             return
         for p, what in ((self.onnx_path, "weights"), (self.manifest_path, "manifest")):
             if not p.is_file():
-                raise ModelError(f"blend CNN {what} not found at {p} (train with `unmask train` or reinstall)")
+                raise ModelError(f"blend CNN {what} not found at {p} (train with `unmask-train train` or reinstall)")
         try:
             manifest = json.loads(self.manifest_path.read_text())
             expected = str(manifest["sha256"])
