@@ -5,15 +5,28 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from drawn_face import S, WHITE, closed_mouth, driver, face_image, face_landmarks, similar  # tests/ is on sys.path
+from drawn_face import WHITE, S, closed_mouth, driver, face_image, face_landmarks, similar  # tests/ is on sys.path
 
 from unmask.errors import UnmaskError
 from unmask.faces.regions import FACE_OVAL
 from unmask.faces.warp import (
-    INNER_LIPS, LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, BadWarpInput, eye_aspect_ratio, mouth_opening, warp_to,
+    INNER_LIPS,
+    LEFT_LIDS,
+    OUTER_LIPS,
+    RIGHT_LIDS,
+    BadWarpInput,
+    eye_aspect_ratio,
+    mouth_opening,
+    warp_to,
 )
 from unmask_training.learned.animate import (
-    Animation, AnimationOptions, AnimationPairSampler, BadAnimationInput, NoAnimationPairs, animate, retarget,
+    Animation,
+    AnimationOptions,
+    AnimationPairSampler,
+    BadAnimationInput,
+    NoAnimationPairs,
+    animate,
+    retarget,
 )
 from unmask_training.learned.dataset import FaceSet
 

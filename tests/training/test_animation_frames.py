@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 
 from unmask.errors import UnmaskError
 from unmask_training.learned.animate import AnimationOptions, animate
 from unmask_training.learned.feature_dynamics import (
-    FLOOR, BadDynamicsInput, FeatureBasis, dynamics_names, fit_basis, window_dynamics,
+    FLOOR,
+    BadDynamicsInput,
+    FeatureBasis,
+    dynamics_names,
+    fit_basis,
+    window_dynamics,
 )
 from unmask_training.learned.frame_features import BadFrameInput, EncoderConfig, FrameEncoder
 from unmask_training.learned.resynthesis import (
-    BadResynthesisInput, ResynthesisOptions, draw_resynthesis, face_mask, resynthesize,
+    BadResynthesisInput,
+    ResynthesisOptions,
+    draw_resynthesis,
+    face_mask,
+    resynthesize,
 )
-
-from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 WIDTHS = (3, 5)

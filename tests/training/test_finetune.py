@@ -1,7 +1,6 @@
 """The swap detector's recipe: face views, pairs, lip-sync masks, splits, and (with torch) a whole tiny run."""
 
 import csv
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,9 +8,9 @@ import pytest
 
 from unmask.errors import ModelError, UnmaskError
 from unmask.faces.align import face_view, view_matrix
+from unmask.learned.runtime import crop_views
 from unmask_training.learned.dataset import FaceSet, extract_faces, select_rows
 from unmask_training.learned.finetune import ARCHS, FinetuneConfig, make_batch, make_pair, social_damage, split
-from unmask.learned.runtime import crop_views
 from unmask_training.learned.sbi import NOSE_LINE, soft_mask
 
 
@@ -142,8 +141,8 @@ def test_missing_backbone_weights_say_what_to_install(monkeypatch):
 def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from unmask_training.learned.finetune import finetune
     from unmask.learned.runtime import BlendModel
+    from unmask_training.learned.finetune import finetune
 
     torch.set_num_threads(2)
     faces = FaceSet(np.concatenate([views.images] * 3), np.concatenate([views.landmarks] * 3), np.zeros(12, np.int8),

@@ -16,7 +16,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from unmask.errors import UnmaskError  # noqa: E402
-from unmask_training.learned.model import BlendNet, count_parameters  # noqa: E402
 from unmask_training.learned.augment import (  # noqa: E402
     PATCH_SEAM_MIN,
     at_native_scale,
@@ -25,6 +24,7 @@ from unmask_training.learned.augment import (  # noqa: E402
     degrade,
     random_patch,
 )
+from unmask_training.learned.model import BlendNet, count_parameters  # noqa: E402
 from unmask_training.learned.train import TrainConfig, train  # noqa: E402
 
 torch.set_flush_denormal(True)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from unmask.errors import ConfigError
-from unmask_training.perturb import perturb_video
 from unmask.synth import face_frames, write_video
+from unmask_training.perturb import perturb_video
 
 
 @pytest.fixture(scope="module")

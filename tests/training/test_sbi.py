@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.faces.regions import FACE_OVAL
 from unmask.errors import UnmaskError
 from unmask.faces.align import align_face
+from unmask.faces.regions import FACE_OVAL
 from unmask_training.learned.dataset import FaceSet, extract_faces, split_by_group
 from unmask_training.learned.sbi import PseudoFake, contact_sheet, make_sample, self_blend
 

@@ -53,8 +53,8 @@ def test_unmask_train_runs_as_a_module_with_its_four_commands() -> None:
 
 
 def test_unmask_train_errors_are_one_line(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "unmask_training", "bench-perturbed", "nosuch", str(tmp_path / "m.csv"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    args = ["bench-perturbed", "nosuch", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out")]
+    done = subprocess.run([sys.executable, "-m", "unmask_training", *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["unmask-train: error: unknown perturbation 'nosuch'; known: "
                                                 "crf23, crf30, crf35, 360p, flip, phone, beauty"]

@@ -10,8 +10,9 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from unmask.errors import UnmaskError
 from unmask.report.names import printable
@@ -27,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unmask-train", description="Train, fit and measure unmask's models.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train the learned blend detector on real faces (needs the torch extra: make train)",
+    t = sub.add_parser("train",
+                       help="train the learned blend detector on real faces (needs the torch extra: make train)",
                        description="Train the learned blend detector on self-blended real faces; see docs/training.md.")
     add_train_arguments(t)
 
@@ -36,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="bench output(s); add perturbed runs (unmask-train bench-perturbed crf30) so compression "
                         "is not read as manipulation")
     f.add_argument("--out", required=True, metavar="FILE")
-    f.add_argument("--manifest", default=None, help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
+    f.add_argument("--manifest", default=None,
+                   help="manifest used for the bench (default: the one recorded in BENCH_DIR)")
     f.add_argument("--exclude", default="", metavar="A1,A2",
                    help="leave these analyzers' features out (e.g. to measure what one adds)")
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
+from unmask.errors import ManifestError, UnmaskError
 from unmask.fusion import Z_CLIP, report_track_features
 from unmask.metrics import roc_metrics
-from unmask.errors import ManifestError, UnmaskError
 
 REG_C = 0.1  # strong L2: ~90 training videos, a few dozen features
 TARGET_FPR = 0.05

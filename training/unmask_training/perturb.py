@@ -13,9 +13,9 @@ animations are copied through the same transform.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import cv2

@@ -11,9 +11,11 @@ Landmarks are ``(478, 2)`` pixel coordinates of the image they belong to (mediap
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from scipy.spatial import Delaunay
 
 from unmask.errors import UnmaskError
@@ -59,7 +61,7 @@ WARP_POINTS: tuple[int, ...] = tuple(sorted(set(FACE_OVAL) | set(LEFT_BROW + RIG
 RING_SCALE = 1.45
 
 
-def check_image(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def check_image(image: NDArray[Any], landmarks: NDArray[Any]) -> NDArray[Any]:
     """The landmarks' (478, 2) float64 points, after checking the image is HxWx3 uint8 of at least 8x8."""
     if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
             and min(image.shape[:2]) >= 8):
@@ -68,7 +70,7 @@ def check_image(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return check_points(landmarks, "still landmarks")
 
 
-def check_points(landmarks: np.ndarray, what: str) -> np.ndarray:
+def check_points(landmarks: NDArray[Any], what: str) -> NDArray[Any]:
     """(478, 2) finite float64 points of a face with some extent; ``what`` names them in the error."""
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.ndim != 2 or lm.shape[0] != N_LANDMARKS or lm.shape[1] < 2 or not np.all(np.isfinite(lm[:, :2])):
@@ -79,7 +81,7 @@ def check_points(landmarks: np.ndarray, what: str) -> np.ndarray:
     return xy
 
 
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
+def similarity(src: NDArray[Any], dst: NDArray[Any]) -> tuple[complex, complex]:
     """Least-squares similarity ``dst ≈ a * src + b`` in complex form (a: scale and rotation), no reflection."""
     p = src[:, 0] + 1j * src[:, 1]
     q = dst[:, 0] + 1j * dst[:, 1]
@@ -89,7 +91,7 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[complex, complex]:
     return a, complex(qm - a * pm)
 
 
-def apply_similarity(a: complex, b: complex, xy: np.ndarray) -> np.ndarray:
+def apply_similarity(a: complex, b: complex, xy: NDArray[Any]) -> NDArray[Any]:
     """Apply ``a * z + b`` to (..., 2) points (the inverse of :func:`similarity`'s fit is ``1/a, -b/a``)."""
     z = a * (xy[..., 0] + 1j * xy[..., 1]) + b
     return np.stack([z.real, z.imag], axis=-1)
@@ -100,17 +102,17 @@ def inverse_similarity(a: complex, b: complex) -> tuple[complex, complex]:
     return 1.0 / a, -b / a
 
 
-def eye_aspect_ratio(xy: np.ndarray) -> float:
+def eye_aspect_ratio(xy: NDArray[Any]) -> float:
     """Mean lid opening of both eyes over their widths (0 closed, about 0.25-0.35 open)."""
     xy = np.asarray(xy, np.float64)
     out = []
     for pairs, (c0, c1) in zip(EAR_PAIRS, (RIGHT_CORNERS, LEFT_CORNERS)):
-        gap = np.mean([np.linalg.norm(xy[u, :2] - xy[l, :2]) for u, l in pairs])
+        gap = np.mean([np.linalg.norm(xy[u, :2] - xy[lo, :2]) for u, lo in pairs])
         out.append(gap / max(float(np.linalg.norm(xy[c0, :2] - xy[c1, :2])), 1e-6))
     return float(np.mean(out))
 
 
-def mouth_opening(xy: np.ndarray) -> float:
+def mouth_opening(xy: NDArray[Any]) -> float:
     """Inner-lip gap over the mouth's width (0 closed)."""
     xy = np.asarray(xy, np.float64)
     gap = float(np.linalg.norm(xy[LIP_GAP[0], :2] - xy[LIP_GAP[1], :2]))
@@ -123,19 +125,19 @@ def mouth_opening(xy: np.ndarray) -> float:
 class Mesh:
     """A still's triangulation: source points (landmark subset + anchor ring) and triangles."""
 
-    points: np.ndarray  # P x 2 float64, still pixels
-    triangles: np.ndarray  # K x 3 int
+    points: NDArray[Any]  # P x 2 float64, still pixels
+    triangles: NDArray[Any]  # K x 3 int
     n_landmarks: int  # the first n points are WARP_POINTS, the rest the ring
 
 
-def _ring(xy: np.ndarray) -> np.ndarray:
+def _ring(xy: NDArray[Any]) -> NDArray[Any]:
     oval = xy[list(FACE_OVAL)]
     hull = cv2.convexHull(oval.astype(np.float32)).reshape(-1, 2).astype(np.float64)
     c = oval.mean(axis=0)
-    return c + (hull - c) * RING_SCALE
+    return np.asarray(c + (hull - c) * RING_SCALE, np.float64)
 
 
-def build_mesh(still_xy: np.ndarray) -> Mesh:
+def build_mesh(still_xy: NDArray[Any]) -> Mesh:
     """The triangulation of ``still_xy`` (checked points) that :func:`warp_mesh` moves; build it once per still."""
     pts = np.vstack([still_xy[list(WARP_POINTS)], _ring(still_xy)])
     # points that coincide (a closed mouth's inner lips) are nudged apart so every one is a vertex
@@ -147,8 +149,8 @@ def build_mesh(still_xy: np.ndarray) -> Mesh:
     return Mesh(pts, np.asarray(tri.simplices, np.int64), len(WARP_POINTS))
 
 
-def _backward_map(mesh: Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outside: tuple[complex, complex]
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _backward_map(mesh: Mesh, dst_pts: NDArray[Any], shape: tuple[int, int], outside: tuple[complex, complex]
+                  ) -> tuple[NDArray[Any], NDArray[Any]]:
     """remap() maps: output pixel -> still pixel, piecewise affine inside the mesh, ``outside`` elsewhere."""
     h, w = shape
     label = np.full((h, w), -1, np.int32)
@@ -162,7 +164,7 @@ def _backward_map(mesh: Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outsi
     mats[live] = np.transpose(np.linalg.solve(dh, s[live]), (0, 2, 1))  # [x, y, 1] (output) -> still
     corners = np.round(np.clip(d, -1e5, 1e5) * 16).astype(np.int32)  # 4 fractional bits (shift=4)
     for k in np.flatnonzero(live):
-        cv2.fillConvexPoly(label, corners[k], int(k), lineType=cv2.LINE_8, shift=4)
+        cv2.fillConvexPoly(label, corners[k], (int(k),), lineType=cv2.LINE_8, shift=4)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     ai, bi = inverse_similarity(*outside)
     bg = apply_similarity(ai, bi, np.stack([xx, yy], axis=-1))
@@ -175,8 +177,8 @@ def _backward_map(mesh: Mesh, dst_pts: np.ndarray, shape: tuple[int, int], outsi
     return mx.astype(np.float32), my.astype(np.float32)
 
 
-def warp_to(still: np.ndarray, still_xy: np.ndarray, target_xy: np.ndarray,
-            background: tuple[complex, complex] = (1.0 + 0j, 0j)) -> np.ndarray:
+def warp_to(still: NDArray[Any], still_xy: NDArray[Any], target_xy: NDArray[Any],
+            background: tuple[complex, complex] = (1.0 + 0j, 0j)) -> NDArray[Any]:
     """The still warped so its landmarks land on ``target_xy`` (piecewise affine; ``background``: how the
     area outside the anchor ring moves, a complex similarity, identity = static)."""
     sxy = check_image(still, still_xy)
@@ -184,9 +186,9 @@ def warp_to(still: np.ndarray, still_xy: np.ndarray, target_xy: np.ndarray,
     return warp_mesh(still, build_mesh(sxy), txy, background)
 
 
-def warp_mesh(still: np.ndarray, mesh: Mesh, txy: np.ndarray, background: tuple[complex, complex]) -> np.ndarray:
+def warp_mesh(still: NDArray[Any], mesh: Mesh, txy: NDArray[Any], background: tuple[complex, complex]) -> NDArray[Any]:
     """:func:`warp_to` with the still's :class:`Mesh` built once (``txy``: checked target points)."""
     ring = apply_similarity(*background, mesh.points[mesh.n_landmarks:])
     dst = np.vstack([txy[list(WARP_POINTS)], ring])
-    mx, my = _backward_map(mesh, dst, still.shape[:2], background)
+    mx, my = _backward_map(mesh, dst, (still.shape[0], still.shape[1]), background)
     return cv2.remap(still, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

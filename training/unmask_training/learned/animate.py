@@ -25,17 +25,32 @@ bit for bit. Landmarks are ``(478, 2)`` pixel coordinates of the image they belo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 
 from unmask.errors import UnmaskError
 from unmask.faces.warp import (
-    EYE_POINTS, INNER_LIPS, LEFT_IRIS, LEFT_LIDS, OUTER_LIPS, RIGHT_IRIS, RIGHT_LIDS, RIGID_POINTS, BadWarpInput,
-    apply_similarity, build_mesh, check_image, check_points, eye_aspect_ratio, inverse_similarity, mouth_opening,
-    similarity, warp_mesh,
+    EYE_POINTS,
+    INNER_LIPS,
+    LEFT_IRIS,
+    LEFT_LIDS,
+    OUTER_LIPS,
+    RIGHT_IRIS,
+    RIGHT_LIDS,
+    RIGID_POINTS,
+    BadWarpInput,
+    apply_similarity,
+    build_mesh,
+    check_image,
+    check_points,
+    eye_aspect_ratio,
+    inverse_similarity,
+    mouth_opening,
+    similarity,
+    warp_mesh,
 )
 from unmask.types import N_LANDMARKS
 from unmask_training.learned.dataset import FaceSet

@@ -5,7 +5,8 @@ Everything here is numpy/OpenCV (no torch), so batch workers and the CPU experim
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -10,9 +10,10 @@ both sides.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -73,7 +74,7 @@ class FaceSet:
         )
 
     @classmethod
-    def load(cls, path: Path) -> "FaceSet":
+    def load(cls, path: Path) -> FaceSet:
         try:
             with np.load(Path(path), allow_pickle=False) as z:
                 images = z["images"] if "images" in z else _decode_jpegs(z["jpeg"], z["jpeg_ends"], z["image_size"])

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from unmask_training.learned.dataset import FaceSet
 from unmask.learned.runtime import BlendModel, top_mean
 from unmask.metrics import roc_metrics
+from unmask_training.learned.dataset import FaceSet
 
 
 def per_source_scores(model: BlendModel, faces: FaceSet) -> dict[str, float]:
@@ -107,7 +107,7 @@ def log_look(looks: Path, run_dir: Path, result: dict[str, Any], note: str) -> N
                         "reenactment_auc", "images_auc", "n_real_videos", "note"])
         r = lambda k: "" if k not in fam or fam[k]["auc"] is None else f"{fam[k]['auc']:.3f}"  # noqa: E731
         v, im = result["videos_vs_held_out_real_videos"], result["images_vs_held_out_real_images"]
-        w.writerow([_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="minutes"), str(run_dir),
+        w.writerow([_dt.datetime.now(_dt.UTC).isoformat(timespec="minutes"), str(run_dir),
                     "" if v["auc"] is None else f"{v['auc']:.3f}", r("face_swap"), r("lip_sync"), r("talking_head"),
                     r("reenactment"), "" if im["auc"] is None else f"{im['auc']:.3f}", v["n_real"], note])
 

@@ -25,9 +25,10 @@ import datetime as _dt
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -297,7 +298,7 @@ class ValidationSet:
     video_sources: np.ndarray
 
     @classmethod
-    def build(cls, faces: FaceSet, val_idx: np.ndarray, config: FinetuneConfig) -> "ValidationSet":
+    def build(cls, faces: FaceSet, val_idx: np.ndarray, config: FinetuneConfig) -> ValidationSet:
         rng = np.random.default_rng(config.seed + 1000)
         pick = val_idx if len(val_idx) <= config.val_pairs else np.sort(rng.choice(val_idx, config.val_pairs,
                                                                                    replace=False))
@@ -503,7 +504,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     manifest = {
         "name": "blend_cnn",
-        "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
+        "version": _dt.datetime.now(_dt.UTC).strftime("%Y.%m.%d"),
         "sha256": sha256(onnx_path),
         "architecture": (f"{config.arch} ({'ImageNet-pretrained: ' + spec.licence if config.pretrained else 'random init'}) + 1x1-convolution logit head "
                          f"whose mean is the logit (class-activation map); {sum(p.numel() for p in model.parameters())} params"),
@@ -529,7 +530,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
                                                   "real_videos")},
         "seed": config.seed,
         "licence": "Apache-2.0 (the project's own weights)",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     say(f"kept step {best['step']}: pseudo-fake AUC {chosen['pseudo_auc']:.3f}, held-out real videos flagged "

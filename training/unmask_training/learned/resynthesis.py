@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.errors import UnmaskError
+from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.types import N_LANDMARKS
 
 

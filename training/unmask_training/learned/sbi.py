@@ -13,15 +13,15 @@ seed reproduces a sample bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
-from unmask.faces.regions import FACE_OVAL, LEFT_BROW, MOUTH, RIGHT_BROW
 from unmask.errors import UnmaskError
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, MOUTH, RIGHT_BROW
 from unmask.types import N_LANDMARKS
 
 #: blend ratios (SBI): most blends paste the source fully, some only partly

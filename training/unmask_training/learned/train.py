@@ -15,9 +15,10 @@ import datetime as _dt
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -412,7 +413,7 @@ def _manifest(model: Any, real: FaceSet, config: TrainConfig, onnx_path: Path, t
 
     return {
         "name": "blend_cnn",
-        "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
+        "version": _dt.datetime.now(_dt.UTC).strftime("%Y.%m.%d"),
         "sha256": sha256(onnx_path),
         "architecture": (POLAR_ARCHITECTURE if config.arch == "polar" else architecture(config.highpass))
         + f"; {count_parameters(model)} params",
@@ -433,7 +434,7 @@ def _manifest(model: Any, real: FaceSet, config: TrainConfig, onnx_path: Path, t
                        "n_fake_val_groups": int(val.fake_in_val_groups.sum()), "selected_on": "pseudo_auc"},
         "seed": config.seed,
         "licence": "Apache-2.0 (the project's own weights)",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
