@@ -5,7 +5,7 @@
     >>> report.label, report.score
 """
 
-from unmask.version import __version__
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from unmask.config import ScanConfig  # noqa: E402
 from unmask.errors import (  # noqa: E402
@@ -17,16 +17,15 @@ from unmask.errors import (  # noqa: E402
     MediaTooLarge,
     MissingInput,
     ModelError,
-    NoVideoStream,
     NotAFile,
+    NoVideoStream,
     ProfileError,
     ReferenceModeError,
     UnmaskError,
     UnreadableInput,
     UnsupportedMedia,
 )
-
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from unmask.version import __version__
 
 if TYPE_CHECKING:
     from unmask.pipeline import Scanner, scan

@@ -17,18 +17,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from unmask.config import ScanConfig
+from unmask.errors import ManifestError, UnmaskError
 from unmask.fusion import rescore_saved
 from unmask.metrics import roc_metrics
-from unmask.errors import ManifestError, UnmaskError
-from unmask.progress import ProgressBar
 from unmask.pipeline import Scanner
+from unmask.progress import ProgressBar
 from unmask.report.model import Report
 
 SCORED = ("likely_real", "inconclusive", "likely_fake")

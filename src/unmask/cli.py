@@ -13,14 +13,15 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from unmask.version import __version__
 from unmask.config import ScanConfig
 from unmask.errors import UnmaskError
 from unmask.process_io import silence_native_logs, write_atomic
 from unmask.report.names import printable
+from unmask.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -203,8 +204,8 @@ def output_stem(name: str, used: set[str]) -> str:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from unmask.progress import ProgressBar
     from unmask.pipeline import Scanner
+    from unmask.progress import ProgressBar
     from unmask.report.text import format_report
 
     config = _config(args)
@@ -338,7 +339,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _voice_words(summary: dict) -> str:
+def _voice_words(summary: Mapping[str, Any]) -> str:
     """The enrolled voice in a few words (profiles from before voices say none)."""
     v = float(summary.get("voice_seconds", 0) or 0)
     return f"{v:.0f} s of voice" if v > 0 else "no voice"

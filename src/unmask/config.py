@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from unmask.errors import ConfigError
 
@@ -93,7 +94,7 @@ class ScanConfig:
     analyzers: tuple[str, ...] = DEFAULT_ANALYZERS
     identity_frames: int = 6  # dlib embeddings per track (they cost ~80 ms each)
 
-    def validate(self) -> "ScanConfig":
+    def validate(self) -> ScanConfig:
         self.sampling.validate()
         self.faces.validate()
         self.gate.validate()
@@ -120,7 +121,7 @@ class ScanConfig:
         path: str | Path | None = None,
         env: Mapping[str, str] | None = None,
         overrides: Mapping[str, Any] | None = None,
-    ) -> "ScanConfig":
+    ) -> ScanConfig:
         """Build and validate the config from a file, ``UNMASK_*`` variables and overrides."""
         values: dict[str, Any] = {}
         if path is not None:
@@ -134,7 +135,7 @@ class ScanConfig:
             values.update(_flatten(dict(overrides)))
         return cls.from_flat(values)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "ScanConfig":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ScanConfig:
         """This configuration with dotted overrides (``{"sampling.fps": 4}``) on top, validated (``ConfigError``)."""
         if not overrides:
             return self
@@ -143,12 +144,12 @@ class ScanConfig:
         return ScanConfig.from_flat(flat)
 
     @classmethod
-    def from_dict(cls, nested: Mapping[str, Any]) -> "ScanConfig":
+    def from_dict(cls, nested: Mapping[str, Any]) -> ScanConfig:
         """From the nested form ``to_dict`` returns (or a parsed settings file)."""
         return cls.from_flat(_flatten(nested))
 
     @classmethod
-    def from_flat(cls, values: Mapping[str, Any]) -> "ScanConfig":
+    def from_flat(cls, values: Mapping[str, Any]) -> ScanConfig:
         sections: dict[str, dict[str, Any]] = {"sampling": {}, "faces": {}, "gate": {}}
         top: dict[str, Any] = {}
         for key, raw in values.items():

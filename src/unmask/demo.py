@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from unmask.process_io import silence_native_logs
 from unmask.cli import main as cli_main
+from unmask.process_io import silence_native_logs
 from unmask.synth import write_face_clip
 
 DEMO_DIR = Path("out")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class FusionModel:
     real_median: tuple[float, ...] = ()
     #: the model for still images, fitted and thresholded on photos alone (``still`` in fusion.json); None
     #: while no detector is validated on photos, and stills then get ``cannot_assess``
-    still: "FusionModel | None" = None
+    still: FusionModel | None = None
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -63,7 +64,7 @@ class FusionModel:
             raise ModelError(f"fusion model {self.version}: thresholds must satisfy 0 <= likely_real <= likely_fake <= 1")
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "FusionModel":
+    def load(cls, path: str | Path | None = None) -> FusionModel:
         """Load the shipped model (or one at ``path``)."""
         try:
             if path is None:
@@ -76,7 +77,7 @@ class FusionModel:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], sha256: str = "", default_kinds: tuple[str, ...] = ("video", "animation")
-                  ) -> "FusionModel":
+                  ) -> FusionModel:
         """The model a fusion.json object describes (its ``still`` block becomes the still-image model)."""
         still = d.get("still")
         return cls(
@@ -96,7 +97,7 @@ class FusionModel:
             still=cls.from_dict(still, sha256, ("image",)) if isinstance(still, Mapping) else None,
         )
 
-    def for_kind(self, kind: str) -> "FusionModel | None":
+    def for_kind(self, kind: str) -> FusionModel | None:
         """The model validated for this media kind (videos, or the still-image model), or None."""
         if kind in self.kinds:
             return self

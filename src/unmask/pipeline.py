@@ -8,11 +8,12 @@ scanning many files (batch, bench, service) pays the model start-up once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer
 from unmask.analyzers.registry import build_analyzers
@@ -24,14 +25,15 @@ from unmask.fusion import FusionModel, decide
 from unmask.media.decode import FrameReader
 from unmask.media.prefetch import prefetch
 from unmask.media.probe import probe
+from unmask.provenance import read_provenance
 from unmask.report.attachments import collect_attachments
 from unmask.report.build import build_report
 from unmask.report.model import Report
-from unmask.provenance import read_provenance
 from unmask.rules import apply_provenance, apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, FaceTrack, Frame, MediaContext, Need, Person, SampledFrame
 
 if TYPE_CHECKING:
+    from unmask.faces.embed import FaceEmbedder
     from unmask.reference.profile import PersonProfile
 
 #: progress(stage, fraction_done) — fraction in [0, 1] over the whole scan
@@ -55,7 +57,7 @@ class Scanner:
     """Scans media files with one configuration; models load on first use and are reused."""
 
     def __init__(self, config: ScanConfig | None = None, fusion: FusionModel | None = None,
-                 claims: "PersonProfile | None" = None) -> None:
+                 claims: PersonProfile | None = None) -> None:
         """``claims``: the enrolled person the scanned videos are claimed to show (adds the reference check)."""
         self.config = (config or ScanConfig()).validate()
         self._fusion = fusion
@@ -96,21 +98,21 @@ class Scanner:
             self._analyzers = analyzers
         return self._finder, self._analyzers
 
-    def _analyzers_for(self, claims: "PersonProfile | None") -> list[Analyzer]:
+    def _analyzers_for(self, claims: PersonProfile | None) -> list[Analyzer]:
         """The analyzers one scan runs: the configured ones, plus the reference check when a person is claimed."""
         _, analyzers = self._load()
         if claims is None:
             return analyzers
         if claims is self.claims and self._reference is not None:
             return [*analyzers, self._reference]
-        from unmask.faces.embed import FaceEmbedder
         from unmask.analyzers.reference import ReferenceAnalyzer
+        from unmask.faces.embed import FaceEmbedder
         from unmask.reference.model import ReferenceModel
 
         if self._reference_model is None:
             self._reference_model = ReferenceModel.load()
         # share the temporal analyzer's embedder: the same frames are embedded, and paid for, once
-        shared = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
+        shared = _shared_embedder(analyzers)
         if shared is None:  # no temporal analyzer configured: one embedder of our own, for every claim
             self._reference_embedder = self._reference_embedder or FaceEmbedder()
             shared = self._reference_embedder
@@ -125,7 +127,7 @@ class Scanner:
         return [*analyzers, ref]
 
     def scan(self, path: str | Path, progress: Progress | None = None,
-             claims: "PersonProfile | None" = None, record_path: bool = False) -> Report:
+             claims: PersonProfile | None = None, record_path: bool = False) -> Report:
         """Scan one file. Raises :class:`~unmask.errors.InputError` for input that cannot be read.
 
         ``claims``: the person this file is claimed to show, for this scan only (default: the
@@ -211,14 +213,14 @@ class Scanner:
 
     def _link(self, tracks: tuple[FaceTrack, ...], analyzers: list[Analyzer]) -> tuple[Person, ...]:
         """Group the tracks by person (dlib embeddings, geometry where a face is too small or dlib is missing)."""
-        from unmask.faces.embed import FaceEmbedder
         from unmask.analyzers.temporal import IDENTITY_TRACKS_PER_VIDEO
+        from unmask.faces.embed import FaceEmbedder
 
         plan = embedding_plan(tracks, self.config.faces, self.config.identity_frames, IDENTITY_TRACKS_PER_VIDEO)
-        embeddings: dict[int, np.ndarray] = {}
+        embeddings: dict[int, NDArray[Any]] = {}
         if any(plan.values()):
             # the temporal analyzer's embedder: it embeds the same observations of a few tracks, paid once
-            embedder = next((a.embedder for a in analyzers if isinstance(getattr(a, "embedder", None), FaceEmbedder)), None)
+            embedder = _shared_embedder(analyzers)
             if embedder is None:
                 self._reference_embedder = self._reference_embedder or FaceEmbedder()
                 embedder = self._reference_embedder
@@ -240,6 +242,17 @@ def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:
         return analyzer.failed(e)
 
 
+def _shared_embedder(analyzers: Sequence[Analyzer]) -> FaceEmbedder | None:
+    """The face embedder an analyzer already holds (the temporal one), so the same frames are embedded once."""
+    from unmask.faces.embed import FaceEmbedder
+
+    for a in analyzers:
+        embedder = getattr(a, "embedder", None)
+        if isinstance(embedder, FaceEmbedder):
+            return embedder
+    return None
+
+
 def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:
     if Need.TIME in analyzer.needs and ctx.is_still:
         return "a still image has no motion to check"
@@ -251,6 +264,6 @@ def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:
 
 
 def scan(path: str | Path, config: ScanConfig | None = None, progress: Progress | None = None,
-         claims: "PersonProfile | None" = None) -> Report:
+         claims: PersonProfile | None = None) -> Report:
     """Scan one file with a fresh :class:`Scanner` (use a Scanner to scan many)."""
     return Scanner(config, claims=claims).scan(path, progress)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 
-
 def peak_rss_mb() -> float:
     """This process's peak RSS since it started *this program*.
 

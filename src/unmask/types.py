@@ -8,12 +8,13 @@ saying what was expected and what it got.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from unmask.config import ScanConfig
@@ -109,7 +110,7 @@ class Frame:
 
     index: int  # index among all decoded frames
     t: float  # seconds from the start, from timestamps (not index/fps)
-    rgb: np.ndarray
+    rgb: NDArray[Any]
     segment: int = 0  # contiguous decode segment (long videos are read in bursts)
     scale: float = 1.0  # rgb pixels per original display pixel (<1 when downscaled for analysis)
 
@@ -153,9 +154,9 @@ class FaceObs:
     t: float
     box: Box
     score: float
-    crop: np.ndarray
+    crop: NDArray[Any]
     crop_box: Box
-    landmarks: np.ndarray | None = None
+    landmarks: NDArray[Any] | None = None
     segment: int = 0
 
     def __post_init__(self) -> None:
@@ -179,12 +180,13 @@ class FaceObs:
         """Crop pixels per frame pixel."""
         return self.crop.shape[0] / (self.crop_box[2] - self.crop_box[0])
 
-    def landmarks_in_crop(self) -> np.ndarray | None:
+    def landmarks_in_crop(self) -> NDArray[Any] | None:
         """Landmarks (x, y) mapped into crop pixel coordinates."""
         if self.landmarks is None:
             return None
-        xy = self.landmarks[:, :2] - np.array(self.crop_box[:2], dtype=np.float32)
-        return (xy * self.crop_scale).astype(np.float32)
+        xy: NDArray[Any] = self.landmarks[:, :2] - np.array(self.crop_box[:2], dtype=np.float32)
+        out: NDArray[np.float32] = (xy * self.crop_scale).astype(np.float32)
+        return out
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ class Person:
                f"track_ids must be non-empty, sorted and distinct, got {self.track_ids}")
 
 
-class Need(str, Enum):
+class Need(StrEnum):
     """What an analyzer needs from the input; the pipeline skips it (with the reason) when missing."""
 
     FACES = "faces"  # at least one face track
@@ -249,7 +251,7 @@ class MediaContext:
     """Everything an analyzer may read. Frames' pixels are gone by now; faces keep crops."""
 
     info: MediaInfo
-    config: "ScanConfig"
+    config: ScanConfig
     frame_stats: tuple[FrameStat, ...]
     sampled: tuple[SampledFrame, ...]
     tracks: tuple[FaceTrack, ...]
@@ -326,8 +328,8 @@ class Heatmap:
     track_id: int
     frame_index: int
     t: float
-    image: np.ndarray  # uint8 H x W x 3
-    heat: np.ndarray  # float32 H x W in [0, 1]
+    image: NDArray[Any]  # uint8 H x W x 3
+    heat: NDArray[Any]  # float32 H x W in [0, 1]
     score: float  # the analyzer's 0..1 suspicion for this face in this frame
     caption: str = ""  # plain words: what the bright areas mean
 

@@ -14,6 +14,7 @@ class _Model:
     """Returns scripted probabilities; records what it was given."""
 
     polar = False
+    manifest: dict = {}  # a stub reads no weights file, so it names no sha256
 
     def __init__(self, probs, available=True):
         self.probs, self.available, self.seen = probs, available, []

@@ -133,12 +133,12 @@ def test_drivers_say_which_direction_the_calibration_learned():
     """A feature whose *low* values went with fakes is explained as such, not as 'this points to manipulation'."""
     from dataclasses import replace
 
-    from unmask.report.build import _drivers
+    from unmask.report.words import drivers
 
     model = replace(MODEL, real_median=(0.0, 0.5))
     ctx = _ctx([_track(1)])
     verdict = decide(ctx, _results({1: 3.0}, {1: -3.0}), model)  # high x (w > 0) and low y (w < 0): both toward fake
-    text = {d["feature"]: d["detail"] for d in _drivers(verdict, model, [])}
+    text = {d["feature"]: d["detail"] for d in drivers(verdict, model, [])}
     assert "higher values went with manipulation" in text["x"]
     assert "lower values went with manipulation" in text["y"] and "against about 0.5" in text["y"]
     assert model.weight("b.y") == -1.0 and model.weight("nope") is None

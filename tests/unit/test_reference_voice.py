@@ -9,8 +9,8 @@ import pytest
 
 from unmask.reference.conclusion import VoiceWords, conclude
 from unmask.reference.voice import VOICE_SKIPS, VoiceCheck
-from unmask.report.build import _voice, load_schema
-
+from unmask.report.build import load_schema
+from unmask.report.sections import voice_section
 
 FEATS = {"identity_p": 0.9, "identity_distance": 0.3, "mannerism_p": 0.7, "still_image": 0.0}
 
@@ -37,14 +37,14 @@ def test_conclusion_combines_face_mannerisms_and_voice(feats, voice, conclusion,
 def test_report_voice_block_follows_the_schema(check):
     full = load_schema()
     schema = dict(full["properties"]["reference"]["oneOf"][1]["properties"]["voice"], **{"$defs": full["$defs"]})
-    block = _voice(check.features(), 2)
+    block = voice_section(check.features(), 2)
     jsonschema.validate(block, schema)
     assert block["checked"] is check.checked
     if check.checked:
         assert block["similarity"] == 0.52 and block["own_range"] == [0.78, 0.91] and block["skipped_because"] is None
     else:
         assert block["score"] is None and block["skipped_because"] and not math.isnan(block["speech_s"])
-    no_face = _voice({}, None)  # the reference check itself was skipped
+    no_face = voice_section({}, None)  # the reference check itself was skipped
     jsonschema.validate(no_face, schema)
     assert no_face["checked"] is False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from unmask.fusion import TrackVerdict, Verdict
-from unmask.report.build import _fusion_summary
+from unmask.report.words import fusion_summary
 from unmask.rules import RuleHit
 
 CTX = SimpleNamespace(tracks=(SimpleNamespace(id=1, start_t=0.0, end_t=8.0),), is_still=False, sampled=(),
@@ -24,12 +24,12 @@ def _lip_rule(frm: str, to: str) -> RuleHit:
 
 
 def test_a_finding_the_fusion_did_not_read_is_never_the_strongest_finding():
-    s = _fusion_summary(_verdict("inconclusive", 0.5), CTX, [LIPS, POSE], [], (), FUSED)  # type: ignore[arg-type]
+    s = fusion_summary(_verdict("inconclusive", 0.5), CTX, [LIPS, POSE], [], (), FUSED)  # type: ignore[arg-type]
     assert "Strongest finding: Face 1, 7.3 s" in s and "moves against the voice" not in s
 
 
 def test_a_rule_that_fired_without_changing_the_label_says_so():
-    s = _fusion_summary(_verdict("inconclusive", 0.5), CTX, [LIPS, POSE], [],  # type: ignore[arg-type]
+    s = fusion_summary(_verdict("inconclusive", 0.5), CTX, [LIPS, POSE], [],  # type: ignore[arg-type]
                         (_lip_rule("inconclusive", "inconclusive"),), FUSED)
     assert s.startswith("Inconclusive (score 0.50;") and "Strongest finding: Face 1, 7.3 s" in s
     assert s.endswith("Also, the lip-sync rule fired: Face 1's mouth does not follow the voice. The label was already "
@@ -39,7 +39,7 @@ def test_a_rule_that_fired_without_changing_the_label_says_so():
 def test_a_rule_that_raised_the_label_leads_and_names_itself():
     rules = (_lip_rule("likely_real", "inconclusive"),
              RuleHit("foreign_mannerisms", "reference", 1, "inconclusive", "inconclusive", "Face 1 moves like someone else."))  # type: ignore[arg-type]
-    s = _fusion_summary(_verdict("inconclusive", 0.1), CTX, [LIPS, POSE], [], rules, FUSED)  # type: ignore[arg-type]
+    s = fusion_summary(_verdict("inconclusive", 0.1), CTX, [LIPS, POSE], [], rules, FUSED)  # type: ignore[arg-type]
     assert s.startswith("Inconclusive: Face 1's mouth does not follow the voice. (The cues the fusion model reads give a "
                         "score of 0.10, \"likely real\" on their own; the lip-sync rule raised the label to \"inconclusive\".)")
     assert "Also, the mannerism rule fired: Face 1 moves like someone else. The label was already \"inconclusive\"" in s

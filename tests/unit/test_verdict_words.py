@@ -13,12 +13,13 @@ import re
 from types import SimpleNamespace
 
 import pytest
-
 from report_checks import contradictions
+
 from unmask.fusion import TrackVerdict, Verdict, unvalidated_kind_reason
-from unmask.report.build import Report, _fusion_summary, score_digits, score_words
 from unmask.report.html import render_html
+from unmask.report.model import Report
 from unmask.report.text import format_report
+from unmask.report.words import fusion_summary, score_digits, score_words
 
 NUMBERS = re.compile(r"score (\d+\.\d+)(, (just below|at or just above) the (likely-manipulated|likely-real) threshold)?; "
                      r"likely manipulated at ≥ (\d+\.\d+), likely real below (\d+\.\d+)")
@@ -70,7 +71,7 @@ CTX = SimpleNamespace(tracks=(SimpleNamespace(id=1, start_t=0.0, end_t=4.0),), i
 
 def test_summary_of_the_issues_case_is_consistent() -> None:
     v = Verdict("inconclusive", 0.8678, 0.2693, 0.8718, 1, (), (TrackVerdict(1, True, None, 0.8678, {}),), {})
-    s = _fusion_summary(v, CTX, [], [])  # type: ignore[arg-type]
+    s = fusion_summary(v, CTX, [], [])  # type: ignore[arg-type]
     assert s.startswith("Inconclusive (score 0.868, just below the likely-manipulated threshold; likely manipulated at ≥ 0.872")
 
 
@@ -78,7 +79,7 @@ def test_a_still_image_says_the_real_reason() -> None:
     still = SimpleNamespace(tracks=CTX.tracks, is_still=True, sampled=(), info=SimpleNamespace(kind="image"))
     v = Verdict("cannot_assess", None, 0.27, 0.87, None, (unvalidated_kind_reason("image"),),
                 (TrackVerdict(1, True, None, None, {}),), {})
-    s = _fusion_summary(v, still, [], [])  # type: ignore[arg-type]
+    s = fusion_summary(v, still, [], [])  # type: ignore[arg-type]
     assert s == f"Cannot assess: {unvalidated_kind_reason('image')}."
     assert "cannot support" not in s
 

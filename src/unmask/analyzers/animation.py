@@ -11,14 +11,18 @@ track's score is the mean over its windows, the video's is its most suspicious t
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.faces.align import face_view
 from unmask.learned.animation_cues import BadCueInput, window_cues, windows
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
+
+if TYPE_CHECKING:  # loaded lazily: the model starts only when the analyzer loads
+    from unmask.learned.animation_head import AnimationHead
 
 VIEW_SIZE = 256  # the views the head was trained on: 256 px whole-face views at zoom 1.5, 4 a second
 VIEW_ZOOM = 1.5
@@ -67,7 +71,7 @@ class AnimationAnalyzer(Analyzer):
     }
     suspect_when: ClassVar[dict[str, int]] = {"prob_mean": 1, "frac_frozen": 1}
 
-    def __init__(self, head: "AnimationHead | None" = None) -> None:  # noqa: F821 - imported lazily
+    def __init__(self, head: AnimationHead | None = None) -> None:
         self._head = head
 
     def load(self) -> None:
@@ -106,8 +110,8 @@ class AnimationAnalyzer(Analyzer):
 
     def _track(self, track: FaceTrack) -> tuple[TrackScore, list[Evidence]] | None:
         assert self._head is not None
-        rows: list[tuple[list[FaceObs], np.ndarray]] = []
-        views: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        rows: list[tuple[list[FaceObs], NDArray[Any]]] = []
+        views: dict[int, tuple[NDArray[Any], NDArray[Any]] | None] = {}
         for win in track_windows(track):
             frames, marks = [], []
             for o in win:

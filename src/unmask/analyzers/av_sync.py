@@ -27,18 +27,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import signal
 
 from unmask.analyzers.base import Analyzer
-from unmask.faces.signals import TrackSignals, track_signals
 from unmask.errors import InputError
-from unmask.media.audio import read_audio
+from unmask.faces.signals import TrackSignals, track_signals
+from unmask.media.audio import AudioTrack, read_audio
 from unmask.media.speech import Envelope, SoundClass, classify_sound, speech_envelope
-from unmask.types import (AnalyzerResult, Evidence, FaceTrack, Heatmap, LipSyncMismatch, LipSyncResult, MediaContext, Need,
-                          TrackScore)
+from unmask.types import (
+    AnalyzerResult,
+    Evidence,
+    FaceObs,
+    FaceTrack,
+    Heatmap,
+    LipSyncMismatch,
+    LipSyncResult,
+    MediaContext,
+    Need,
+    TrackScore,
+)
 
 GRID_HZ = 25.0
 BAND_HZ = (0.5, 8.0)
@@ -80,8 +91,8 @@ _SIGN = {"lower_lip": -1.0, "jaw_drop": 1.0, "mouth_open": 1.0}  # all three gro
 class SyncCurve:
     """Correlation of mouth and voice at each offset (positive: the mouth moves first)."""
 
-    lags: np.ndarray
-    corr: np.ndarray
+    lags: NDArray[Any]
+    corr: NDArray[Any]
     n_eff: float  # independent samples behind each correlation (duration x 2 x bandwidth)
     speech_s: float
 
@@ -109,7 +120,7 @@ class SyncCurve:
         return float(math.atanh(max(-0.999, min(0.999, r))) * math.sqrt(self.n_eff - 3))
 
 
-def mouth_signal(sig: TrackSignals) -> np.ndarray:
+def mouth_signal(sig: TrackSignals) -> NDArray[Any]:
     """Mean of the standardised mouth-opening signals: rises as the mouth opens."""
     cols = []
     for name in _MOUTH:
@@ -119,7 +130,7 @@ def mouth_signal(sig: TrackSignals) -> np.ndarray:
     return np.mean(cols, axis=0) if cols else np.zeros(len(sig))
 
 
-def runs(t: np.ndarray, segment: np.ndarray, max_gap_s: float = MAX_GAP_S, min_len_s: float = MIN_RUN_S) -> list[slice]:
+def runs(t: NDArray[Any], segment: NDArray[Any], max_gap_s: float = MAX_GAP_S, min_len_s: float = MIN_RUN_S) -> list[slice]:
     """Index slices of contiguous samples (same segment, no gap over ``max_gap_s``) at least ``min_len_s`` long."""
     out: list[slice] = []
     if len(t) == 0:
@@ -133,15 +144,17 @@ def runs(t: np.ndarray, segment: np.ndarray, max_gap_s: float = MAX_GAP_S, min_l
     return out
 
 
-def _bandpass(x: np.ndarray, rate: float) -> np.ndarray:
+def _bandpass(x: NDArray[Any], rate: float) -> NDArray[Any]:
     hi = min(BAND_HZ[1], 0.45 * rate)
     b, a = signal.butter(2, [BAND_HZ[0] / (rate / 2), hi / (rate / 2)], btype="band")
     if len(x) <= 3 * max(len(a), len(b)):
-        return x - x.mean()
-    return signal.filtfilt(b, a, x)
+        centred: NDArray[Any] = x - x.mean()
+        return centred
+    out: NDArray[Any] = signal.filtfilt(b, a, x)
+    return out
 
 
-def sync_curve(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envelope,
+def sync_curve(t: NDArray[Any], mouth: NDArray[Any], segment: NDArray[Any], env: Envelope,
                max_lag_s: float = MAX_LAG_S, step_s: float = LAG_STEP_S) -> SyncCurve | None:
     """Correlate the mouth (sampled at times ``t``) with the speech envelope at offsets of ±``max_lag_s``.
 
@@ -156,7 +169,7 @@ def sync_curve(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envel
     env_db = np.clip(env.smooth, loud - ENV_RANGE_DB, None)
     et = env.times
     lags = np.round(np.arange(-max_lag_s, max_lag_s + 1e-9, step_s), 6)
-    pieces: list[tuple[np.ndarray, np.ndarray]] = []  # (grid times, band-passed mouth)
+    pieces: list[tuple[NDArray[Any], NDArray[Any]]] = []  # (grid times, band-passed mouth)
     for sl in runs(t, segment):
         g = np.arange(t[sl][0], t[sl][-1], 1.0 / GRID_HZ)
         if len(g) < 8:
@@ -189,7 +202,7 @@ def sync_curve(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envel
     return SyncCurve(lags, corr, n_eff, speech_s)
 
 
-def window_agreement(t: np.ndarray, mouth: np.ndarray, segment: np.ndarray, env: Envelope, lag: float,
+def window_agreement(t: NDArray[Any], mouth: NDArray[Any], segment: NDArray[Any], env: Envelope, lag: float,
                      window_s: float = WINDOW_S, hop_s: float = WINDOW_HOP_S) -> list[tuple[float, float, float, float]]:
     """(start, end, correlation at ``lag``, voiced share) for each window of speech along the track."""
     out: list[tuple[float, float, float, float]] = []
@@ -301,7 +314,7 @@ class AVSyncAnalyzer(Analyzer):
             spans[s.segment] = (min(a, s.t), max(b, s.t))
         if max(b - a for a, b in spans.values()) < MIN_RUN_S:
             return self.skipped(f"the video was read in bursts shorter than {MIN_RUN_S:.0f} s; lip sync needs longer stretches")
-        pieces = []
+        pieces: list[AudioTrack] = []
         for a, b in spans.values():
             try:
                 piece = read_audio(ctx.info.path, start_s=max(0.0, a - 0.6), end_s=b + 0.6)
@@ -473,12 +486,12 @@ def _merge(windows: list[tuple[float, float, float, float]]) -> list[tuple[float
     return sorted((tuple(s) for s in spans), key=lambda s: s[2])  # type: ignore[misc]
 
 
-def _frame_at(obs: tuple, t: float) -> int:
+def _frame_at(obs: tuple[FaceObs, ...], t: float) -> int:
     best = min(obs, key=lambda o: abs(o.t - t))
     return int(best.frame_index)
 
 
-def _stitch(pieces: list) -> Envelope:
+def _stitch(pieces: list[AudioTrack]) -> Envelope:
     """One envelope over several separately read stretches of sound (gaps stay NaN-free but unvoiced)."""
     envs = [speech_envelope(p) for p in pieces]
     envs = [e for e in envs if len(e.db)]

@@ -19,11 +19,11 @@ strongest mismatch; fusion calibrates it later.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import cv2
-from typing import ClassVar
-
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.faces.regions import (
@@ -83,20 +83,20 @@ _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 EDGE_QUANTILE = 0.6
 
 
-def _noise_sigma(resid: np.ndarray, grad: np.ndarray, region: np.ndarray) -> float:
+def _noise_sigma(resid: NDArray[Any], grad: NDArray[Any], region: NDArray[Any]) -> float:
     """Noise level in a region (Immerkaer 1996), on its flattest pixels so edges do not count."""
     g = grad[region]
     flat = g <= np.quantile(g, EDGE_QUANTILE)
     return float(math.sqrt(math.pi / 2.0) / 6.0 * np.mean(np.abs(resid[region][flat])))
 
 
-def _region_stats(g: np.ndarray, lab: np.ndarray, resid: np.ndarray, grad: np.ndarray, lap: np.ndarray,
-                  region: np.ndarray) -> tuple[float, float, np.ndarray]:
+def _region_stats(g: NDArray[Any], lab: NDArray[Any], resid: NDArray[Any], grad: NDArray[Any], lap: NDArray[Any],
+                  region: NDArray[Any]) -> tuple[float, float, NDArray[Any]]:
     """(noise level, mean squared Laplacian, chroma pixels) of one region."""
     return _noise_sigma(resid, grad, region), float(np.mean(lap[region] ** 2)), lab[region][:, 1:]
 
 
-def _chroma_dist(a: np.ndarray, b: np.ndarray) -> float:
+def _chroma_dist(a: NDArray[Any], b: NDArray[Any]) -> float:
     """Distance between the median chromas (Lab a*, b*) of two pixel sets, in units of their pooled spread."""
     spread = np.sqrt(0.5 * (a.var(axis=0) + b.var(axis=0)).sum()) + 1.0
     return float(np.linalg.norm(np.median(a, axis=0) - np.median(b, axis=0)) / spread)
@@ -119,7 +119,7 @@ def frame_features(obs: FaceObs, frame_size: tuple[int, int] | None = None) -> d
     if xy is None:
         return None
     crop = obs.crop
-    shape = crop.shape[:2]
+    shape = (crop.shape[0], crop.shape[1])
     poly = oval_polygon(xy)
     centre = poly.mean(axis=0)
     inner = polygon_mask(scale_polygon(poly, INNER_SCALE, centre), shape)
@@ -154,7 +154,7 @@ def frame_features(obs: FaceObs, frame_size: tuple[int, int] | None = None) -> d
     return out
 
 
-def _seam(g: np.ndarray, poly: np.ndarray, centre: np.ndarray) -> float:
+def _seam(g: NDArray[Any], poly: NDArray[Any], centre: NDArray[Any]) -> float:
     """Coherence of the radial brightness step along the outline.
 
     Samples brightness along rays from the face centre through the outline

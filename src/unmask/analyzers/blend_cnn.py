@@ -13,17 +13,21 @@ models (eye-aligned BlendNet, the outline-strip PolarNet) still load.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
-from unmask.faces.regions import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE, oval_polygon
 from unmask.faces.align import align_face, face_view
+from unmask.faces.regions import LEFT_BROW, LEFT_EYE, MOUTH, NOSE, RIGHT_BROW, RIGHT_EYE, oval_polygon
 from unmask.learned.polar import heat_on_face, sector_name
 from unmask.learned.runtime import top_mean
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, Heatmap, MediaContext, Need, TrackScore
+
+if TYPE_CHECKING:  # loaded lazily: onnxruntime starts only when the analyzer loads
+    from unmask.learned.runtime import BlendModel
 
 FACES_PER_TRACK = 16  # aligned faces scored per track, evenly spaced (batching keeps this cheap)
 ALIGN_SIZE = 256  # aligned crop side before the model's own resize
@@ -54,7 +58,7 @@ class BlendCNNAnalyzer(Analyzer):
     }
     suspect_when: ClassVar[dict[str, int]] = {"prob": 1, "prob_top": 1, "boundary_peak": 1, "frac_flagged": 1}
 
-    def __init__(self, model: "BlendModel | None" = None) -> None:  # noqa: F821 - imported lazily
+    def __init__(self, model: BlendModel | None = None) -> None:
         self._model = model
 
     def load(self) -> None:
@@ -111,12 +115,12 @@ class BlendCNNAnalyzer(Analyzer):
                     f"(highest probability {worst.score:.2f}).")
         return self.ok(tracks, evidence, expl, heatmaps=heatmaps)
 
-    def _inputs(self, track: FaceTrack) -> tuple[list[FaceObs], list[np.ndarray], list[np.ndarray]]:
+    def _inputs(self, track: FaceTrack) -> tuple[list[FaceObs], list[NDArray[Any]], list[NDArray[Any]]]:
         """The scored observations, the faces the model reads (views or eye-aligned) and their landmarks."""
         assert self._model is not None
         picked: list[FaceObs] = []
-        faces: list[np.ndarray] = []
-        marks: list[np.ndarray] = []
+        faces: list[NDArray[Any]] = []
+        marks: list[NDArray[Any]] = []
         view = bool(getattr(self._model, "view", False))
         for o in _evenly(track.with_landmarks, FACES_PER_TRACK):
             a = face_view(o, self._model.view_size, self._model.view_zoom) if view else align_face(o, ALIGN_SIZE)
@@ -203,7 +207,7 @@ _PARTS: tuple[tuple[str, tuple[int, ...]], ...] = (
 )
 
 
-def cam_region(cam: np.ndarray, view_marks: np.ndarray, view_side: int, view_zoom: float, crop_zoom: float) -> str:
+def cam_region(cam: NDArray[Any], view_marks: NDArray[Any], view_side: int, view_zoom: float, crop_zoom: float) -> str:
     """Plain words for where the map ``cam`` (over the centre crop of a view) peaks: "along the jaw", ...
 
     ``view_marks`` are the landmarks in view pixels; the crop is the view's centre at ``crop_zoom``.
@@ -233,7 +237,7 @@ def cam_region(cam: np.ndarray, view_marks: np.ndarray, view_side: int, view_zoo
     return name if best < 0.12 * scale else "on the cheeks"
 
 
-def cam_on_view(view: np.ndarray, cam: np.ndarray, view_zoom: float, crop_zoom: float) -> tuple[np.ndarray, np.ndarray]:
+def cam_on_view(view: NDArray[Any], cam: NDArray[Any], view_zoom: float, crop_zoom: float) -> tuple[NDArray[Any], NDArray[Any]]:
     """(the centre crop the network read, the class-activation map over it as 0..1), for a report picture."""
     side = view.shape[0]
     c = int(round(side * crop_zoom / view_zoom))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer
 from unmask.types import AnalyzerResult, Evidence, FaceTrack, MediaContext, Need, TrackScore
@@ -49,7 +50,7 @@ ONE_EYED_SCORE = 0.7  # most blinks one-eyed (a wink now and then is human)
 BASE_SCORE = 0.2  # blinking looks normal
 
 
-def eye_aspect_ratio(lm: np.ndarray, idx: tuple[int, ...]) -> float:
+def eye_aspect_ratio(lm: NDArray[Any], idx: tuple[int, ...]) -> float:
     """(|p2-p6| + |p3-p5|) / (2 |p1-p4|) on 3-D mesh points; ~0.25-0.35 open, ~0.05-0.1 closed."""
     p = lm[list(idx)].astype(np.float64)
     width = np.linalg.norm(p[0] - p[3])
@@ -81,7 +82,7 @@ class Blink:
         return None
 
 
-def _threshold(ear: np.ndarray, drop: float) -> tuple[float, float]:
+def _threshold(ear: NDArray[Any], drop: float) -> tuple[float, float]:
     """(open level, threshold) adapted to this track's eyes."""
     open_level = float(np.percentile(ear, 70))
     mad = float(np.median(np.abs(ear - np.median(ear)))) * 1.4826
@@ -96,7 +97,7 @@ def _crossing(t_a: float, e_a: float, t_b: float, e_b: float, thr: float) -> flo
     return t_a + min(1.0, max(0.0, w)) * (t_b - t_a)
 
 
-def detect_blinks(t: np.ndarray, left: np.ndarray, right: np.ndarray, frames: np.ndarray) -> list[Blink]:
+def detect_blinks(t: NDArray[Any], left: NDArray[Any], right: NDArray[Any], frames: NDArray[Any]) -> list[Blink]:
     """Blinks in per-frame EAR series: runs below an adaptive threshold, timed at threshold crossings."""
     both = 0.5 * (left + right)
     _, thr = _threshold(both, BLINK_DROP)

@@ -13,8 +13,9 @@ isolated runs), regular single duplicates from frame-rate conversion
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def _freezes(seg: list[FrameStat], dup_thr: float, med_step: float) -> list[Free
 
 def _staggers(seg: list[FrameStat], med_step: float, vfr_spread: float) -> list[Stagger]:
     long_thr = med_step * max(STAGGER_LONG, 1.0 + VFR_TOLERANCE * vfr_spread)
-    out = []
+    out: list[Stagger] = []
     for a, b in zip(seg, seg[1:]):
         dt = b.t - a.t
         kind = ""

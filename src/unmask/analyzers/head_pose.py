@@ -13,11 +13,11 @@ with focal length = image width. Strong on early swaps, weak on modern ones
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import cv2
-from typing import ClassVar
-
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.faces.regions import CENTRAL, FACE_OVAL, analysed_size, load_canonical_face
@@ -40,13 +40,13 @@ EPS = 1e-9
 _TO_CV = np.array([1.0, -1.0, -1.0])
 
 
-def _rotation_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
+def _rotation_angle_deg(r1: NDArray[Any], r2: NDArray[Any]) -> float:
     """Angle of the rotation taking ``r2`` to ``r1`` (both 3x3), in degrees."""
     c = (np.trace(r1 @ r2.T) - 1.0) / 2.0
     return float(math.degrees(math.acos(float(np.clip(c, -1.0, 1.0)))))
 
 
-def _direction_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
+def _direction_angle_deg(r1: NDArray[Any], r2: NDArray[Any]) -> float:
     """Angle between the directions the face points in (the model's forward axis), in degrees."""
     c = float(np.dot(r1[:, 2], r2[:, 2]))
     return float(math.degrees(math.acos(float(np.clip(c, -1.0, 1.0)))))
@@ -55,13 +55,13 @@ def _direction_angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
 class PoseSolver:
     """Solves the central-face and whole-face head poses for one set of landmarks."""
 
-    def __init__(self, model: np.ndarray) -> None:
+    def __init__(self, model: NDArray[Any]) -> None:
         self.model = model * _TO_CV
         self.central = np.array(CENTRAL)
         self.whole = np.array(sorted(set(CENTRAL) | set(FACE_OVAL)))
 
-    def _solve(self, idx: np.ndarray, xy: np.ndarray, cam: np.ndarray,
-               guess: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    def _solve(self, idx: NDArray[Any], xy: NDArray[Any], cam: NDArray[Any],
+               guess: tuple[NDArray[Any], NDArray[Any]] | None) -> tuple[NDArray[Any], NDArray[Any]] | None:
         obj = np.ascontiguousarray(self.model[idx], dtype=np.float64)
         img = np.ascontiguousarray(xy[idx], dtype=np.float64)
         dist = np.zeros(4)
@@ -77,7 +77,7 @@ class PoseSolver:
             return None
         return rvec, tvec
 
-    def features(self, xy: np.ndarray, image_size: tuple[int, int]) -> dict[str, float] | None:
+    def features(self, xy: NDArray[Any], image_size: tuple[int, int]) -> dict[str, float] | None:
         """Pose disagreement between central and whole face, or None when a pose cannot be solved.
 
         angle: rotation between the two poses (deg); yaw/pitch/roll: its parts about the

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
 from unmask.analyzers.base import Analyzer
-from unmask.faces.signals import track_signals
-from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.errors import InputError
+from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
+from unmask.faces.signals import track_signals
 from unmask.media.audio import read_audio
 from unmask.media.decode import sample_rate
 from unmask.media.speech import speech_envelope
@@ -36,7 +37,17 @@ from unmask.reference.mannerisms import NOMINAL_FPS, WINDOW_S, Windows, match, p
 from unmask.reference.model import ReferenceModel
 from unmask.reference.profile import PersonProfile
 from unmask.reference.voice import VoiceCheck, VoiceModel, check_voice
-from unmask.types import AnalyzerResult, ClaimCheck, ClaimResult, Evidence, FaceTrack, Heatmap, MediaContext, Need, TrackScore
+from unmask.types import (
+    AnalyzerResult,
+    ClaimCheck,
+    ClaimResult,
+    Evidence,
+    FaceTrack,
+    Heatmap,
+    MediaContext,
+    Need,
+    TrackScore,
+)
 from unmask.voice.encoder import VoiceEncoder
 
 #: faces compared with the claimed person, largest/longest first (each costs a few embeddings)
@@ -212,7 +223,7 @@ class ReferenceAnalyzer(Analyzer):
             return replace(vc, skip=call, similarity=math.nan, p_same=math.nan)
         return vc
 
-    def track_embeddings(self, tr: FaceTrack, n: int) -> np.ndarray:
+    def track_embeddings(self, tr: FaceTrack, n: int) -> NDArray[Any]:
         """(k, 128) embeddings of ``n`` evenly spaced observations (the temporal analyzer's, when it ran)."""
         embs = [v for _, v in self._embedder.embed_many(evenly_spaced(tr.observations, n))]
         return np.stack(embs) if embs else np.zeros((0, 128), np.float32)

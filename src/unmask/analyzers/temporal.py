@@ -18,10 +18,11 @@ the source and the target identity. Three training-free cues:
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer
 from unmask.faces.embed import SAME_PERSON_DISTANCE, FaceEmbedder, distances_to_median, evenly_spaced
@@ -71,7 +72,7 @@ NEUTRAL_IDENTITY = {"id_drift_max": ID_DRIFT_REAL, "id_drift_mean": 0.2}
 EVIDENCE_MIN = 0.5  # a cue's score must reach this before it becomes evidence
 
 
-def _triplets(t: np.ndarray, segments: np.ndarray) -> np.ndarray:
+def _triplets(t: NDArray[Any], segments: NDArray[Any]) -> NDArray[Any]:
     """Middle indices of consecutive observation triplets without a gap or segment break."""
     if len(t) < 3:
         return np.zeros(0, dtype=int)
@@ -82,10 +83,11 @@ def _triplets(t: np.ndarray, segments: np.ndarray) -> np.ndarray:
     step = float(np.median(pos))
     good = (dt > 0) & (dt <= MAX_GAP_STEPS * step) & (segments[1:] == segments[:-1])
     mid = np.arange(1, len(t) - 1)
-    return mid[good[:-1] & good[1:]]
+    kept: NDArray[Any] = mid[good[:-1] & good[1:]]
+    return kept
 
 
-def second_difference(t: np.ndarray, x: np.ndarray, mids: np.ndarray) -> np.ndarray:
+def second_difference(t: NDArray[Any], x: NDArray[Any], mids: NDArray[Any]) -> NDArray[Any]:
     """Deviation of x[i] from the straight line through x[i-1] and x[i+1] at time t[i].
 
     Works with uneven timestamps, and stays in the units of ``x`` at any frame rate
@@ -93,10 +95,11 @@ def second_difference(t: np.ndarray, x: np.ndarray, mids: np.ndarray) -> np.ndar
     """
     t0, t1, t2 = t[mids - 1], t[mids], t[mids + 1]
     w = ((t1 - t0) / (t2 - t0)).reshape((-1,) + (1,) * (x.ndim - 1))
-    return x[mids] - ((1 - w) * x[mids - 1] + w * x[mids + 1])
+    dev: NDArray[Any] = x[mids] - ((1 - w) * x[mids - 1] + w * x[mids + 1])
+    return dev
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+def _similarity(src: NDArray[Any], dst: NDArray[Any]) -> tuple[float, NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Least-squares similarity (scale, rotation, src centroid, dst centroid) taking src (n,2) onto dst (n,2)."""
     ms, md = src.mean(0), dst.mean(0)
     a, b = src - ms, dst - md
@@ -107,12 +110,12 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np
     return scale, r, ms, md
 
 
-def _unit(shape: np.ndarray) -> np.ndarray:
-    c = shape - shape.mean(0)
+def _unit(shape: NDArray[Any]) -> NDArray[Any]:
+    c: NDArray[Any] = shape - shape.mean(0)
     return c / max(float(np.sqrt((c**2).sum(1).mean())), 1e-12)
 
 
-def procrustes_shapes(shapes: np.ndarray, iterations: int = 3) -> np.ndarray:
+def procrustes_shapes(shapes: NDArray[Any], iterations: int = 3) -> NDArray[Any]:
     """(n, 478, 2+) shapes aligned to their mean shape, in units of the mean shape's RMS radius.
 
     The transform is fitted on the mesh without iris points and applied to every point.
@@ -132,7 +135,7 @@ def procrustes_shapes(shapes: np.ndarray, iterations: int = 3) -> np.ndarray:
     return out
 
 
-def landmark_jitter(obs: list[FaceObs]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def landmark_jitter(obs: list[FaceObs]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None:
     """Per-triplet (t, inner jitter, outline jitter) in face-size units, or None when too short."""
     t = np.array([o.t for o in obs])
     seg = np.array([o.segment for o in obs])
@@ -147,12 +150,13 @@ def landmark_jitter(obs: list[FaceObs]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return t[mids], inner, outer
 
 
-def _scaled_polygon(pts: np.ndarray, scale: float) -> np.ndarray:
-    c = pts.mean(0)
-    return np.round(c + scale * (pts - c)).astype(np.int32)
+def _scaled_polygon(pts: NDArray[Any], scale: float) -> NDArray[Any]:
+    c: NDArray[Any] = pts.mean(0)
+    poly: NDArray[np.int32] = np.round(c + scale * (pts - c)).astype(np.int32)
+    return poly
 
 
-def region_colours(o: FaceObs) -> tuple[np.ndarray, np.ndarray] | None:
+def region_colours(o: FaceObs) -> tuple[NDArray[Any], NDArray[Any]] | None:
     """Mean (Y, Cr, Cb) of the inner face and of a ring around the face outline, from the crop."""
     lm = o.landmarks_in_crop()
     if lm is None:
@@ -160,11 +164,11 @@ def region_colours(o: FaceObs) -> tuple[np.ndarray, np.ndarray] | None:
     oval = lm[list(FACE_OVAL)]
     side = o.crop.shape[0]
     inner = np.zeros((side, side), np.uint8)
-    cv2.fillPoly(inner, [_scaled_polygon(oval, INNER_REGION_SCALE)], 1)
+    cv2.fillPoly(inner, [_scaled_polygon(oval, INNER_REGION_SCALE)], (1,))
     outer = np.zeros((side, side), np.uint8)
-    cv2.fillPoly(outer, [_scaled_polygon(oval, RING_OUTER_SCALE)], 1)
+    cv2.fillPoly(outer, [_scaled_polygon(oval, RING_OUTER_SCALE)], (1,))
     hole = np.zeros((side, side), np.uint8)
-    cv2.fillPoly(hole, [_scaled_polygon(oval, RING_INNER_SCALE)], 1)
+    cv2.fillPoly(hole, [_scaled_polygon(oval, RING_INNER_SCALE)], (1,))
     ring = outer & (1 - hole)
     if inner.sum() < MIN_REGION_PX or ring.sum() < MIN_REGION_PX:
         return None
@@ -172,10 +176,10 @@ def region_colours(o: FaceObs) -> tuple[np.ndarray, np.ndarray] | None:
     return ycc[inner > 0].mean(0), ycc[ring > 0].mean(0)
 
 
-def colour_flicker(obs: list[FaceObs]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def colour_flicker(obs: list[FaceObs]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None:
     """Per-triplet (t, inner flicker, ring flicker) in grey levels, or None when too short."""
-    rows = [(o, region_colours(o)) for o in obs]
-    rows = [(o, c) for o, c in rows if c is not None]
+    pairs = [(o, region_colours(o)) for o in obs]
+    rows = [(o, c) for o, c in pairs if c is not None]
     if len(rows) < MIN_TRIPLETS + 2:
         return None
     t = np.array([o.t for o, _ in rows])
@@ -190,7 +194,7 @@ def colour_flicker(obs: list[FaceObs]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return t[mids], fi, fr
 
 
-def _rms(x: np.ndarray) -> float:
+def _rms(x: NDArray[Any]) -> float:
     return float(np.sqrt(np.mean(np.square(x))))
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, Sequence
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from unmask.fusion import Verdict
@@ -53,18 +55,18 @@ class Attachment:
             raise ValueError(f"Attachment {self.key}: empty data")
 
 
-def jpeg(rgb: np.ndarray, side: int | None = None) -> bytes:
+def jpeg(rgb: NDArray[Any], side: int | None = None) -> bytes:
     """RGB uint8 → JPEG bytes, resized so its longer side is ``side`` pixels."""
     img = Image.fromarray(np.ascontiguousarray(rgb))
     if side is not None and max(img.size) != side:
         s = side / max(img.size)
-        img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.LANCZOS)
+        img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return buf.getvalue()
 
 
-def overlay(hm: Heatmap) -> np.ndarray:
+def overlay(hm: Heatmap) -> NDArray[Any]:
     """The face beside the same face with its heat drawn on it (hot = where the cue is), RGB uint8."""
     heat8 = np.clip(hm.heat * 255.0, 0, 255).astype(np.uint8)
     colour = cv2.cvtColor(cv2.applyColorMap(heat8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)

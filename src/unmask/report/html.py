@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -131,7 +132,8 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
         spans.append({"x": x(t0), "w": max(round(x(t1) - x(t0), 2), 1.5), "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: "
                       f"[{e['analyzer'].replace('_', ' ')}] {e['detail']}"})
     lanes_top = _TOP + _PLOT_H + 24
-    lanes, rows_end = [], []  # faces packed into as few rows as their times allow (bursts share rows)
+    lanes: list[dict[str, Any]] = []
+    rows_end: list[float] = []  # faces packed into as few rows as their times allow (bursts share rows)
     for f in sorted(data["faces"], key=lambda f: (f["t_start"], f["id"])):
         t0, t1 = float(f["t_start"]), max(float(f["t_end"]), float(f["t_start"]) + duration / 200)
         row = next((i for i, end in enumerate(rows_end) if end + duration / 100 < t0), None)
@@ -161,7 +163,8 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
 def verdict_person(data: Mapping[str, Any]) -> int | None:
     """The person (face number) the verdict names; its track id in reports made before persons existed."""
     v = data["verdict"]
-    return v.get("person_id", v["track_id"])
+    person: int | None = v.get("person_id", v["track_id"])
+    return person
 
 
 def people(data: Mapping[str, Any], thumbs: Mapping[int | None, Attachment]) -> list[dict[str, Any]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from unmask.report.build import LABEL_WORDS, printed_digits, rule_change_words
 from unmask.report.model import Report
+from unmask.report.words import LABEL_WORDS, printed_digits, rule_change_words
 
 CONCLUSION_WORDS = {
     "consistent": "consistent with this person",
