@@ -12,7 +12,7 @@ The fusion score is left as it is; the report lists every rule that fired.
 
 - ``lip_sync_mismatch``: the speaking face's mouth does not follow the voice.
   Fires when the mouth/voice correlation, even one standard error above what
-  was measured, stays below ``av_sync.MISMATCH_MAX_CORR`` (0.25), which 1 of
+  was measured, stays below ``sync_curve.MISMATCH_MAX_CORR`` (0.25), which 1 of
   the 29 real development clips with speech reach (3 %, under the 5 % budget).
   Raises to ``inconclusive`` only: on clips of 3-10 s the correlation is noisy
   (on the development set it fires on 4 % of dubbed clips, 18 % of those with

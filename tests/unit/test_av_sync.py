@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from unmask.analyzers.av_sync import (
-    AVSyncAnalyzer,
+from unmask.analyzers.av_sync import AVSyncAnalyzer
+from unmask.analyzers.sync_curve import (
     SyncCurve,
     corr_upper,
     mouth_signal,
