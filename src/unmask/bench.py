@@ -31,10 +31,11 @@ from unmask.metrics import roc_metrics
 from unmask.pipeline import Scanner
 from unmask.progress import ProgressBar
 from unmask.report.model import Report
+from unmask.types import SCORED_LABELS, Label
 
-SCORED = ("likely_real", "inconclusive", "likely_fake")
+SCORED = SCORED_LABELS
 #: labels that call a file fake: the detectors' likely_fake, or the file's own valid credential declaring AI
-POSITIVE = ("likely_fake", "declared_synthetic")
+POSITIVE = (Label.LIKELY_FAKE, Label.DECLARED_SYNTHETIC)
 #: (video, temporary folder) -> a degraded copy of the video in that folder, scanned instead of it
 Transform = Callable[[Path, Path], Path]
 
@@ -108,14 +109,14 @@ def _metrics_block(records: list[dict[str, Any]], threshold: float) -> dict[str,
         "n_scored": len(scored),
         "n_real": sum(1 for r in records if r["label"] == "real"),
         "n_fake": sum(1 for r in records if r["label"] == "fake"),
-        "n_no_face": sum(1 for r in records if r["verdict"] == "no_face"),
-        "n_cannot_assess": sum(1 for r in records if r["verdict"] == "cannot_assess"),
-        "n_declared_synthetic": sum(1 for r in records if r["verdict"] == "declared_synthetic"),
+        "n_no_face": sum(1 for r in records if r["verdict"] == Label.NO_FACE),
+        "n_cannot_assess": sum(1 for r in records if r["verdict"] == Label.CANNOT_ASSESS),
+        "n_declared_synthetic": sum(1 for r in records if r["verdict"] == Label.DECLARED_SYNTHETIC),
         "n_error": sum(1 for r in records if r["verdict"] == "error"),
         **roc_metrics(y, s),
         "fpr_at_threshold": fpr,
         "tpr_at_threshold": tpr,
-        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, "no_face", "cannot_assess", "declared_synthetic", "error")},
+        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, Label.NO_FACE, Label.CANNOT_ASSESS, Label.DECLARED_SYNTHETIC, "error")},
         "real_labelled_likely_fake": sorted(Path(r["path"]).name for r in records if r["label"] == "real" and r["verdict"] in POSITIVE),
     }
     return out
@@ -174,7 +175,7 @@ def _false_positives(records: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for value in sorted({r[key] for r in reals}):
             grp = [r for r in reals if r[key] == value]
-            k = sum(1 for r in grp if r["verdict"] == "likely_fake")
+            k = sum(1 for r in grp if r["verdict"] == Label.LIKELY_FAKE)
             out[value] = {"n": len(grp), "likely_fake": k, "rate": round(k / len(grp), 4)}
         return out
 

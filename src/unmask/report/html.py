@@ -19,21 +19,23 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from unmask.report.attachments import Attachment
-from unmask.report.build import LABEL_WORDS, RULE_WORDS, Report, printed_digits
+from unmask.report.model import Report
+from unmask.report.words import LABEL_WORDS, RULE_WORDS, printed_digits
+from unmask.types import Label
 
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
 MAX_LANES = 8  # rows of face bars under the timeline
 
-LABEL_TONE = {"likely_fake": "fake", "inconclusive": "unsure", "likely_real": "real", "no_face": "none", "cannot_assess": "none",
-              "declared_synthetic": "fake"}
+LABEL_TONE: dict[str, str] = {Label.LIKELY_FAKE: "fake", Label.INCONCLUSIVE: "unsure", Label.LIKELY_REAL: "real", Label.NO_FACE: "none", Label.CANNOT_ASSESS: "none",
+              Label.DECLARED_SYNTHETIC: "fake"}
 
-LABEL_MEANING = {
-    "likely_fake": "Look closely: the cues unmask measures point to manipulation. This is not proof.",
-    "inconclusive": "The cues point neither way clearly enough for a verdict.",
-    "likely_real": "None of the cues unmask measures fired. This is not an authentication.",
-    "no_face": "No face was found, so nothing was judged.",
-    "cannot_assess": "No verdict is given: the summary and the reasons below say why.",
-    "declared_synthetic": "The file's own valid Content Credentials declare it made with AI (see Provenance below).",
+LABEL_MEANING: dict[str, str] = {
+    Label.LIKELY_FAKE: "Look closely: the cues unmask measures point to manipulation. This is not proof.",
+    Label.INCONCLUSIVE: "The cues point neither way clearly enough for a verdict.",
+    Label.LIKELY_REAL: "None of the cues unmask measures fired. This is not an authentication.",
+    Label.NO_FACE: "No face was found, so nothing was judged.",
+    Label.CANNOT_ASSESS: "No verdict is given: the summary and the reasons below say why.",
+    Label.DECLARED_SYNTHETIC: "The file's own valid Content Credentials declare it made with AI (see Provenance below).",
 }
 #: a damaged file's capped label: the cues may point clearly, the file is what is in doubt
 DAMAGED_MEANING = "Part of the file could not be decoded, so no confident verdict is given (see why below)."
@@ -299,7 +301,7 @@ def label_meaning(d: Mapping[str, Any]) -> str:
     label = d["verdict"]["label"]
     if any(r["rule"] == "damaged_input" and r["to_label"] != r["from_label"] for r in d["verdict"].get("rules", [])):
         return DAMAGED_MEANING
-    if label == "likely_real" and d["evidence"]:
+    if label == Label.LIKELY_REAL and d["evidence"]:
         return LIKELY_REAL_WITH_FINDINGS
     return LABEL_MEANING.get(label, "")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from unmask.report.model import Report
 from unmask.report.words import LABEL_WORDS, printed_digits, rule_change_words
+from unmask.types import SCORED_LABELS
 
 CONCLUSION_WORDS = {
     "consistent": "consistent with this person",
@@ -27,7 +28,7 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
     name = name or Path(d["input"]["path"]).name
     score = "" if v["score"] is None else f"  score {v['score']:.{printed_digits(v)}f}"
     lines = [f"{name}: {LABEL_WORDS[v['label']].upper()}{score}", f"  {v['summary']}"]
-    if v["label"] in ("likely_fake", "inconclusive", "likely_real"):
+    if v["label"] in SCORED_LABELS:
         drivers = [dr for dr in v["drivers"] if dr["detail"] not in v["summary"]]  # the summary may quote one
         if drivers:
             lines.append("  what else weighed:" if len(drivers) < len(v["drivers"]) else "  what weighed most:")

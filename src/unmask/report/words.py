@@ -48,11 +48,11 @@ def score_digits(score: float, label: str, likely_real: float, likely_fake: floa
     """
     def agrees(nd: int) -> bool:
         s, r, f = (float(f"{x:.{nd}f}") for x in (score, likely_real, likely_fake))
-        if label == "likely_fake":
+        if label == Label.LIKELY_FAKE:
             return s >= f
-        if label == "likely_real":
+        if label == Label.LIKELY_REAL:
             return s < r
-        if label == "inconclusive":
+        if label == Label.INCONCLUSIVE:
             return r <= s < f
         return True
 
@@ -90,7 +90,7 @@ def drivers(verdict: Verdict, fusion: FusionModel, results: Sequence[AnalyzerRes
     top = verdict.top_track
     if top is None or verdict.score is None:
         return []
-    toward_fake = verdict.label != "likely_real"
+    toward_fake = verdict.label != Label.LIKELY_REAL
     by_name = {r.name: r for r in results}
     items = sorted(top.feature_contributions.items(), key=lambda kv: (-kv[1] if toward_fake else kv[1], kv[0]))
     out = []
@@ -138,12 +138,12 @@ def summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, Any]], d
     if declared is not None:  # the file's own signed declaration leads; the cues follow, under their own label
         before = replace(verdict, label=declared.from_label)
         inner = summary(before, ctx, ranked, drivers, [r for r in rules if r is not declared], reference, fused)
-        return f"{LABEL_WORDS['declared_synthetic']}: {declared.detail} What the cues say on their own: {inner}"
+        return f"{LABEL_WORDS[Label.DECLARED_SYNTHETIC]}: {declared.detail} What the cues say on their own: {inner}"
     damage = next((r for r in rules if r.rule == "damaged_input"), None)
     if damage is None:
         s = fusion_summary(verdict, ctx, ranked, drivers, rules, fused)
-    elif verdict.label == "cannot_assess":
-        s = f"{LABEL_WORDS['cannot_assess']}: {damage.detail}"
+    elif verdict.label == Label.CANNOT_ASSESS:
+        s = f"{LABEL_WORDS[Label.CANNOT_ASSESS]}: {damage.detail}"
         others = [r for r in verdict.reasons if not r.startswith("the file is damaged")]
         if others:
             s += f" Besides, {'; '.join(others)}."
@@ -183,9 +183,9 @@ def fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, A
         return (f"{words}: {' '.join(r.detail for r in raised)} (The cues the fusion model reads give a score of "
                 f"{verdict.score:.{nd}f}, \"{LABEL_WORDS[first].lower()}\" on their own; the {which} raised the label to "
                 f"\"{words.lower()}\".){idle_words}")
-    if verdict.label == "no_face":
+    if verdict.label == Label.NO_FACE:
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
-    if verdict.label == "cannot_assess":
+    if verdict.label == Label.CANNOT_ASSESS:
         if verdict.reasons == (unvalidated_kind_reason(ctx.info.kind),):  # the real reason: no model, not the faces
             return f"{words}: {verdict.reasons[0]}."
         return f"{words}: the faces found cannot support a judgement ({'; '.join(verdict.reasons)})."
@@ -196,7 +196,7 @@ def fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, A
     numbers = score_words(verdict.score, fusion_label, verdict.likely_real, verdict.likely_fake)
     s = f"{words} ({numbers}). The most suspicious face is {where}."
     read = [e for e in ranked if fused is None or e["analyzer"] in fused]
-    if read and verdict.label != "likely_real":
+    if read and verdict.label != Label.LIKELY_REAL:
         s += f" Strongest finding: {read[0]['detail']}"
     elif drivers:
         s += f" What weighed most: {drivers[0]['detail']}"
