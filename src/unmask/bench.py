@@ -116,8 +116,13 @@ def _metrics_block(records: list[dict[str, Any]], threshold: float) -> dict[str,
         **roc_metrics(y, s),
         "fpr_at_threshold": fpr,
         "tpr_at_threshold": tpr,
-        "labels": {lab: sum(1 for r in records if r["verdict"] == lab) for lab in (*SCORED, Label.NO_FACE, Label.CANNOT_ASSESS, Label.DECLARED_SYNTHETIC, "error")},
-        "real_labelled_likely_fake": sorted(Path(r["path"]).name for r in records if r["label"] == "real" and r["verdict"] in POSITIVE),
+        "labels": {
+            lab: sum(1 for r in records if r["verdict"] == lab)
+            for lab in (*SCORED, Label.NO_FACE, Label.CANNOT_ASSESS, Label.DECLARED_SYNTHETIC, "error")
+        },
+        "real_labelled_likely_fake": sorted(
+            Path(r["path"]).name for r in records if r["label"] == "real" and r["verdict"] in POSITIVE
+        ),
     }
     return out
 
@@ -150,13 +155,20 @@ def _by_group(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
         fakes = [r for r in grp if r["label"] == "fake" and r["verdict"] in SCORED]
         reals = [r for r in records if r["label"] == "real" and r["verdict"] in SCORED]
         if fakes and reals:
-            entry["auc_vs_real"] = roc_metrics([0] * len(reals) + [1] * len(fakes), [r["score"] for r in reals + fakes])["auc"]
+            entry["auc_vs_real"] = roc_metrics(
+                [0] * len(reals) + [1] * len(fakes), [r["score"] for r in reals + fakes]
+            )["auc"]
         out[value] = entry
     return out
 
 
 #: resolution bands for the false-positive audit, by frame height (the shorter side of a portrait clip)
-RESOLUTION_BANDS = ((0, 360, "below 360p"), (360, 720, "360p-719p"), (720, 1080, "720p-1079p"), (1080, 10**9, "1080p and up"))
+RESOLUTION_BANDS = (
+    (0, 360, "below 360p"),
+    (360, 720, "360p-719p"),
+    (720, 1080, "720p-1079p"),
+    (1080, 10**9, "1080p and up"),
+)
 
 
 def resolution_band(width: int | None, height: int | None) -> str:
@@ -193,7 +205,10 @@ def _analyzer_by_manipulation(records: list[dict[str, Any]]) -> dict[str, dict[s
             fakes = [r["analyzers"][name] for r in records
                      if r["label"] == "fake" and r["manipulation"] == m and r["analyzers"].get(name) is not None]
             if fakes and reals:
-                per[m] = {"n": len(fakes), "auc": roc_metrics([0] * len(reals) + [1] * len(fakes), reals + fakes)["auc"]}
+                per[m] = {
+                    "n": len(fakes),
+                    "auc": roc_metrics([0] * len(reals) + [1] * len(fakes), reals + fakes)["auc"],
+                }
         out[name] = per
     return out
 

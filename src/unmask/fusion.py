@@ -59,9 +59,14 @@ class FusionModel:
     def __post_init__(self) -> None:
         n = len(self.features)
         if not (len(self.mean) == len(self.scale) == len(self.coef) == n):
-            raise ModelError(f"fusion model {self.version}: {n} features but {len(self.mean)}/{len(self.scale)}/{len(self.coef)} mean/scale/coef")
+            raise ModelError(
+                f"fusion model {self.version}: {n} features but "
+                f"{len(self.mean)}/{len(self.scale)}/{len(self.coef)} mean/scale/coef"
+            )
         if not 0.0 <= self.likely_real <= self.likely_fake <= 1.0:
-            raise ModelError(f"fusion model {self.version}: thresholds must satisfy 0 <= likely_real <= likely_fake <= 1")
+            raise ModelError(
+                f"fusion model {self.version}: thresholds must satisfy 0 <= likely_real <= likely_fake <= 1"
+            )
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> FusionModel:
@@ -224,8 +229,15 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
         return Verdict(Label.NO_FACE, None, *th, None, ("no face was found in the analysed frames",), (), {})
     kind_model = model.for_kind(ctx.info.kind)
     if kind_model is None:
-        return Verdict(Label.CANNOT_ASSESS, None, *th, None, (unvalidated_kind_reason(ctx.info.kind),),
-                       tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks), {})
+        return Verdict(
+            Label.CANNOT_ASSESS,
+            None,
+            *th,
+            None,
+            (unvalidated_kind_reason(ctx.info.kind),),
+            tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks),
+            {},
+        )
     model = kind_model
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
@@ -316,7 +328,9 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
         person_of = {f["id"]: f.get("person_id", f["id"]) for f in report["faces"]}
         new["verdict"]["person_id"] = person_of.get(tid, tid)
     if "persons" in report:
-        new["persons"] = [{**p, "score": max((round(scores[t], 4) for t in p["track_ids"] if t in scores), default=None)}
-                          for p in report["persons"]]
+        new["persons"] = [
+            {**p, "score": max((round(scores[t], 4) for t in p["track_ids"] if t in scores), default=None)}
+            for p in report["persons"]
+        ]
     new["model"] = {**report.get("model", {}), "fusion_version": fused.version, "fusion_sha256": fused.sha256}
     return new

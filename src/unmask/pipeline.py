@@ -84,7 +84,10 @@ class Scanner:
         """What a saved report must match to stand for a scan now, besides the config digest: each configured
         analyzer's version and the sha256 of the weights it reads (loads the models)."""
         _, analyzers = self._load()
-        return {"analyzers": {a.name: a.version for a in analyzers}, "weights": {a.name: sha for a in analyzers if (sha := a.weights_sha256())}}
+        return {
+            "analyzers": {a.name: a.version for a in analyzers},
+            "weights": {a.name: sha for a in analyzers if (sha := a.weights_sha256())},
+        }
 
     def _load(self) -> tuple[FaceFinder, list[Analyzer]]:
         """The face finder and the configured analyzers (without the reference check), loaded once."""
@@ -152,7 +155,9 @@ class Scanner:
         t0 = time.perf_counter()
         verdict = decide(ctx, results, self.fusion)
         verdict, rules = apply_rules(verdict, results)
-        verdict, damage = cap_for_damage(verdict, ctx.decoding, ctx.info.duration_s)  # last: a damaged file is never sure
+        verdict, damage = cap_for_damage(
+            verdict, ctx.decoding, ctx.info.duration_s
+        )  # last: a damaged file is never sure
         rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
         t0 = time.perf_counter()

@@ -72,7 +72,9 @@ class MediaInfo:
     n_frames: int | None = None
 
     def __post_init__(self) -> None:
-        _check(self.width > 0 and self.height > 0, "MediaInfo", f"size must be positive, got {self.width}x{self.height}")
+        _check(
+            self.width > 0 and self.height > 0, "MediaInfo", f"size must be positive, got {self.width}x{self.height}"
+        )
         _check(self.rotation in (0, 90, 180, 270), "MediaInfo", f"rotation must be 0/90/180/270, got {self.rotation}")
         _check(self.duration_s >= 0 and math.isfinite(self.duration_s), "MediaInfo", f"bad duration {self.duration_s}")
 
@@ -116,7 +118,11 @@ class Frame:
 
     def __post_init__(self) -> None:
         a = self.rgb
-        _check(a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8, "Frame", f"rgb must be HxWx3 uint8, got {a.shape} {a.dtype}")
+        _check(
+            a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8,
+            "Frame",
+            f"rgb must be HxWx3 uint8, got {a.shape} {a.dtype}",
+        )
 
 
 @dataclass(frozen=True)
@@ -314,7 +320,11 @@ class TrackScore:
     def __post_init__(self) -> None:
         _check(0.0 <= self.score <= 1.0, "TrackScore", f"score must be in [0, 1], got {self.score}")
         for k, v in self.features.items():
-            _check(isinstance(v, float) and math.isfinite(v), "TrackScore", f"feature {k!r} must be a finite float, got {v!r}")
+            _check(
+                isinstance(v, float) and math.isfinite(v),
+                "TrackScore",
+                f"feature {k!r} must be a finite float, got {v!r}",
+            )
 
 
 @dataclass(frozen=True)
@@ -397,7 +407,8 @@ def split_feature(feature: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class LipSyncMismatch:
-    """A speaking face whose mouth fails to follow the voice: the correlation and its upper bound allowing for chance."""
+    """A speaking face whose mouth fails to follow the voice: the correlation, and its upper bound allowing for
+    chance."""
 
     track_id: int
     corr: float

@@ -90,7 +90,9 @@ class AVSyncAnalyzer(Analyzer):
     name: ClassVar[str] = "av_sync"
     version: ClassVar[str] = "1.0"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.TIME, Need.LANDMARKS})
-    checks: ClassVar[str] = "whether the mouth opens and closes with the voice on the sound track, and how far apart they are in time"
+    checks: ClassVar[str] = (
+        "whether the mouth opens and closes with the voice on the sound track, and how far apart they are in time"
+    )
     feature_words: ClassVar[dict[str, str]] = {
         "corr": "how closely the mouth follows the loudness of the voice (correlation at the likeliest natural offset)",
         "corr_best": "the best mouth/voice correlation at any offset within half a second",
@@ -134,7 +136,9 @@ class AVSyncAnalyzer(Analyzer):
             a, b = spans.get(s.segment, (s.t, s.t))
             spans[s.segment] = (min(a, s.t), max(b, s.t))
         if max(b - a for a, b in spans.values()) < MIN_RUN_S:
-            return self.skipped(f"the video was read in bursts shorter than {MIN_RUN_S:.0f} s; lip sync needs longer stretches")
+            return self.skipped(
+                f"the video was read in bursts shorter than {MIN_RUN_S:.0f} s; lip sync needs longer stretches"
+            )
         pieces: list[AudioTrack] = []
         for a, b in spans.values():
             try:
@@ -221,10 +225,17 @@ class AVSyncAnalyzer(Analyzer):
         mouth_std = float(np.std(sig.signal("mouth_open")))
         curve = sync_curve(sig.t, mouth, sig.segment, env)
         if curve is None:
-            return _TrackSync(track, None, {}, [], f"on screen for less than {MIN_RUN_S:.0f} s at a stretch while the sound plays")
+            return _TrackSync(
+                track, None, {}, [], f"on screen for less than {MIN_RUN_S:.0f} s at a stretch while the sound plays"
+            )
         if curve.speech_s < MIN_SPEECH_S:
-            return _TrackSync(track, curve, {}, [], f"only {curve.speech_s:.1f} s of speech while the face is on screen "
-                                                    f"(needs {MIN_SPEECH_S:.0f} s)")
+            return _TrackSync(
+                track,
+                curve,
+                {},
+                [],
+                f"only {curve.speech_s:.1f} s of speech while the face is on screen (needs {MIN_SPEECH_S:.0f} s)",
+            )
         if mouth_std < MIN_MOUTH_STD_CM:
             return _TrackSync(track, curve, {}, [], VOICE_OVER)
         lag_r, r_in = curve.in_range
@@ -253,7 +264,11 @@ class AVSyncAnalyzer(Analyzer):
         base = (f"Face {tid}: mouth and voice correlate at {f['corr']:.2f} "
                 f"({f['sync_z']:.1f} standard errors from chance, over {f['speech_s']:.0f} s of speech)")
         if s >= EVIDENCE_LEVEL and f["corr_best"] - f["corr"] >= OFFSET_MARGIN:
-            return base + f"; they match best {abs(f['offset_s']):.2f} s apart, outside the natural range: the sound looks shifted."
+            return (
+                base
+                + f"; they match best {abs(f['offset_s']):.2f} s apart, outside the natural range: "
+                "the sound looks shifted."
+            )
         if s >= EVIDENCE_LEVEL:
             return base + (f"; the mouth does not follow the voice (real speakers typically give about "
                            f"{REAL_CORR_TYPICAL:.1f}; this low in only {MISMATCH_DEV_FP} real development clips).")
@@ -265,15 +280,21 @@ class AVSyncAnalyzer(Analyzer):
         obs = r.track.observations
         out: list[Evidence] = []
         if s >= EVIDENCE_LEVEL:
-            if f["corr_best"] - f["corr"] >= OFFSET_MARGIN and not (PLAUSIBLE_LAG_S[0] <= f["offset_s"] <= PLAUSIBLE_LAG_S[1]):
-                what = (f"mouth and voice match best when shifted by {abs(f['offset_s']):.2f} s "
-                        f"({'the mouth first' if f['offset_s'] > 0 else 'the voice first'}), outside the 0.1 s-before to "
-                        "0.3 s-after range of natural speech: the sound track looks out of sync")
+            if f["corr_best"] - f["corr"] >= OFFSET_MARGIN and not (
+                PLAUSIBLE_LAG_S[0] <= f["offset_s"] <= PLAUSIBLE_LAG_S[1]
+            ):
+                what = (
+                    f"mouth and voice match best when shifted by {abs(f['offset_s']):.2f} s "
+                    f"({'the mouth first' if f['offset_s'] > 0 else 'the voice first'}), outside the 0.1 s-before to "
+                    "0.3 s-after range of natural speech: the sound track looks out of sync"
+                )
                 cue = "av_offset"
             else:
-                what = (f"the mouth does not open and close with the voice (correlation {f['corr']:.2f} over "
-                        f"{f['speech_s']:.0f} s of speech; real speakers typically give about {REAL_CORR_TYPICAL:.1f}): "
-                        "the voice may not be this person's, or the mouth was re-animated")
+                what = (
+                    f"the mouth does not open and close with the voice (correlation {f['corr']:.2f} over "
+                    f"{f['speech_s']:.0f} s of speech; real speakers typically give about {REAL_CORR_TYPICAL:.1f}): "
+                    "the voice may not be this person's, or the mouth was re-animated"
+                )
                 cue = "av_mismatch"
             out.append(Evidence(cue, f"Face {tid}, {r.track.start_t:.1f}–{r.track.end_t:.1f} s: {what}.", s,
                                 r.track.start_t, r.track.end_t, tid, obs[0].frame_index, obs[-1].frame_index))
@@ -281,10 +302,19 @@ class AVSyncAnalyzer(Analyzer):
         # on a matching track such windows are chance, and must not become the headline of a real video
         bad = [w for w in r.windows if w[3] >= 0.4 and w[2] < -0.2] if s >= EVIDENCE_LEVEL else []
         for a, b, c, _ in _merge(bad)[:3]:
-            out.append(Evidence("av_disagree", f"Face {tid}, {a:.1f}–{b:.1f} s: while someone speaks, the mouth moves against "
-                                               f"the voice (correlation {c:.2f}).",
-                                _window_score(c, 1.0) * (0.5 + 0.5 * s), a, b, tid,
-                                _frame_at(obs, a), _frame_at(obs, b)))
+            out.append(
+                Evidence(
+                    "av_disagree",
+                    f"Face {tid}, {a:.1f}–{b:.1f} s: while someone speaks, the mouth moves against "
+                    f"the voice (correlation {c:.2f}).",
+                    _window_score(c, 1.0) * (0.5 + 0.5 * s),
+                    a,
+                    b,
+                    tid,
+                    _frame_at(obs, a),
+                    _frame_at(obs, b),
+                )
+            )
         return out
 
 

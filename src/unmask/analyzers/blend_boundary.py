@@ -218,11 +218,13 @@ def _dominant_cue(f: dict[str, float]) -> str:
 def _describe(cue: str, f: dict[str, float]) -> str:
     if cue == "noise":
         if f["noise_ratio"] < 0:
-            return "the inner face is noticeably smoother and less noisy than the skin and hair around it, as when a face is pasted in"
+            return ("the inner face is noticeably smoother and less noisy than the skin and hair around it, "
+                    "as when a face is pasted in")
         return "the inner face carries more grain than the skin and hair around it, as when a face is pasted in"
     if cue == "sharp":
         if f["sharp_ratio"] < 0:
-            return "the inner face is blurrier than the edge of the head around it, as when a lower-resolution face is pasted in"
+            return ("the inner face is blurrier than the edge of the head around it, "
+                    "as when a lower-resolution face is pasted in")
         return "the inner face is sharper than the edge of the head around it, as when a face is pasted in"
     if cue == "color":
         return "the colour of the inner face does not match the skin around its edge, as when a face is pasted in"
@@ -230,8 +232,12 @@ def _describe(cue: str, f: dict[str, float]) -> str:
         return ("the eyes, nose and mouth area is no sharper than the plain skin of the forehead above it, "
                 "as when a smoother, lower-resolution face is pasted in below the brows")
     if cue == "fh_color":
-        return "the skin tone of the inner face does not match the forehead above the brows, as when a face is pasted in"
-    return "a faint edge runs around the face at a constant distance from its outline, like the border of a pasted patch"
+        return (
+            "the skin tone of the inner face does not match the forehead above the brows, as when a face is pasted in"
+        )
+    return (
+        "a faint edge runs around the face at a constant distance from its outline, like the border of a pasted patch"
+    )
 
 
 def _fmt_t(t: float) -> str:
@@ -244,7 +250,9 @@ class BlendBoundaryAnalyzer(Analyzer):
     name = "blend_boundary"
     version = "1.0"
     needs = frozenset({Need.FACES, Need.LANDMARKS})
-    checks = "whether the inner face differs in noise, sharpness or colour from the skin around it, or shows a pasting seam"
+    checks = (
+        "whether the inner face differs in noise, sharpness or colour from the skin around it, or shows a pasting seam"
+    )
     feature_words: ClassVar[dict[str, str]] = {
         "noise_ratio": "noise inside the face relative to the skin around its edge",
         "sharp_ratio": "sharpness inside the face relative to the skin around its edge",
@@ -289,7 +297,8 @@ class BlendBoundaryAnalyzer(Analyzer):
                     "listed as findings (as a pasted face would, or heavy compression and filters); too few frames "
                     "to count as a pasting boundary over the whole track.")
         else:
-            expl = "The inner face matches the skin around it in noise, sharpness and colour; no pasting boundary was found."
+            expl = ("The inner face matches the skin around it in noise, sharpness and colour; "
+                    "no pasting boundary was found.")
         return self.ok(scores, evidence, expl)
 
     def _track(self, track: FaceTrack, frame_size: tuple[int, int]) -> tuple[TrackScore, list[Evidence]] | None:

@@ -161,7 +161,8 @@ class BlendCNNAnalyzer(Analyzer):
             top = max(span, key=lambda r: r[1])
             i = next(j for j, o in enumerate(picked) if o is top[0])
             if view:
-                where = f"strongest {cam_region(maps[i], marks[i], faces[i].shape[0], self._model.view_zoom, self._crop_zoom())}"
+                region = cam_region(maps[i], marks[i], faces[i].shape[0], self._model.view_zoom, self._crop_zoom())
+                where = f"strongest {region}"
                 scored_here = sum(1 for o in picked if t0 <= o.t <= t1)
                 detail = (f"Face {track.id}, {when}: the learned swap detector sees the traces of a pasted face, "
                           f"{where}, in {len(span)} of the {scored_here} frames it scored there "
@@ -237,7 +238,9 @@ def cam_region(cam: NDArray[Any], view_marks: NDArray[Any], view_side: int, view
     return name if best < 0.12 * scale else "on the cheeks"
 
 
-def cam_on_view(view: NDArray[Any], cam: NDArray[Any], view_zoom: float, crop_zoom: float) -> tuple[NDArray[Any], NDArray[Any]]:
+def cam_on_view(
+    view: NDArray[Any], cam: NDArray[Any], view_zoom: float, crop_zoom: float
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """(the centre crop the network read, the class-activation map over it as 0..1), for a report picture."""
     side = view.shape[0]
     c = int(round(side * crop_zoom / view_zoom))

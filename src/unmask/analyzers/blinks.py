@@ -206,12 +206,21 @@ class BlinkAnalyzer(Analyzer):
         score = BASE_SCORE
         if not blinks and duration >= LONG_TRACK_S:
             score = NO_BLINK_SCORE
-            ev.append(Evidence(
-                "no_blinks",
-                f"Face {tid}, {track.start_t:.1f}–{track.end_t:.1f} s: the person did not blink once in {duration:.0f} s "
-                f"(people blink about {HUMAN_RATE_LOW:.0f}–{HUMAN_RATE_HIGH:.0f} times a minute; {sampling}, "
-                "so this is a weak cue).",
-                NO_BLINK_SCORE, track.start_t, track.end_t, tid, int(frames[0]), int(frames[-1])))
+            ev.append(
+                Evidence(
+                    "no_blinks",
+                    f"Face {tid}, {track.start_t:.1f}–{track.end_t:.1f} s: "
+                    f"the person did not blink once in {duration:.0f} s "
+                    f"(people blink about {HUMAN_RATE_LOW:.0f}–{HUMAN_RATE_HIGH:.0f} times a minute; {sampling}, "
+                    "so this is a weak cue).",
+                    NO_BLINK_SCORE,
+                    track.start_t,
+                    track.end_t,
+                    tid,
+                    int(frames[0]),
+                    int(frames[-1]),
+                )
+            )
         elif blinks and rate < HUMAN_RATE_LOW / 2 and duration >= LONG_TRACK_S:
             score = LOW_RATE_SCORE
         if len(blinks) >= 2 and len(one_eyed) / len(blinks) > 0.5:
@@ -219,11 +228,20 @@ class BlinkAnalyzer(Analyzer):
         for b in one_eyed:
             eye = b.one_eyed
             other = "right" if eye == "left" else "left"
-            ev.append(Evidence(
-                "one_eyed_blink",
-                f"Face {tid}, {b.t_start:.1f}–{b.t_end:.1f} s: only the {eye} eye closed while the {other} eye stayed open "
-                "(a wink is human, but generated faces sometimes move each eye on its own).",
-                0.3 if len(one_eyed) < 2 else 0.5, b.t_start, b.t_end, tid, b.frame_start, b.frame_end))
+            ev.append(
+                Evidence(
+                    "one_eyed_blink",
+                    f"Face {tid}, {b.t_start:.1f}–{b.t_end:.1f} s: "
+                    f"only the {eye} eye closed while the {other} eye stayed open "
+                    "(a wink is human, but generated faces sometimes move each eye on its own).",
+                    0.3 if len(one_eyed) < 2 else 0.5,
+                    b.t_start,
+                    b.t_end,
+                    tid,
+                    b.frame_start,
+                    b.frame_end,
+                )
+            )
         note = (f"Face {tid} blinked {len(blinks)} time{'s' if len(blinks) != 1 else ''} in {duration:.0f} s "
                 f"({rate:.0f} a minute; people blink about {HUMAN_RATE_LOW:.0f}–{HUMAN_RATE_HIGH:.0f}; {sampling}).")
         return TrackScore(tid, _clip01(score), feats), ev, note

@@ -280,7 +280,8 @@ class GlitchAnalyzer(Analyzer):
             what = {
                 "repeated": "two frames carry the same timestamp",
                 "backwards": "a frame's timestamp goes backwards",
-                "gap": f"the time between frames jumps to {g.ratio:.1f} times the usual step, as if frames were dropped",
+                "gap": f"the time between frames jumps to {g.ratio:.1f} times the usual step, "
+                "as if frames were dropped",
                 "short": f"two frames come only {g.ratio:.2f} of the usual step apart",
             }[g.kind]
             stream_ev.append((Evidence(
@@ -371,7 +372,11 @@ class GlitchAnalyzer(Analyzer):
             parts.append(f"{n['timing_stagger']} timing jump{'s' if n['timing_stagger'] > 1 else ''}")
         if n["face_dropout"]:
             parts.append(f"{n['face_dropout']} moment{'s' if n['face_dropout'] > 1 else ''} where the face vanished")
-        tail = " Timing jitter is common in phone video, so those count little." if facts.vfr and n["timing_stagger"] else ""
+        tail = (
+            " Timing jitter is common in phone video, so those count little."
+            if facts.vfr and n["timing_stagger"]
+            else ""
+        )
         return f"Playback glitches found: {', '.join(parts)}.{tail}"
 
 

@@ -196,7 +196,9 @@ class HeadPoseAnalyzer(Analyzer):
                     f"(turned alike within {a:.0f}° on the median frame); no sign of a swapped central face.")
         return self.ok(scores, evidence, expl)
 
-    def _track(self, solver: PoseSolver, track: FaceTrack, size: tuple[int, int]) -> tuple[TrackScore, list[Evidence]] | None:
+    def _track(
+        self, solver: PoseSolver, track: FaceTrack, size: tuple[int, int]
+    ) -> tuple[TrackScore, list[Evidence]] | None:
         solved: list[tuple[FaceObs, dict[str, float]]] = []
         for obs in track.with_landmarks:
             if obs.landmarks is None:  # with_landmarks guarantees it; this narrows the type

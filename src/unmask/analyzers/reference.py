@@ -191,8 +191,14 @@ class ReferenceAnalyzer(Analyzer):
             scores.append(TrackScore(tr.id, float(min(1.0, max(0.0, s))), feats))
         c = self._conclude(scores)
         evidence = [e for _, _, ev in rows for e in ev]
-        note = "" if rate >= NOMINAL_FPS - 1e-6 else (f" (frames were analysed at {rate:.1f} per second, fewer than the "
-                                                       f"{NOMINAL_FPS:.0f} of enrolment, so mannerisms are noisier)")
+        note = (
+            ""
+            if rate >= NOMINAL_FPS - 1e-6
+            else (
+                f" (frames were analysed at {rate:.1f} per second, fewer than the "
+                f"{NOMINAL_FPS:.0f} of enrolment, so mannerisms are noisier)"
+            )
+        )
         if c.conclusion == "mannerisms_not_checked" and len({s.segment for s in ctx.sampled}) > 1:
             note = (" This long video was read in short bursts; rescan with --set sampling.burst_s=8 to compare "
                     "mannerisms.")

@@ -85,7 +85,9 @@ def mouth_signal(sig: TrackSignals) -> NDArray[Any]:
     return np.mean(cols, axis=0) if cols else np.zeros(len(sig))
 
 
-def runs(t: NDArray[Any], segment: NDArray[Any], max_gap_s: float = MAX_GAP_S, min_len_s: float = MIN_RUN_S) -> list[slice]:
+def runs(
+    t: NDArray[Any], segment: NDArray[Any], max_gap_s: float = MAX_GAP_S, min_len_s: float = MIN_RUN_S
+) -> list[slice]:
     """Index slices of contiguous samples (same segment, no gap over ``max_gap_s``) at least ``min_len_s`` long."""
     out: list[slice] = []
     if len(t) == 0:
@@ -157,8 +159,15 @@ def sync_curve(t: NDArray[Any], mouth: NDArray[Any], segment: NDArray[Any], env:
     return SyncCurve(lags, corr, n_eff, speech_s)
 
 
-def window_agreement(t: NDArray[Any], mouth: NDArray[Any], segment: NDArray[Any], env: Envelope, lag: float,
-                     window_s: float = WINDOW_S, hop_s: float = WINDOW_HOP_S) -> list[tuple[float, float, float, float]]:
+def window_agreement(
+    t: NDArray[Any],
+    mouth: NDArray[Any],
+    segment: NDArray[Any],
+    env: Envelope,
+    lag: float,
+    window_s: float = WINDOW_S,
+    hop_s: float = WINDOW_HOP_S,
+) -> list[tuple[float, float, float, float]]:
     """(start, end, correlation at ``lag``, voiced share) for each window of speech along the track."""
     out: list[tuple[float, float, float, float]] = []
     if len(env.db) == 0:

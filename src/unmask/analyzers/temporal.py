@@ -241,7 +241,12 @@ class TemporalAnalyzer(Analyzer):
         "id_drift_mean": "average identity change along the track",
     }
     suspect_when: ClassVar[dict[str, int]] = {
-        "jitter_inner": 1, "jitter_ratio": 1, "flicker_inner": 1, "flicker_ratio": 1, "id_drift_max": 1, "id_drift_mean": 1,
+        "jitter_inner": 1,
+        "jitter_ratio": 1,
+        "flicker_inner": 1,
+        "flicker_ratio": 1,
+        "id_drift_max": 1,
+        "id_drift_mean": 1,
     }
 
     def __init__(self, embedder: FaceEmbedder | None = None) -> None:
@@ -299,10 +304,11 @@ class TemporalAnalyzer(Analyzer):
             if s_jit >= EVIDENCE_MIN:
                 more = ratio > JITTER_RATIO_REAL
                 what = (
-                    f"the eyes, nose and mouth wobble {ratio:.1f} times as much as the face outline from frame to frame, "
+                    f"the eyes, nose and mouth wobble {ratio:.1f} times as much as the face outline "
+                    "from frame to frame, "
                     "as if the inner face were pasted onto the head"
-                    if more else
-                    f"the face outline wobbles {1 / ratio:.1f} times as much as the eyes, nose and mouth, "
+                    if more
+                    else f"the face outline wobbles {1 / ratio:.1f} times as much as the eyes, nose and mouth, "
                     "as if the inner face were held still inside a moving head"
                 )
                 ev.append(Evidence("landmark_jitter", f"{_span(tid, track.start_t, track.end_t)}: {what}.",
@@ -344,18 +350,30 @@ class TemporalAnalyzer(Analyzer):
             feats.update(id_drift_max=dmax, id_drift_mean=dmean)
             if s_id >= EVIDENCE_MIN:
                 o = embs[int(np.argmax(d))][0]
-                ev.append(Evidence(
-                    "identity_drift",
-                    f"Face {tid}, at {o.t:.1f} s: the face looks like a different person from the rest of the track "
-                    f"(identity distance {dmax:.2f}; frames of one person usually stay under {SAME_PERSON_DISTANCE:.1f}).",
-                    s_id, o.t, o.t, tid, o.frame_index, o.frame_index))
+                ev.append(
+                    Evidence(
+                        "identity_drift",
+                        f"Face {tid}, at {o.t:.1f} s: the face looks like a different person "
+                        "from the rest of the track "
+                        f"(identity distance {dmax:.2f}; frames of one person usually stay under "
+                        f"{SAME_PERSON_DISTANCE:.1f}).",
+                        s_id,
+                        o.t,
+                        o.t,
+                        tid,
+                        o.frame_index,
+                        o.frame_index,
+                    )
+                )
 
         feats["n_landmark_frames"] = float(len(obs))
         score = max(s_jit, s_fl, s_id) if len(missing) < 3 else 0.5
         notes = []
         if not in_identity_budget and "identity drift" in missing:
             missing.remove("identity drift")
-            notes.append(f"face {tid}: identity drift measured only on the {IDENTITY_TRACKS_PER_VIDEO} longest face tracks")
+            notes.append(
+                f"face {tid}: identity drift measured only on the {IDENTITY_TRACKS_PER_VIDEO} longest face tracks"
+            )
         if missing:
             notes.append(f"face {tid}: too short or small to measure {', '.join(missing)}")
         note = "; ".join(notes)

@@ -121,7 +121,9 @@ def _moments(track: FaceTrack, results: Sequence[AnalyzerResult], is_still: bool
     return out
 
 
-def collect_attachments(ctx: MediaContext, results: Sequence[AnalyzerResult], verdict: Verdict) -> tuple[Attachment, ...]:
+def collect_attachments(
+    ctx: MediaContext, results: Sequence[AnalyzerResult], verdict: Verdict
+) -> tuple[Attachment, ...]:
     """Thumbnails of the longest faces, the verdict face's most suspicious moments, every analyzer's heatmaps."""
     out: list[Attachment] = []
     person_ids = ctx.person_ids()
@@ -132,8 +134,17 @@ def collect_attachments(ctx: MediaContext, results: Sequence[AnalyzerResult], ve
     for tr in sorted(longest.values(), key=lambda t: (-len(t), t.id))[:MAX_THUMBNAILS]:
         o = _best_obs(tr)
         when = "" if ctx.is_still else f" ({tr.start_t:.1f}–{tr.end_t:.1f} s)"
-        out.append(Attachment(key=f"face-{tr.id}", kind="thumbnail", data=jpeg(o.crop, THUMB_PX),
-                              caption=rename(f"Face {tr.id}{when}"), track_id=tr.id, t=round(o.t, 3), frame_index=o.frame_index))
+        out.append(
+            Attachment(
+                key=f"face-{tr.id}",
+                kind="thumbnail",
+                data=jpeg(o.crop, THUMB_PX),
+                caption=rename(f"Face {tr.id}{when}"),
+                track_id=tr.id,
+                t=round(o.t, 3),
+                frame_index=o.frame_index,
+            )
+        )
     focus = verdict.track_id
     if focus is None and ctx.tracks:
         focus = max(ctx.tracks, key=lambda t: (len(t), -t.id)).id

@@ -66,42 +66,52 @@ def build_report(
     faces: list[dict[str, Any]] = []
     for tr in ctx.tracks:
         v = tv.get(tr.id)
-        faces.append({
-            "id": tr.id,
-            "person_id": person_ids.get(tr.id, tr.id),
-            "t_start": rounded(tr.start_t, 3),
-            "t_end": rounded(tr.end_t, 3),
-            "frame_start": tr.observations[0].frame_index,
-            "frame_end": tr.observations[-1].frame_index,
-            "n_observations": len(tr),
-            "median_size_px": rounded(tr.median_size, 1),
-            "assessable": bool(v and v.assessable),
-            "gate_reason": v.gate_reason if v else None,
-            "score": rounded(v.score) if v else None,
-            "analyzer_scores": {r.name: rounded(ts.score) for r in results if r.status == "ok" and (ts := r.for_track(tr.id))},
-            "contributions": {k: rounded(c) for k, c in sorted((v.contributions if v else {}).items())},
-        })
+        faces.append(
+            {
+                "id": tr.id,
+                "person_id": person_ids.get(tr.id, tr.id),
+                "t_start": rounded(tr.start_t, 3),
+                "t_end": rounded(tr.end_t, 3),
+                "frame_start": tr.observations[0].frame_index,
+                "frame_end": tr.observations[-1].frame_index,
+                "n_observations": len(tr),
+                "median_size_px": rounded(tr.median_size, 1),
+                "assessable": bool(v and v.assessable),
+                "gate_reason": v.gate_reason if v else None,
+                "score": rounded(v.score) if v else None,
+                "analyzer_scores": {
+                    r.name: rounded(ts.score) for r in results if r.status == "ok" and (ts := r.for_track(tr.id))
+                },
+                "contributions": {k: rounded(c) for k, c in sorted((v.contributions if v else {}).items())},
+            }
+        )
     analyzer_docs: list[dict[str, Any]] = []
     all_evidence: list[tuple[float, dict[str, Any]]] = []
     for r in results:
         ev = [evidence_entry(e, r.name, person_ids) for e in r.evidence]
         weight = 1.0 if verdict.contributions.get(r.name, 0.0) >= 0 else 0.5
         all_evidence += [(e["strength"] * weight, e) for e in ev]
-        analyzer_docs.append({
-            "name": r.name,
-            "version": r.version,
-            "checks": r.checks,
-            "status": r.status,
-            "score": rounded(r.score),
-            "reason": r.reason,
-            "explanation": rename(r.explanation),
-            "evidence": ev,
-            "tracks": [
-                {"track_id": t.track_id, "score": rounded(t.score), "features": {k: rounded(v, 6) for k, v in sorted(t.features.items())}}
-                for t in r.tracks
-            ],
-            "video_features": {k: rounded(v, 6) for k, v in sorted(r.video_features.items())},
-        })
+        analyzer_docs.append(
+            {
+                "name": r.name,
+                "version": r.version,
+                "checks": r.checks,
+                "status": r.status,
+                "score": rounded(r.score),
+                "reason": r.reason,
+                "explanation": rename(r.explanation),
+                "evidence": ev,
+                "tracks": [
+                    {
+                        "track_id": t.track_id,
+                        "score": rounded(t.score),
+                        "features": {k: rounded(v, 6) for k, v in sorted(t.features.items())},
+                    }
+                    for t in r.tracks
+                ],
+                "video_features": {k: rounded(v, 6) for k, v in sorted(r.video_features.items())},
+            }
+        )
     all_evidence.sort(key=lambda x: (-x[0], x[1]["t_start"] or 0.0, x[1]["analyzer"]))
     ranked = [e for _, e in all_evidence]
     top = ranked[:TOP_EVIDENCE]

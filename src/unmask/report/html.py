@@ -26,8 +26,14 @@ from unmask.types import Label
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
 MAX_LANES = 8  # rows of face bars under the timeline
 
-LABEL_TONE: dict[str, str] = {Label.LIKELY_FAKE: "fake", Label.INCONCLUSIVE: "unsure", Label.LIKELY_REAL: "real", Label.NO_FACE: "none", Label.CANNOT_ASSESS: "none",
-              Label.DECLARED_SYNTHETIC: "fake"}
+LABEL_TONE: dict[str, str] = {
+    Label.LIKELY_FAKE: "fake",
+    Label.INCONCLUSIVE: "unsure",
+    Label.LIKELY_REAL: "real",
+    Label.NO_FACE: "none",
+    Label.CANNOT_ASSESS: "none",
+    Label.DECLARED_SYNTHETIC: "fake",
+}
 
 LABEL_MEANING: dict[str, str] = {
     Label.LIKELY_FAKE: "Look closely: the cues unmask measures point to manipulation. This is not proof.",
@@ -35,7 +41,8 @@ LABEL_MEANING: dict[str, str] = {
     Label.LIKELY_REAL: "None of the cues unmask measures fired. This is not an authentication.",
     Label.NO_FACE: "No face was found, so nothing was judged.",
     Label.CANNOT_ASSESS: "No verdict is given: the summary and the reasons below say why.",
-    Label.DECLARED_SYNTHETIC: "The file's own valid Content Credentials declare it made with AI (see Provenance below).",
+    Label.DECLARED_SYNTHETIC: ("The file's own valid Content Credentials declare it made with AI "
+                               "(see Provenance below)."),
 }
 #: a damaged file's capped label: the cues may point clearly, the file is what is in doubt
 DAMAGED_MEANING = "Part of the file could not be decoded, so no confident verdict is given (see why below)."
@@ -57,7 +64,12 @@ CONCLUSION_HEADLINE = {
 ANALYZER_TITLES = {"av_sync": "Lip sync (av_sync)", "reference": "Reference check (claimed person)",
                    "blend_cnn": "Learned blend detector (blend_cnn)",
                    "animation": "Talking-head detector (animation)"}
-CONCLUSION_TONE = {"impersonator": "fake", "voice_mismatch": "fake", "mannerisms_unclear": "unsure", "consistent": "real"}
+CONCLUSION_TONE = {
+    "impersonator": "fake",
+    "voice_mismatch": "fake",
+    "mannerisms_unclear": "unsure",
+    "consistent": "real",
+}
 
 
 # timeline geometry (SVG user units)
@@ -131,8 +143,13 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
     for e in sorted(evidence, key=lambda e: (-(e["strength"] or 0), e["t_start"] or 0))[:12]:
         t0, t1 = float(e["t_start"] or 0), float(e["t_end"] or 0)
         t1 = max(t1, t0 + duration / 200)  # a one-frame finding stays visible
-        spans.append({"x": x(t0), "w": max(round(x(t1) - x(t0), 2), 1.5), "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: "
-                      f"[{e['analyzer'].replace('_', ' ')}] {e['detail']}"})
+        spans.append(
+            {
+                "x": x(t0),
+                "w": max(round(x(t1) - x(t0), 2), 1.5),
+                "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: [{e['analyzer'].replace('_', ' ')}] {e['detail']}",
+            }
+        )
     lanes_top = _TOP + _PLOT_H + 24
     lanes: list[dict[str, Any]] = []
     rows_end: list[float] = []  # faces packed into as few rows as their times allow (bursts share rows)
@@ -147,9 +164,17 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
         rows_end[row] = t1
         w = max(round(x(t1) - x(t0), 2), 2.0)
         pid = f.get("person_id", f["id"])  # one person, one number, in every stretch it was seen
-        lanes.append({"x": x(t0), "w": w, "y": lanes_top + row * (_LANE_H + 4), "label": str(pid) if w >= 16 else "",
-                      "verdict_face": pid == verdict_person(data),
-                      "title": f"face {pid}: {t0:.1f}–{float(f['t_end']):.1f} s, seen in {f['n_observations']} analysed frames"})
+        lanes.append(
+            {
+                "x": x(t0),
+                "w": w,
+                "y": lanes_top + row * (_LANE_H + 4),
+                "label": str(pid) if w >= 16 else "",
+                "verdict_face": pid == verdict_person(data),
+                "title": f"face {pid}: {t0:.1f}–{float(f['t_end']):.1f} s, "
+                f"seen in {f['n_observations']} analysed frames",
+            }
+        )
     height = lanes_top + len(rows_end) * (_LANE_H + 4) + 6
     suspicious = [b["title"].split(":")[0] for b in bars if b["suspicious"]]
     return {
@@ -199,7 +224,11 @@ def gauge(data: Mapping[str, Any]) -> dict[str, Any] | None:
     if v["score"] is None:
         return None
     th = v["thresholds"]
-    return {"score": 100 * float(v["score"]), "real": 100 * float(th["likely_real"]), "fake": 100 * float(th["likely_fake"])}
+    return {
+        "score": 100 * float(v["score"]),
+        "real": 100 * float(th["likely_real"]),
+        "fake": 100 * float(th["likely_fake"]),
+    }
 
 
 def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -237,10 +266,12 @@ def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
     else:
         lo, hi = v["own_range"]
         same = (v["score"] or 0) >= 0.5
-        voice = (f"{'the same voice as' if same else 'a different voice from'} {name}'s enrolled speech: voice score "
-                 f"{v['score']:.2f}, similarity {v['similarity']:.2f} ({name}'s enrolled speech {lo:.2f}–{hi:.2f} against "
-                 f"itself; other "
-                 f"speakers mostly below {v['others_below']:.2f}) over {v['speech_s']:.1f} s of speech")
+        voice = (
+            f"{'the same voice as' if same else 'a different voice from'} {name}'s enrolled speech: voice score "
+            f"{v['score']:.2f}, similarity {v['similarity']:.2f} ({name}'s enrolled speech {lo:.2f}–{hi:.2f} against "
+            f"itself; other "
+            f"speakers mostly below {v['others_below']:.2f}) over {v['speech_s']:.1f} s of speech"
+        )
     return {"headline": CONCLUSION_HEADLINE.get(c, c).format(name=name), "tone": CONCLUSION_TONE.get(c, "none"),
             "face": face, "moves": moves, "voice": voice}
 
@@ -268,7 +299,9 @@ def _embedded_json(data: Mapping[str, Any]) -> Markup:
     return Markup(text)
 
 
-def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings: Mapping[str, Any] | None = None) -> str:
+def render_html(
+    report: Report, facts: Sequence[tuple[str, str]] = (), settings: Mapping[str, Any] | None = None
+) -> str:
     """The report as one self-contained HTML document.
 
     ``facts`` are extra (label, value) rows for the provenance table, e.g. the service's scan id
@@ -282,17 +315,39 @@ def render_html(report: Report, facts: Sequence[tuple[str, str]] = (), settings:
         if a.kind == "heatmap" and a.analyzer:
             heatmaps.setdefault(a.analyzer, []).append(a)
     flat_settings = _flatten(settings) if settings else []
-    return _env().get_template("report.html.j2").render(
-        d=d, v=d["verdict"], inp=d["input"], words=LABEL_WORDS[d["verdict"]["label"]],
-        tone=LABEL_TONE.get(d["verdict"]["label"], "none"), meaning=label_meaning(d), nd=printed_digits(d["verdict"]),
-        gauge=gauge(d), tl=timeline(d), thumbs=thumbs, people=people(d, thumbs), vperson=verdict_person(d),
-        pmap={f["id"]: f.get("person_id", f["id"]) for f in d["faces"]}, moments=[a for a in atts if a.kind == "moment"],
-        heatmaps=heatmaps, uri=data_uri, facts=list(facts), settings=flat_settings,
-        report_json=_embedded_json(d), level=SUSPICIOUS_LEVEL, title=_title(d),
-        prov=d.get("provenance"), ref=d.get("reference"), refcard=reference_card(d), rules=rule_lines(d["verdict"]),
-        fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
-        damaged=label_meaning(d) == DAMAGED_MEANING,
-        damaged_rule=any(r["rule"] == "damaged_input" for r in d["verdict"].get("rules", [])),
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            d=d,
+            v=d["verdict"],
+            inp=d["input"],
+            words=LABEL_WORDS[d["verdict"]["label"]],
+            tone=LABEL_TONE.get(d["verdict"]["label"], "none"),
+            meaning=label_meaning(d),
+            nd=printed_digits(d["verdict"]),
+            gauge=gauge(d),
+            tl=timeline(d),
+            thumbs=thumbs,
+            people=people(d, thumbs),
+            vperson=verdict_person(d),
+            pmap={f["id"]: f.get("person_id", f["id"]) for f in d["faces"]},
+            moments=[a for a in atts if a.kind == "moment"],
+            heatmaps=heatmaps,
+            uri=data_uri,
+            facts=list(facts),
+            settings=flat_settings,
+            report_json=_embedded_json(d),
+            level=SUSPICIOUS_LEVEL,
+            title=_title(d),
+            prov=d.get("provenance"),
+            ref=d.get("reference"),
+            refcard=reference_card(d),
+            rules=rule_lines(d["verdict"]),
+            fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
+            damaged=label_meaning(d) == DAMAGED_MEANING,
+            damaged_rule=any(r["rule"] == "damaged_input" for r in d["verdict"].get("rules", [])),
+        )
     )
 
 

@@ -37,7 +37,9 @@ def evidence_entry(e: Evidence, analyzer: str, person_ids: Mapping[int, int]) ->
     }
 
 
-def timeline(ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: int | None) -> list[dict[str, float | None]]:
+def timeline(
+    ctx: MediaContext, results: Sequence[AnalyzerResult], track_id: int | None
+) -> list[dict[str, float | None]]:
     """Per-second suspicion of the chosen face, every stretch its person was seen in: the mean of the
     analyzers' per-frame scores (uncalibrated)."""
     if track_id is None:
@@ -132,5 +134,10 @@ def coverage(ctx: MediaContext) -> dict[str, Any]:
     else:
         planned, decoded, damaged = c.planned_s, c.decoded_s, c.damaged
     examined = min(decoded, duration) if duration > 0 else 0.0
-    return {"planned_s": rounded(planned, 3), "decoded_s": rounded(decoded, 3), "damaged": damaged,
-            "examined_s": rounded(examined, 3), "coverage": rounded(min(1.0, examined / duration)) if duration > 0 else None}
+    return {
+        "planned_s": rounded(planned, 3),
+        "decoded_s": rounded(decoded, 3),
+        "damaged": damaged,
+        "examined_s": rounded(examined, 3),
+        "coverage": rounded(min(1.0, examined / duration)) if duration > 0 else None,
+    }

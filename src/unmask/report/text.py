@@ -59,11 +59,14 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
         lines.append(f"  rule {rule['rule']} fired ({change}): {rule['detail']}")
     skipped = [a["name"] for a in d["analyzers"] if a["status"] != "ok"]
     if skipped:
-        lines.append("  not run: " + ", ".join(f"{a['name']} ({a['reason']})" for a in d["analyzers"] if a["status"] != "ok"))
+        lines.append(
+            "  not run: " + ", ".join(f"{a['name']} ({a['reason']})" for a in d["analyzers"] if a["status"] != "ok")
+        )
     for w in d["sampling"]["warnings"]:
         lines.append(f"  warning: {w}")
     smp = d["sampling"]
-    analysed = f"analysed {smp['frames_analyzed']} of {smp['frames_decoded']} decoded frames in {d['timings']['total_s']:.1f} s"
+    analysed = (f"analysed {smp['frames_analyzed']} of {smp['frames_decoded']} decoded frames "
+                f"in {d['timings']['total_s']:.1f} s")
     examined = examined_words(d)
     lines.append(f"  {examined}; {analysed}" if examined else f"  {analysed}")
     people = d.get("persons") or []

@@ -105,7 +105,8 @@ def drivers(verdict: Verdict, fusion: FusionModel, results: Sequence[AnalyzerRes
         if value is None:
             detail = f"{analyzer.replace('_', ' ').capitalize()}: {words} could not be measured."
         else:
-            detail = f"{analyzer.replace('_', ' ').capitalize()}: {words}{', ' + how + ',' if how else ''} is {_fmt(value)} here"
+            said = f"{words}, {how}," if how else words
+            detail = f"{analyzer.replace('_', ' ').capitalize()}: {said} is {_fmt(value)} here"
             if typical is not None:
                 detail += f", against about {_fmt(typical)} in the real videos unmask was calibrated on"
             # say what the calibration learned, not what the analyzer assumed: the two can disagree
@@ -116,8 +117,16 @@ def drivers(verdict: Verdict, fusion: FusionModel, results: Sequence[AnalyzerRes
                 detail += f"; {where}, {'higher' if higher else 'lower'} values went with manipulation."
             else:
                 detail += f"; {where}, {'lower' if higher else 'higher'} values went with real recordings."
-        out.append({"analyzer": analyzer, "feature": feature, "value": rounded(value, 6), "typical_real": rounded(typical, 6),
-                    "contribution": rounded(c), "detail": detail})
+        out.append(
+            {
+                "analyzer": analyzer,
+                "feature": feature,
+                "value": rounded(value, 6),
+                "typical_real": rounded(typical, 6),
+                "contribution": rounded(c),
+                "detail": detail,
+            }
+        )
     return out
 
 
@@ -127,7 +136,11 @@ def rule_change_words(rule: str, from_label: str, to_label: str) -> str:
     frm, to = LABEL_WORDS[from_label].lower(), LABEL_WORDS[to_label].lower()
     if from_label == to_label:
         return f"left \"{frm}\" as it was"
-    verb = "raised" if rule != "damaged_input" and _CONFIDENCE.get(to_label, -1) > _CONFIDENCE.get(from_label, 9) else "changed"
+    verb = (
+        "raised"
+        if rule != "damaged_input" and _CONFIDENCE.get(to_label, -1) > _CONFIDENCE.get(from_label, 9)
+        else "changed"
+    )
     return f"{verb} \"{frm}\" to \"{to}\""
 
 
@@ -180,9 +193,11 @@ def fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, A
         first = raised[0].from_label
         which = " and the ".join(rule_name(r.rule) for r in raised)
         nd = score_digits(verdict.score, first, verdict.likely_real, verdict.likely_fake)
-        return (f"{words}: {' '.join(r.detail for r in raised)} (The cues the fusion model reads give a score of "
-                f"{verdict.score:.{nd}f}, \"{LABEL_WORDS[first].lower()}\" on their own; the {which} raised the label to "
-                f"\"{words.lower()}\".){idle_words}")
+        return (
+            f"{words}: {' '.join(r.detail for r in raised)} (The cues the fusion model reads give a score of "
+            f'{verdict.score:.{nd}f}, "{LABEL_WORDS[first].lower()}" on their own; the {which} raised the label to '
+            f'"{words.lower()}".){idle_words}'
+        )
     if verdict.label == Label.NO_FACE:
         return f"{words}: no face was found in the {len(ctx.sampled)} analysed frames, so nothing was judged."
     if verdict.label == Label.CANNOT_ASSESS:
