@@ -15,15 +15,26 @@ crops with their 478 landmarks); there is no randomness and no model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from unmask.faces.regions import FACE_OVAL, forehead_polygon, scale_polygon
 from unmask.errors import UnmaskError
+from unmask.faces.regions import FACE_OVAL, forehead_polygon, scale_polygon
 from unmask.faces.warp import (
-    LEFT_LIDS, OUTER_LIPS, RIGHT_LIDS, RIGID_POINTS, WARP_POINTS, BadWarpInput, apply_similarity, eye_aspect_ratio,
-    mouth_opening, similarity, warp_to,
+    LEFT_LIDS,
+    OUTER_LIPS,
+    RIGHT_LIDS,
+    RIGID_POINTS,
+    WARP_POINTS,
+    BadWarpInput,
+    apply_similarity,
+    eye_aspect_ratio,
+    mouth_opening,
+    similarity,
+    warp_to,
 )
 from unmask.types import N_LANDMARKS
 
@@ -61,19 +72,20 @@ class CueConfig:
 class WindowCues:
     """The cues of one window; :meth:`vector` is what a head is trained on (all logs or bounded)."""
 
-    change: np.ndarray  # R x B: median over frames of the unwarped band's RMS change / the reference band's RMS
-    coherence: np.ndarray  # R: mean correlation of the high band between consecutive unwarped frames
+    change: NDArray[Any]  # R x B: median over frames of the unwarped band's RMS change / the reference band's RMS
+    coherence: NDArray[Any]  # R: mean correlation of the high band between consecutive unwarped frames
     exposure: float  # median |mean brightness change| of the face after unwarping, / its mean brightness
     rigid_motion: float  # median RMS landmark shift explained by a similarity (head motion), / eye distance
     expression_motion: float  # median RMS landmark shift left after the similarity (expression), / eye distance
     eye_range: float  # max - min eye aspect ratio over the window (blinks)
     mouth_std: float  # std of the mouth opening over the window (speech)
 
-    def vector(self) -> np.ndarray:
+    def vector(self) -> NDArray[Any]:
         logs = np.log(np.maximum(np.concatenate([self.change.ravel(), [self.exposure, self.rigid_motion,
                                                                        self.expression_motion]]), FLOOR))
-        return np.concatenate([logs, np.clip(self.coherence, -1.0, 1.0),
-                               [self.eye_range, self.mouth_std]]).astype(np.float64)
+        out: NDArray[np.float64] = np.concatenate([logs, np.clip(self.coherence, -1.0, 1.0),
+                                                   [self.eye_range, self.mouth_std]]).astype(np.float64)
+        return out
 
 
 def feature_names() -> tuple[str, ...]:
@@ -83,13 +95,13 @@ def feature_names() -> tuple[str, ...]:
             + tuple(f"coherence_{r}" for r in REGIONS) + ("eye_range", "mouth_std"))
 
 
-def _poly_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _poly_mask(poly: NDArray[Any], shape: tuple[int, int]) -> NDArray[Any]:
     m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(np.asarray(poly) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    cv2.fillPoly(m, [np.round(np.asarray(poly) * 16).astype(np.int32)], (1,), lineType=cv2.LINE_8, shift=4)
     return m.astype(bool)
 
 
-def region_masks(xy: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+def region_masks(xy: NDArray[Any], shape: tuple[int, int]) -> dict[str, NDArray[Any]]:
     """Boolean masks of :data:`REGIONS` from one frame's landmarks (pixels of an image of ``shape``).
 
     ``eyes`` is the skin around the eyes (lids and below), without the eyeballs; ``mouth`` the lips and
@@ -110,13 +122,14 @@ def region_masks(xy: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray
     return {"forehead": forehead, "cheeks": cheeks, "eyes": eyes, "mouth": mouth & inner}
 
 
-def _bands(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bands(grey: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     b1 = cv2.GaussianBlur(grey, (0, 0), HIGH_SIGMA)
     b4 = cv2.GaussianBlur(grey, (0, 0), LOW_SIGMA)
     return b4, b1 - b4, grey - b1
 
 
-def _check_window(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig) -> tuple[np.ndarray, np.ndarray]:
+def _check_window(frames: NDArray[Any], landmarks: NDArray[Any],
+                  config: CueConfig) -> tuple[NDArray[Any], NDArray[Any]]:
     if not (isinstance(frames, np.ndarray) and frames.ndim == 4 and frames.shape[3] == 3 and frames.dtype == np.uint8
             and min(frames.shape[1:3]) >= 32):
         raise BadCueInput(f"frames must be T x H x W x 3 uint8 views of at least 32 px, got "
@@ -131,19 +144,20 @@ def _check_window(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig) 
     return frames, lm[..., :2]
 
 
-def window_cues(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig | None = None) -> WindowCues:
+def window_cues(frames: NDArray[Any], landmarks: NDArray[Any], config: CueConfig | None = None) -> WindowCues:
     """The texture-rigidity cues of T consecutive views of one face (T x S x S x 3 uint8, T x 478 x 2)."""
     config = config or CueConfig()
     frames, lm = _check_window(frames, landmarks, config)
     t_n = len(frames)
     ref = t_n // 2 if config.reference == "middle" else 0
-    shape = frames.shape[1:3]
+    shape = (int(frames.shape[1]), int(frames.shape[2]))
     masks = region_masks(lm[ref], shape)
     face = np.zeros(shape, bool)
     for m in masks.values():
         face |= m
     if any(int(m.sum()) < MIN_PIXELS for m in masks.values()):
-        raise BadCueInput(f"the face is too small in the reference view ({ {k: int(m.sum()) for k, m in masks.items()} } px)")
+        sizes = {k: int(m.sum()) for k, m in masks.items()}
+        raise BadCueInput(f"the face is too small in the reference view ({sizes} px)")
     iod = float(np.linalg.norm(lm[ref, 33] - lm[ref, 263]))
     if iod < 4.0:
         raise BadCueInput(f"the eyes are {iod:.1f} px apart in the reference view: too small a face")
@@ -195,7 +209,7 @@ def window_cues(frames: np.ndarray, landmarks: np.ndarray, config: CueConfig | N
     )
 
 
-def landmark_motion(lm: np.ndarray, ref: int, iod: float) -> tuple[float, float]:
+def landmark_motion(lm: NDArray[Any], ref: int, iod: float) -> tuple[float, float]:
     """Median over frames of the head's (similarity) and the expression's RMS landmark shift from the reference."""
     rig, pts = list(RIGID_POINTS), list(WARP_POINTS)
     rigid, expr = [], []

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.errors import ModelError
 from unmask.learned.animation_cues import feature_names
@@ -27,9 +29,9 @@ class AnimationHead:
     """Standardise the 21 cues, then a logistic model: P(the window was animated from one photo)."""
 
     features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
+    mean: NDArray[Any]
+    scale: NDArray[Any]
+    coef: NDArray[Any]
     intercept: float
     threshold: float  # a window at or above it counts as "frozen" in the evidence (flags half the pseudo-fakes)
     meta: Mapping[str, Any]
@@ -48,7 +50,7 @@ class AnimationHead:
             raise ModelError("animation head: non-finite or out-of-range coefficients")
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "AnimationHead":
+    def from_dict(cls, d: Mapping[str, Any]) -> AnimationHead:
         try:
             return cls(tuple(d["features"]), np.asarray(d["mean"], np.float64), np.asarray(d["scale"], np.float64),
                        np.asarray(d["coef"], np.float64), float(d["intercept"]), float(d["threshold"]),
@@ -57,7 +59,7 @@ class AnimationHead:
             raise ModelError(f"animation head: malformed ({e})") from None
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "AnimationHead":
+    def load(cls, path: Path | None = None) -> AnimationHead:
         p = Path(path) if path is not None else SHIPPED
         try:
             raw = p.read_bytes()
@@ -65,15 +67,17 @@ class AnimationHead:
         except OSError as e:
             raise ModelError(f"animation head {p}: {e.strerror or e}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ModelError(f"animation head {p}: not JSON ({e.msg})") from None
+            why = e.msg if isinstance(e, json.JSONDecodeError) else e.reason
+            raise ModelError(f"animation head {p}: not JSON ({why})") from None
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: NDArray[Any]) -> NDArray[Any]:
         """Probabilities for K windows' cue vectors (K x 21)."""
         X = np.atleast_2d(np.asarray(X, np.float64))
         if X.shape[1] != len(self.features):
             raise ModelError(f"animation head: expected {len(self.features)} cues per window, got {X.shape[1]}")
         z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        p: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+        return p
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.meta, "features": list(self.features), "mean": self.mean.tolist(),

@@ -15,11 +15,14 @@ starting at the left of the picture and running clockwise through the top.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from unmask.faces.regions import FACE_OVAL
 from unmask.errors import UnmaskError
+from unmask.faces.regions import FACE_OVAL
 
 N_RADII = 48
 N_ANGLES = 128
@@ -31,8 +34,8 @@ _THETA = np.linspace(-np.pi, np.pi, N_ANGLES, endpoint=False)
 _RADII = np.linspace(R_MIN, R_MAX, N_RADII)
 
 
-def sample_grid(landmarks_xy: np.ndarray, radius_scale: float = 1.0,
-                shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+def sample_grid(landmarks_xy: NDArray[Any], radius_scale: float = 1.0,
+                shift: tuple[float, float] = (0.0, 0.0)) -> tuple[NDArray[Any], NDArray[Any]]:
     """(map_x, map_y), each N_RADII x N_ANGLES float32: where each strip pixel is read in the image.
 
     ``radius_scale`` and ``shift`` (a fraction of the mean outline radius) jitter the band in training.
@@ -54,21 +57,21 @@ def sample_grid(landmarks_xy: np.ndarray, radius_scale: float = 1.0,
     return map_x, map_y
 
 
-def unwrap(image: np.ndarray, landmarks_xy: np.ndarray, radius_scale: float = 1.0,
-           shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def unwrap(image: NDArray[Any], landmarks_xy: NDArray[Any], radius_scale: float = 1.0,
+           shift: tuple[float, float] = (0.0, 0.0)) -> NDArray[Any]:
     """The outline band of ``image`` (H x W x C or H x W) as an N_RADII x N_ANGLES strip of the same dtype."""
     map_x, map_y = sample_grid(landmarks_xy, radius_scale, shift)
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def unwrap_all(images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def unwrap_all(images: NDArray[Any], landmarks: NDArray[Any]) -> NDArray[Any]:
     """N aligned faces and their landmarks -> N x N_RADII x N_ANGLES x 3 strips."""
     if not len(images):
         return np.zeros((0, N_RADII, N_ANGLES, 3), np.uint8)
     return np.stack([unwrap(im, lm) for im, lm in zip(images, landmarks)])
 
 
-def mirror(image: np.ndarray, landmarks_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mirror(image: NDArray[Any], landmarks_xy: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     """The face and its landmarks flipped left-right (a training augmentation)."""
     w = image.shape[1]
     lm = np.array(landmarks_xy, np.float32, copy=True)
@@ -87,7 +90,7 @@ def sector_name(column: int, n_columns: int = MAP_SHAPE[1]) -> str:
     return names[int(round(deg / 30.0)) % 12] + " (as seen)"
 
 
-def heat_on_face(strip_map: np.ndarray, landmarks_xy: np.ndarray, shape_hw: tuple[int, int]) -> np.ndarray:
+def heat_on_face(strip_map: NDArray[Any], landmarks_xy: NDArray[Any], shape_hw: tuple[int, int]) -> NDArray[Any]:
     """A 0..1 map over the aligned face from a map over the strip (any size, values 0..1): for the report."""
     h, w = shape_hw
     full = cv2.resize(np.asarray(strip_map, np.float32), (N_ANGLES, N_RADII), interpolation=cv2.INTER_LINEAR)
@@ -101,5 +104,5 @@ def heat_on_face(strip_map: np.ndarray, landmarks_xy: np.ndarray, shape_hw: tupl
     spread = cv2.GaussianBlur(spread, (0, 0), 3.0)
     peak = float(spread.max())
     if peak > 0:
-        spread *= float(full.max()) / peak
+        spread = spread * (float(full.max()) / peak)
     return np.clip(spread, 0.0, 1.0).astype(np.float32)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from unmask.errors import ModelError
 
@@ -34,13 +35,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def top_mean(p: np.ndarray, fraction: float = 0.25) -> float:
+def top_mean(p: NDArray[Any], fraction: float = 0.25) -> float:
     """Mean of the highest ``fraction`` of values: robust to a few bad frames, sensitive to a swap that flickers."""
     k = max(1, int(round(fraction * len(p))))
     return float(np.mean(np.sort(np.asarray(p))[-k:]))
 
 
-def crop_views(views: np.ndarray, view_zoom: float, crop_zoom: float, size: int) -> np.ndarray:
+def crop_views(views: NDArray[Any], view_zoom: float, crop_zoom: float, size: int) -> NDArray[Any]:
     """Centre crops of whole-face views (``faces.align.face_view`` at ``view_zoom``) at ``crop_zoom``, resized.
 
     Training validation and scanning both go through this, so the network sees the same pixels.
@@ -60,8 +61,9 @@ def crop_views(views: np.ndarray, view_zoom: float, crop_zoom: float, size: int)
     return out
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
+def _sigmoid(x: NDArray[Any]) -> NDArray[Any]:
+    out: NDArray[np.float32] = (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
+    return out
 
 
 class BlendModel:
@@ -97,7 +99,7 @@ class BlendModel:
     @property
     def view(self) -> bool:
         """Whether the model reads whole-face views (``faces.align.face_view``) rather than eye-aligned faces."""
-        return self.manifest["input"].get("kind") == "view"
+        return bool(self.manifest["input"].get("kind") == "view")
 
     @property
     def view_size(self) -> int:
@@ -111,7 +113,7 @@ class BlendModel:
     @property
     def polar(self) -> bool:
         """Whether the model reads the face-outline strip (``learned.polar``), which needs landmarks."""
-        return self.manifest["input"].get("kind") == "polar"
+        return bool(self.manifest["input"].get("kind") == "polar")
 
     def load(self) -> None:
         """Verify and open the model once; raises ModelError with what is wrong."""
@@ -144,7 +146,7 @@ class BlendModel:
         self._manifest = manifest
         self._session = session
 
-    def predict(self, faces: np.ndarray, landmarks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, faces: NDArray[Any], landmarks: NDArray[Any] | None = None) -> tuple[NDArray[Any], NDArray[Any]]:
         """Aligned N×S×S×3 uint8 RGB faces -> (fake probability N, maps N×h×w), all in [0,1].
 
         A view model takes ``view_size`` px whole-face views and returns its class-activation maps;
@@ -165,8 +167,8 @@ class BlendModel:
 
             side = size // 32 if self.view else size // 4
             return np.zeros(0, np.float32), np.zeros((0, *(MAP_SHAPE if self.polar else (side, side))), np.float32)
-        probs: list[np.ndarray] = []
-        maps: list[np.ndarray] = []
+        probs: list[NDArray[Any]] = []
+        maps: list[NDArray[Any]] = []
         out_names = [o.name for o in self._session.get_outputs()]
         map_name = "cam" if "cam" in out_names else "boundary"
         for start in range(0, len(faces), BATCH):
@@ -186,7 +188,7 @@ class BlendModel:
         return np.concatenate(probs), np.concatenate(maps)
 
     @staticmethod
-    def _prepare_polar(batch: np.ndarray, landmarks: np.ndarray, size: int) -> np.ndarray:
+    def _prepare_polar(batch: NDArray[Any], landmarks: NDArray[Any], size: int) -> NDArray[Any]:
         from unmask.learned.polar import unwrap_all
 
         if batch.shape[1] != size:
@@ -194,7 +196,7 @@ class BlendModel:
         return np.ascontiguousarray(unwrap_all(batch, landmarks).transpose(0, 3, 1, 2), dtype=np.float32)
 
     @staticmethod
-    def _prepare(batch: np.ndarray, size: int) -> np.ndarray:
+    def _prepare(batch: NDArray[Any], size: int) -> NDArray[Any]:
         import cv2
 
         if batch.shape[1:3] != (size, size):
