@@ -117,7 +117,8 @@ class Animation:
         t = len(self.frames)
         if not (self.frames.ndim == 4 and self.frames.shape[3] == 3 and self.frames.dtype == np.uint8):
             raise BadAnimationInput(f"Animation: frames must be TxHxWx3 uint8, got {self.frames.shape}")
-        if self.landmarks.shape != (t, N_LANDMARKS, 2) or self.openness.shape != (t,) or self.mouth_filled.shape != (t,):
+        if (self.landmarks.shape != (t, N_LANDMARKS, 2) or self.openness.shape != (t,)
+                or self.mouth_filled.shape != (t,)):
             raise BadAnimationInput("Animation: landmarks, openness and mouth_filled need one entry per frame")
 
 
@@ -261,7 +262,8 @@ def _fill_mouth(frame: np.ndarray, xy: np.ndarray, src: _MouthSource, options: A
             fill = t * teeth + (1.0 - t) * fill
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     out = frame.copy()
-    out[y0:y1, x0:x1] = np.clip(np.rint(mask[..., None] * fill + (1.0 - mask[..., None]) * roi), 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.clip(np.rint(mask[..., None] * fill + (1.0 - mask[..., None]) * roi),
+                                0, 255).astype(np.uint8)
     return out
 
 
@@ -327,7 +329,8 @@ class AnimationPair:
 
 
 class AnimationPairSampler:
-    """(real window, animated window) pairs from a :class:`~unmask_training.learned.dataset.FaceSet` of real video views.
+    """(real window, animated window) pairs from a :class:`~unmask_training.learned.dataset.FaceSet`
+    of real video views.
 
     Views are grouped into clips by ``sources`` (in stored order, which is time order for an
     extraction) and clips into people by ``persons`` (default: the face set's ``groups``, i.e. the

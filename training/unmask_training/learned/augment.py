@@ -138,8 +138,8 @@ def at_native_scale(
 
 
 def make_batch(
-    faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float, augment: bool,
-    strength: float = 1.0, patch: int = 0, arch: str = "blendnet",
+    faces: FaceSet, idx: np.ndarray, size: int, rng: np.random.Generator, sample: SampleFn, p_fake: float,
+    augment: bool, strength: float = 1.0, patch: int = 0, arch: str = "blendnet",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images N×size×size×3 uint8, labels N float32, boundary N×size/4×size/4 float32) for faces[idx].
 

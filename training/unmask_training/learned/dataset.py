@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m unmask_training.learned.dataset", description="face caches for training")
+    p = argparse.ArgumentParser(prog="python -m unmask_training.learned.dataset",
+                                description="face caches for training")
     sub = p.add_subparsers(dest="command", required=True)
     k = sub.add_parser("pack", help="JPEG-coded face caches + manifest, to carry to a GPU machine")
     k.add_argument("out_dir", type=Path)

@@ -9,7 +9,8 @@ training were shown to the network as "real" and would flatter it.
 Every run of this is a look at the labeled fakes, which are a test set: each
 one is appended to ``--looks`` (a CSV) with its numbers, whatever they are.
 
-    python -m unmask_training.learned.evaluate RUN_DIR --real cache/views-shared-real.npz --fake cache/views-shared-fake.npz
+    python -m unmask_training.learned.evaluate RUN_DIR \\
+        --real cache/views-shared-real.npz --fake cache/views-shared-fake.npz
 """
 
 from __future__ import annotations

@@ -506,8 +506,10 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
         "name": "blend_cnn",
         "version": _dt.datetime.now(_dt.UTC).strftime("%Y.%m.%d"),
         "sha256": sha256(onnx_path),
-        "architecture": (f"{config.arch} ({'ImageNet-pretrained: ' + spec.licence if config.pretrained else 'random init'}) + 1x1-convolution logit head "
-                         f"whose mean is the logit (class-activation map); {sum(p.numel() for p in model.parameters())} params"),
+        "architecture": (f"{config.arch} "
+                         f"({'ImageNet-pretrained: ' + spec.licence if config.pretrained else 'random init'}) "
+                         "+ 1x1-convolution logit head whose mean is the logit (class-activation map); "
+                         f"{sum(p.numel() for p in model.parameters())} params"),
         "input": {"kind": "view", "size": config.size, "view_size": int(np.asarray(faces.images).shape[1]),
                   "view_zoom": config.view_zoom, "crop_zoom": config.crop_zoom, "layout": "NCHW",
                   "range": "0-255 RGB",
@@ -515,7 +517,8 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
                                      f"{config.view_zoom}), then unmask.learned.runtime.crop_views(views, "
                                      f"{config.view_zoom}, {config.crop_zoom}, {config.size})")},
         "outputs": {"logit": "(N,) manipulation logit; sigmoid = probability",
-                    "cam": f"(N,1,{config.size // 32},{config.size // 32}) class-activation logits; their mean is the logit"},
+                    "cam": f"(N,1,{config.size // 32},{config.size // 32}) class-activation logits; "
+                           "their mean is the logit"},
         "backbone": {"arch": config.arch, "weights": f"{spec.package}/{spec.weights}", "sha256": spec.sha256,
                      "install": spec.pip},
         "training_command": command or f"unmask_training.learned.finetune.finetune(config={asdict(config)})",

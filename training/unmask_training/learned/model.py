@@ -161,4 +161,5 @@ def architecture(highpass: bool) -> str:
     return ARCHITECTURE + ("; input + 4 fixed SRM-style high-pass residuals of the luminance" if highpass else "")
 
 
-ARCHITECTURE = "BlendNet: MobileNetV2-style inverted residuals (6 stages, ReLU6, BatchNorm), GAP+linear fake logit, stride-4 boundary decoder"
+ARCHITECTURE = ("BlendNet: MobileNetV2-style inverted residuals (6 stages, ReLU6, BatchNorm), GAP+linear fake logit, "
+                "stride-4 boundary decoder")

@@ -53,7 +53,8 @@ class PseudoFake:
 
 def _check(face: np.ndarray, landmarks_xy: np.ndarray) -> None:
     if not (isinstance(face, np.ndarray) and face.ndim == 3 and face.shape[2] == 3 and face.dtype == np.uint8):
-        raise BadFace(f"face must be an HxWx3 uint8 array, got {getattr(face, 'shape', None)} {getattr(face, 'dtype', None)}")
+        raise BadFace(f"face must be an HxWx3 uint8 array, "
+                      f"got {getattr(face, 'shape', None)} {getattr(face, 'dtype', None)}")
     lm = np.asarray(landmarks_xy)
     if lm.ndim != 2 or lm.shape[0] != N_LANDMARKS or lm.shape[1] < 2 or not np.all(np.isfinite(lm[:, :2])):
         raise BadFace(f"landmarks must be ({N_LANDMARKS}, 2) finite points, got {lm.shape}")

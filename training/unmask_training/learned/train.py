@@ -106,7 +106,8 @@ def _batch_job(job: tuple[tuple[int, int, int], np.ndarray, float]) -> tuple[np.
 def _epoch_batches(faces: FaceSet, order: np.ndarray, epoch: int, config: TrainConfig, sample: SampleFn,
                    pool: Any | None, strength: float = 1.0) -> Any:
     """Training batches of one epoch, each from its own seed (seed, epoch, k): the same with or without workers."""
-    jobs = [((config.seed, epoch, k), order[k : k + config.batch], strength) for k in range(0, len(order), config.batch)]
+    jobs = [((config.seed, epoch, k), order[k : k + config.batch], strength)
+            for k in range(0, len(order), config.batch)]
     jobs = [j for j in jobs if len(j[1]) >= 2]  # BatchNorm needs more than one sample
     if pool is None:
         return (make_batch(faces, idx, config.size, np.random.default_rng(seed), sample, config.p_fake, augment=True,
@@ -359,7 +360,8 @@ def train(
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
     steps_per_epoch = max(1, math.ceil(len(train_idx) / config.batch))
-    say(f"{type(model).__name__} {count_parameters(model) / 1e6:.2f} M params on {device}, {steps_per_epoch} steps/epoch, "
+    say(f"{type(model).__name__} {count_parameters(model) / 1e6:.2f} M params on {device}, "
+        f"{steps_per_epoch} steps/epoch, "
         f"up to {config.epochs} epochs or {config.max_minutes:g} min"
         + (f", {config.workers} batch workers" if config.workers else ""))
     t0 = time.monotonic()

@@ -57,11 +57,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "60 for a pretrained backbone)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--steps", type=int, default=0,
-                   help="pretrained backbones: optimiser steps (default 0: planned from --minutes; give it to reproduce a run)")
+                   help="pretrained backbones: optimiser steps "
+                        "(default 0: planned from --minutes; give it to reproduce a run)")
     p.add_argument("--size", type=int, default=None,
                    help=f"network input size in pixels (default {TrainConfig.size}; 224 for a pretrained backbone)")
     p.add_argument("--batch", type=int, default=TrainConfig.batch, help=f"faces per step (default {TrainConfig.batch})")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3; 3e-4 for a pretrained backbone)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default 1e-3; 3e-4 for a pretrained backbone)")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--cache", default="cache", metavar="DIR", help="face cache directory (default ./cache)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"),
@@ -69,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0,
                    help="processes making the self-blends in parallel (default 0; on a GPU machine, the spare cores)")
     p.add_argument("--threads", type=int, default=2,
-                   help="torch CPU threads (default 2; use 1 when other work shares the cores: two threads on busy cores ran 6x slower)")
+                   help="torch CPU threads (default 2; use 1 when other work shares the cores: "
+                        "two threads on busy cores ran 6x slower)")
     p.add_argument("--highpass", action="store_true", help="add fixed high-pass residual input channels")
     p.add_argument("--curriculum", type=float, default=0.0, metavar="F",
                    help="ramp the social-media damage from none to full over this fraction of the run (default 0)")
@@ -78,7 +81,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.03,
                    help="pretrained backbones: share of the other groups also held out (default 0.03)")
     p.add_argument("--val-only", action="append", default=[], metavar="CACHE",
-                   help="pretrained backbones: a face cache (.npz) held out for validation whatever its groups (repeatable)")
+                   help="pretrained backbones: a face cache (.npz) held out for validation "
+                        "whatever its groups (repeatable)")
     p.add_argument("--p-natural", type=float, default=0.0, metavar="P",
                    help="pretrained backbones: share of faces whose whole head is first motion-blurred or defocused "
                         "against its background, or the other way round, as real footage shows (default 0)")
@@ -104,7 +108,8 @@ def _load_caches(paths: list[str], say: Callable[[str], None]) -> tuple[FaceSet,
     for p in paths:
         path = Path(p)
         if path.suffix != ".npz" or not path.is_file():
-            raise UnmaskError(f"{p}: face cache not found (make one with python -m unmask_training.learned.dataset extract)")
+            raise UnmaskError(f"{p}: face cache not found "
+                              "(make one with python -m unmask_training.learned.dataset extract)")
         parts.append(FaceSet.load(path))
         say(f"{len(parts[-1])} faces from {path}")
     sizes = {int(np.asarray(f.images).shape[1]) for f in parts if len(f)}
@@ -156,7 +161,8 @@ def run(args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m unmask_training.learned.train_cli MANIFEST_OR_CACHE --out DIR [options]; errors are one line, exit 2."""
+    """python -m unmask_training.learned.train_cli MANIFEST_OR_CACHE --out DIR [options];
+    errors are one line, exit 2."""
     p = add_arguments(argparse.ArgumentParser(prog="python -m unmask_training.learned.train_cli",
                                               description=__doc__.splitlines()[0]))
     args = p.parse_args(argv)
