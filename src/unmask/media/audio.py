@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from unmask.errors import UnsupportedMedia
-from unmask.media.probe import open_container, video_stream
+from unmask.media.containers import open_container, video_stream
 
 #: mono, 16 kHz: enough for the speech band (up to 8 kHz) and cheap to filter
 DEFAULT_RATE = 16000
@@ -132,7 +132,8 @@ def read_audio(path: str | Path, rate: int = DEFAULT_RATE, start_s: float = 0.0,
                 except _AV_ERRORS as e:
                     bad += 1
                     if bad > _MAX_BAD_PACKETS:
-                        warnings.append(f"audio decoding stopped at {want_from + n / rate:.1f} s: too many damaged packets ({e})")
+                        at = want_from + n / rate
+                        warnings.append(f"audio decoding stopped at {at:.1f} s: too many damaged packets ({e})")
                         break
                     continue
                 for frame in decoded:

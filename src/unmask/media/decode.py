@@ -32,8 +32,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,99 +44,27 @@ from PIL import Image, ImageOps
 
 from unmask.config import SamplingConfig
 from unmask.errors import NoVideoStream
-from unmask.media.probe import (
-    check_frame,
-    check_packet,
+from unmask.media.containers import (
     frame_duration_ms,
     image_is_animated,
-    limit_decoder,
     open_container,
     open_image,
-    refused_as_too_large,
-    too_large,
     unsupported,
     video_stream,
 )
+from unmask.media.coverage import measure_coverage
+from unmask.media.pixel_limit import check_frame, check_packet, limit_decoder, refused_as_too_large, too_large
+from unmask.media.sampling import GridSampler, burst_count, frame_budget, plan_segments, sample_rate
+from unmask.media.thumbs import THUMB_SIZE, grey_thumb
 from unmask.types import DecodeCoverage, Frame, FrameStat, MediaInfo
 
-THUMB_SIZE = (64, 36)  # grey thumbnail (w, h) compared between consecutive decoded frames
 _MAX_BAD_RUN = 250  # damaged packets in a row (no picture between) before giving up on the rest of the file
 _MAX_DEMUX_RESTARTS = 3  # demuxer errors in a row, each followed by a restart, before giving up
-_HOLE_MIN_S = 1.0  # a gap in a regular stream's timestamps this long (and >= _HOLE_FRAMES frames) is lost picture
-_HOLE_FRAMES = 12
 _MAX_PREROLL_FRAMES = 600  # frames decoded between a seek's keyframe and a burst start before we start anyway
 _AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, MemoryError, RuntimeError)
 # Pillow's parsers are Python reading untrusted bytes: any exception there means a broken file.
 _PIL_ERRORS = (Exception,)
-# 8-bit pixel formats whose first plane is luma, one byte per pixel
-_LUMA_FIRST = frozenset(
-    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
-     "yuv411p", "yuv410p", "yuva420p", "nv12", "nv21", "gray"}
-)
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-
-
-def burst_count(duration_s: float, sampling: SamplingConfig) -> int:
-    """Bursts of a long video: as many as a ``full_decode_max_s`` read needs, at least one every
-    ``burst_every_s`` (capped at ``max_bursts``), and never so many that they overlap."""
-    base = max(2, math.ceil(sampling.full_decode_max_s / sampling.burst_s))
-    dense = min(sampling.max_bursts, math.ceil((duration_s - sampling.burst_s) / sampling.burst_every_s) + 1)
-    fit = max(2, math.floor(duration_s / sampling.burst_s))
-    return min(max(base, dense), fit)
-
-
-def plan_segments(duration_s: float, sampling: SamplingConfig) -> list[tuple[float, float]]:
-    """The (start, end) seconds to decode: the whole file, or bursts spread evenly over a long video."""
-    if duration_s <= sampling.full_decode_max_s or duration_s <= sampling.burst_s:
-        return [(0.0, math.inf)]
-    n = burst_count(duration_s, sampling)
-    span = duration_s - sampling.burst_s
-    return [(span * i / (n - 1), span * i / (n - 1) + sampling.burst_s) for i in range(n)]
-
-
-def frame_budget(duration_s: float, sampling: SamplingConfig) -> int:
-    """Analysed frames a video may use: ``max_frames``, or for a video read in bursts ``long_max_frames``."""
-    if len(plan_segments(duration_s, sampling)) == 1:
-        return sampling.max_frames
-    return max(sampling.max_frames, sampling.long_max_frames)
-
-
-def sample_rate(duration_s: float, sampling: SamplingConfig) -> float:
-    """Sampled frames per second of decoded video, so the frame budget is spread over all of it.
-
-    Each segment may yield one frame more than ``rate * length`` (its first frame
-    is taken off-grid), hence the budget minus one per segment.
-    """
-    segments = plan_segments(duration_s, sampling)
-    if len(segments) == 1:
-        span = duration_s
-    else:
-        span = sum(e - s for s, e in segments)
-    if span <= 0:
-        return float(sampling.fps)
-    budget = max(frame_budget(duration_s, sampling) - len(segments), 1)
-    return float(min(sampling.fps, budget / span))
-
-
-class _Sampler:
-    """Takes a frame when its time reaches the next slot of a fixed grid (no drift at any frame rate)."""
-
-    def __init__(self, rate: float, max_frames: int) -> None:
-        self.step = 1.0 / rate
-        self.next_due = -math.inf
-        self.left = max_frames
-
-    def retune(self, rate: float) -> None:
-        """Sample at ``rate`` from the next burst on (the grid restarts there)."""
-        self.step = 1.0 / rate
-        self.next_due = -math.inf
-
-    def take(self, t: float) -> bool:
-        if self.left <= 0 or t < self.next_due - 1e-6:
-            return False
-        self.left -= 1
-        self.next_due = (math.floor(t / self.step + 1e-6) + 1) * self.step
-        return True
 
 
 class _Stop(Exception):
@@ -172,7 +100,8 @@ class FrameReader:
             self.segments = plan_segments(info.duration_s, sampling)
             self.budget = frame_budget(info.duration_s, sampling)
         else:  # animations are read whole, on the rate (and budget) they always had
-            self.rate = sample_rate(info.duration_s, replace(sampling, long_max_frames=sampling.max_frames, max_bursts=1))
+            whole = replace(sampling, long_max_frames=sampling.max_frames, max_bursts=1)
+            self.rate = sample_rate(info.duration_s, whole)
             self.segments = [(0.0, math.inf)]
             self.budget = sampling.max_frames
         self._burst_frames = 0  # sampled frames handed out in the current burst...
@@ -216,29 +145,11 @@ class FrameReader:
         self._problems.append(warning)
 
     def _measure_coverage(self) -> DecodeCoverage:
-        """How much of what this read set out to decode was decoded, and whether the stream was damaged.
-
-        Decoded seconds are the spans between consecutive decoded pictures; in a regular video
-        (most steps within 25 % of the usual one) a gap of at least ``_HOLE_MIN_S`` and
-        ``_HOLE_FRAMES`` frames is lost picture (a demuxer that skipped damaged data without
-        an error), not decoded time, and counts as damage.
-        """
-        kind = self.info.kind
-        if kind == "image" or not self.stats:
-            return DecodeCoverage(0.0, 0.0, bool(self._problems), tuple(self._problems))
-        if kind == "animation":
-            planned = self.info.duration_s
-            step = planned / max(self.info.n_frames or len(self.stats), 1)
-        else:
-            planned = sum(max(0.0, min(e, self.info.duration_s) - st) for st, e in self.segments) - self._cut_s \
-                if len(self.segments) > 1 else self.info.duration_s
-            step = 1.0 / self.info.fps if self.info.fps else 0.0
-        decoded, holes = _covered_seconds(self.stats, step, find_holes=kind == "video")
-        for a, b in holes[:3]:
-            self._damage(f"no picture could be decoded between {a:.1f} and {b:.1f} s")
-        problems = self._problems
-        return DecodeCoverage(max(planned, 0.0), min(decoded, planned) if planned > 0 else decoded,
-                              bool(problems), tuple(problems))
+        """How much of what this read set out to decode was decoded; a hole in the pictures counts as damage."""
+        coverage, holes = measure_coverage(self.info, self.stats, self.segments, self._cut_s, self._problems)
+        self.warnings.extend(holes)
+        self._problems.extend(holes)
+        return coverage
 
     def _stat(self, t: float, segment: int, thumb: np.ndarray, prev: np.ndarray | None) -> int:
         index = self.n_decoded
@@ -265,7 +176,7 @@ class FrameReader:
             if vs is None:
                 raise NoVideoStream(p, "has no video stream")
             limit_decoder(vs, self.sampling.max_pixels)
-            sampler = _Sampler(self.rate, self.budget)
+            sampler = GridSampler(self.rate, self.budget)
             self._t0 = None
             self._last_abs = -math.inf
             self._bad_packets = 0
@@ -292,7 +203,7 @@ class FrameReader:
             raise unsupported(p, self._last_err or "no picture could be decoded")
 
     def _read_segment(
-        self, container: Any, vs: Any, k: int, start: float, end: float, segment: int, sampler: _Sampler
+        self, container: Any, vs: Any, k: int, start: float, end: float, segment: int, sampler: GridSampler
     ) -> Iterator[Frame]:
         """Decode one contiguous piece; returns (via StopIteration) whether it produced frames."""
         tb = vs.time_base
@@ -326,9 +237,9 @@ class FrameReader:
                 continue  # already read in the previous burst
             if t >= end:
                 if len(self.segments) == 1:
-                    self.warnings.append(
-                        f"stopped at {t:.1f} s: the video runs far past the {self.info.duration_s:.1f} s its header states"
-                    )
+                    stated = self.info.duration_s
+                    self.warnings.append(f"stopped at {t:.1f} s: the video runs far past the {stated:.1f} s "
+                                         "its header states")
                 return got
             check_frame(Path(self.info.path), frame, self.sampling.max_pixels, (self.info.width, self.info.height),
                         f"at {t:.1f} s")
@@ -337,7 +248,7 @@ class FrameReader:
             got = True
             self._last_abs = max(self._last_abs, t_abs)
             try:
-                thumb = _thumb(frame)
+                thumb = grey_thumb(frame)
                 index = self._stat(t, segment, thumb, prev)
                 prev = thumb
                 picked = self._to_rgb(frame) if sampler.take(t) else None
@@ -358,9 +269,8 @@ class FrameReader:
         reached = self._last_abs - (self._t0 or 0.0) if got else start
         tol = max(0.5, 3.0 / self.info.fps) if self.info.fps else 0.5
         if self.info.duration_s > 0 and reached < expected - tol:
-            self._damage(
-                f"decoding stopped at {max(reached, 0.0):.1f} s of {self.info.duration_s:.1f} s: the file looks truncated"
-            )
+            stated = self.info.duration_s
+            self._damage(f"decoding stopped at {max(reached, 0.0):.1f} s of {stated:.1f} s: the file looks truncated")
             raise _Stop
         return got
 
@@ -406,7 +316,8 @@ class FrameReader:
                 self._last_err = _short(e)
                 if self._bad_run > _MAX_BAD_RUN:
                     t = (self._last_abs - (self._t0 or 0.0)) if self.n_decoded else 0.0
-                    self._damage(f"decoding stopped at {t:.1f} s: {self._bad_run} damaged packets in a row ({self._last_err})")
+                    self._damage(f"decoding stopped at {t:.1f} s: {self._bad_run} damaged packets in a row "
+                                 f"({self._last_err})")
                     self._bad_run = 0
                     raise _Stop from None
                 continue
@@ -441,7 +352,7 @@ class FrameReader:
             raise unsupported(p, "the image can no longer be identified")
         with img:
             animated = self.info.kind == "animation" and image_is_animated(img)
-            sampler = _Sampler(self.rate, self.sampling.max_frames)
+            sampler = GridSampler(self.rate, self.sampling.max_frames)
             prev: np.ndarray | None = None
             t_ms = 0.0
             err = ""
@@ -477,45 +388,6 @@ class FrameReader:
                     yield Frame(index=index, t=t, rgb=np.array(pic, dtype=np.uint8), segment=0, scale=scale)
         if self.n_decoded == 0:
             raise unsupported(p, err or "no picture could be decoded")
-
-
-def _covered_seconds(stats: list[FrameStat], step: float, find_holes: bool) -> tuple[float, list[tuple[float, float]]]:
-    """Seconds covered by decoded pictures (each shown until the next, the last for one ``step``), and the holes.
-
-    A hole is a gap of at least ``_HOLE_MIN_S`` and ``_HOLE_FRAMES`` steps in a stream whose
-    other steps are regular (90 % within 25 % of their median): lost picture, not a long frame.
-    """
-    by_segment: dict[int, list[float]] = {}
-    for st in stats:
-        by_segment.setdefault(st.segment, []).append(st.t)
-    total = 0.0
-    holes: list[tuple[float, float]] = []
-    for times in by_segment.values():
-        ts = np.unique(np.asarray(times, dtype=np.float64))
-        dt = np.diff(ts)
-        usual = float(np.median(dt)) if dt.size else step
-        frame_s = step or usual
-        regular = dt.size >= 4 and usual > 0 and float(np.mean(np.abs(dt - usual) <= 0.25 * usual)) >= 0.9
-        gap_s = max(_HOLE_MIN_S, _HOLE_FRAMES * (frame_s or usual or 0.04))
-        for a, d in zip(ts[:-1], dt):
-            if find_holes and regular and d >= gap_s:
-                holes.append((float(a), float(a + d)))
-                total += frame_s
-            else:
-                total += float(d)
-        total += frame_s
-    return total, holes
-
-
-def _thumb(frame: Any) -> np.ndarray:
-    """Grey THUMB_SIZE thumbnail; straight from the luma plane when there is one (5-10x cheaper than swscale)."""
-    if frame.format.name in _LUMA_FIRST:
-        plane = frame.planes[0]
-        w, h = frame.width, frame.height
-        y = np.frombuffer(plane, np.uint8).reshape(h, plane.line_size)[:, :w]
-        step = max(1, min(w // (4 * THUMB_SIZE[0]), h // (4 * THUMB_SIZE[1])))
-        return cv2.resize(y[::step, ::step], THUMB_SIZE, interpolation=cv2.INTER_AREA)
-    return frame.reformat(width=THUMB_SIZE[0], height=THUMB_SIZE[1], format="gray").to_ndarray()
 
 
 def decode_only_seconds(path: str | Path) -> float:
@@ -555,4 +427,6 @@ def _short(err: BaseException) -> str:
     return (str(err) or type(err).__name__)[:120]
 
 
-__all__ = ["FrameReader", "burst_count", "decode_only_seconds", "frame_budget", "plan_segments", "sample_rate", "THUMB_SIZE"]
+# the sampling maths and the thumbnail size moved out; importable from here as before
+__all__ = ["THUMB_SIZE", "FrameReader", "burst_count", "decode_only_seconds", "frame_budget", "plan_segments",
+           "sample_rate"]

@@ -24,10 +24,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from unmask.config import SamplingConfig
 from unmask import errors
-from unmask.errors import InputError, MediaTooLarge, UnsupportedMedia
 from unmask.capped_child import cap_this_process, one_json_answer
+from unmask.config import SamplingConfig
+from unmask.errors import InputError, MediaTooLarge, UnsupportedMedia
 from unmask.types import MediaInfo
 
 #: the error classes a child may report (never an arbitrary name to look up)
@@ -45,7 +45,7 @@ class ProbeLimits:
     cpu_s: int = 30  # CPU seconds (hashing 2 GB takes ~5)
     wall_s: float = 60.0  # killed after this long, CPU or not (a file that blocks, a machine under load)
 
-    def validate(self) -> "ProbeLimits":
+    def validate(self) -> ProbeLimits:
         if self.memory_mb < 256 or self.cpu_s < 1 or self.wall_s <= 0:
             raise errors.ConfigError("probe limits: memory at least 256 MB, CPU at least 1 s, wall time positive")
         return self
@@ -94,7 +94,8 @@ def _child() -> int:
         answer = {"info": dataclasses.asdict(info)}
     except InputError as e:
         if "allocate memory" in e.problem or "MemoryError" in e.problem:  # ENOMEM under the cap: it asks too much
-            e = MediaTooLarge(e.path, f"opening it needs more than the {request['memory_mb']} MB a probe may use; refused")
+            cap = request["memory_mb"]
+            e = MediaTooLarge(e.path, f"opening it needs more than the {cap} MB a probe may use; refused")
         answer = {"error": type(e).__name__, "problem": e.problem}
     except MemoryError:
         answer = {"error": "MediaTooLarge",
