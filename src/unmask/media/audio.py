@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import UnsupportedMedia
 from unmask.media.containers import open_container, video_stream
@@ -32,7 +33,7 @@ _MAX_BAD_PACKETS = 25
 class AudioTrack:
     """Mono float32 samples in [-1, 1] at ``rate`` Hz; ``samples[0]`` plays at ``start_s`` on the video clock."""
 
-    samples: np.ndarray
+    samples: npt.NDArray[np.float32]
     rate: int
     start_s: float
     codec: str
@@ -93,7 +94,7 @@ def read_audio(path: str | Path, rate: int = DEFAULT_RATE, start_s: float = 0.0,
             raise UnsupportedMedia(p, "no decoder for its audio codec")
         codec = str(stream.codec_context.name)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks: list[np.ndarray] = []
+        chunks: list[npt.NDArray[np.float32]] = []
         first_t: float | None = None  # video-clock time of the first kept sample
         n = 0
         bad = 0

@@ -80,9 +80,9 @@ def exif_rotation(img: Image.Image) -> int:
 
 def frame_duration_ms(img: Image.Image) -> float:
     """The current animation frame's display time; browsers show <= 10 ms frames for 100 ms."""
-    d = img.info.get("duration")
+    raw: Any = img.info.get("duration")
     try:
-        d = float(d)
+        d = float(raw)
     except (TypeError, ValueError):
         return 100.0
     return 100.0 if d <= 10.0 else d

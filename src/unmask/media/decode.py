@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from unmask.config import SamplingConfig
@@ -151,7 +152,7 @@ class FrameReader:
         self._problems.extend(holes)
         return coverage
 
-    def _stat(self, t: float, segment: int, thumb: np.ndarray, prev: np.ndarray | None) -> int:
+    def _stat(self, t: float, segment: int, thumb: npt.NDArray[np.uint8], prev: npt.NDArray[np.uint8] | None) -> int:
         index = self.n_decoded
         self.n_decoded += 1
         diff = math.nan if prev is None else float(np.mean(np.abs(thumb.astype(np.int16) - prev.astype(np.int16))))
@@ -204,7 +205,7 @@ class FrameReader:
 
     def _read_segment(
         self, container: Any, vs: Any, k: int, start: float, end: float, segment: int, sampler: GridSampler
-    ) -> Iterator[Frame]:
+    ) -> Generator[Frame, None, bool]:
         """Decode one contiguous piece; returns (via StopIteration) whether it produced frames."""
         tb = vs.time_base
         if k > 0:
@@ -214,7 +215,7 @@ class FrameReader:
             except _AV_ERRORS as e:
                 self._damage(f"could not seek to {start:.1f} s ({_short(e)}); read {k} of {len(self.segments)} parts")
                 raise _Stop from None
-        prev: np.ndarray | None = None
+        prev: npt.NDArray[np.uint8] | None = None
         got = False
         first_t = start
         preroll = 0
@@ -330,7 +331,7 @@ class FrameReader:
     def _where(self) -> str:
         return f"after {self._last_abs - self._t0:.1f} s" if self._t0 is not None and self.n_decoded else "at the start"
 
-    def _to_rgb(self, frame: Any) -> tuple[np.ndarray, float]:
+    def _to_rgb(self, frame: Any) -> tuple[npt.NDArray[np.uint8], float]:
         w, h, scale = self._target_size(frame.width, frame.height)
         if scale < 1.0:
             rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
@@ -338,7 +339,7 @@ class FrameReader:
             rgb = frame.to_ndarray(format="rgb24")
         if self.info.rotation:
             rgb = cv2.rotate(rgb, _ROTATE[self.info.rotation])
-        return np.ascontiguousarray(rgb), scale
+        return np.ascontiguousarray(rgb, dtype=np.uint8), scale
 
     # -- stills and animations (Pillow) -----------------------------------------------------
 
@@ -353,7 +354,7 @@ class FrameReader:
         with img:
             animated = self.info.kind == "animation" and image_is_animated(img)
             sampler = GridSampler(self.rate, self.sampling.max_frames)
-            prev: np.ndarray | None = None
+            prev: npt.NDArray[np.uint8] | None = None
             t_ms = 0.0
             err = ""
             for i in itertools.count():

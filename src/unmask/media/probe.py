@@ -158,7 +158,7 @@ def _animation_frames(img: Image.Image) -> tuple[int, float]:
         total += frame_duration_ms(img)
         n += 1
     if n == 0:
-        raise UnsupportedMedia(Path(str(img.filename)), f"{UNSUPPORTED} (no readable frame)")
+        raise UnsupportedMedia(Path(str(getattr(img, "filename", ""))), f"{UNSUPPORTED} (no readable frame)")
     return n, total
 
 

@@ -67,6 +67,8 @@ def probe_isolated(path: str | Path, sampling: SamplingConfig, limits: ProbeLimi
         raise _death(p, proc.returncode, limits)
     if "info" in answer:
         fields = answer["info"]
+        if not isinstance(fields, dict):
+            raise _death(p, proc.returncode, limits)
         return MediaInfo(**{**fields, "path": str(path)})
     cls = _ERRORS.get(str(answer.get("error")), UnsupportedMedia)
     raise cls(p, str(answer.get("problem", "cannot be read"))[:300])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import signal
 
 from unmask.media.audio import AudioTrack
@@ -46,21 +47,21 @@ SoundKind = Literal["silence", "speech", "music"]
 class Envelope:
     """Speech-band log energy (dB) sampled every ``hop_s`` from ``start_s`` (video clock)."""
 
-    db: np.ndarray  # raw per-frame band energy, dB re full scale
-    smooth: np.ndarray  # low-passed below SMOOTH_HZ, what mouths are compared with
-    voiced: np.ndarray  # bool per frame
+    db: npt.NDArray[np.float64]  # raw per-frame band energy, dB re full scale
+    smooth: npt.NDArray[np.float64]  # low-passed below SMOOTH_HZ, what mouths are compared with
+    voiced: npt.NDArray[np.bool_]  # bool per frame
     start_s: float
     hop_s: float
 
     @property
-    def times(self) -> np.ndarray:
+    def times(self) -> npt.NDArray[np.float64]:
         return self.start_s + FRAME_S / 2 + self.hop_s * np.arange(len(self.db))
 
-    def at(self, t: np.ndarray) -> np.ndarray:
+    def at(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Smoothed envelope at times ``t`` (linear interpolation; NaN outside the track)."""
         return np.interp(t, self.times, self.smooth, left=np.nan, right=np.nan)
 
-    def voiced_at(self, t: np.ndarray) -> np.ndarray:
+    def voiced_at(self, t: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         idx = np.round((np.asarray(t) - self.start_s - FRAME_S / 2) / self.hop_s).astype(int)
         ok = (idx >= 0) & (idx < len(self.voiced))
         out = np.zeros(len(idx), bool)
