@@ -19,8 +19,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from unmask.config import ScanConfig
-from unmask.errors import EnrollmentError, UnsupportedMedia
-from unmask.reference.enroll import Enrollment
+from unmask.errors import EnrolmentError, UnsupportedMedia
+from unmask.reference.enroll import Enrolment
 from unmask.reference.profile import FootageItem, PersonProfile
 from unmask.report.build import Report
 
@@ -68,7 +68,7 @@ class StubEngine:
             data["reference"] = stub_reference(claims)
         return Report.from_dict(data)
 
-    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Any) -> Enrollment:
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Any) -> Enrolment:
         StubEngine.enrolments.append((name, [(str(p), n) for p, n in files]))
         mode = os.environ.get(MODE_ENV, "ok")
         steps, pause = (150, 0.2) if mode == "slow" else (4, 0.02)
@@ -76,12 +76,12 @@ class StubEngine:
             progress(f"reading {files[i * len(files) // steps][1]}", i / steps)
             time.sleep(pause)
         if mode == "fail":
-            raise EnrollmentError(f"too little usable footage of {name}: 3 usable face images (needs 5) (stub)")
+            raise EnrolmentError(f"too little usable footage of {name}: 3 usable face images (needs 5) (stub)")
         if mode == "crash":
             raise RuntimeError("stub bug")
         assert all(Path(p).is_file() for p, _ in files)
         names = [n for _, n in files]
-        return Enrollment(stub_profile(name, names), tuple(f"{n}: 8.0 s of the face (stub)" for n in names))
+        return Enrolment(stub_profile(name, names), tuple(f"{n}: 8.0 s of the face (stub)" for n in names))
 
     def settings_for(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         return {"stub": True, **overrides}

@@ -5,13 +5,13 @@
     >>> report.label, report.score
 """
 
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any
 
-from unmask.config import ScanConfig  # noqa: E402
-from unmask.errors import (  # noqa: E402
+from unmask.config import ScanConfig
+from unmask.errors import (
     ConfigError,
     EmptyInput,
-    EnrollmentError,
+    EnrolmentError,
     InputError,
     ManifestError,
     MediaTooLarge,
@@ -37,6 +37,11 @@ _LAZY = {"Scanner": "unmask.pipeline", "scan": "unmask.pipeline", "Report": "unm
 
 
 def __getattr__(name: str) -> Any:
+    if name == "EnrollmentError":  # the old spelling, still importable, with a DeprecationWarning
+        import warnings
+
+        warnings.warn("unmask.EnrollmentError is now unmask.EnrolmentError", DeprecationWarning, stacklevel=2)
+        return EnrolmentError
     if name in _LAZY:
         import importlib
 
@@ -65,5 +70,5 @@ __all__ = [
     "ManifestError",
     "ReferenceModeError",
     "ProfileError",
-    "EnrollmentError",
+    "EnrolmentError",
 ]

@@ -23,7 +23,7 @@ one line naming the file and what is wrong.
     │   └── UnknownPerson           no enrolled person with that name (or version)
     └── ReferenceModeError          reference mode: enrolling people, checking a claim
         ├── ProfileError            a person profile that cannot be read (damaged, wrong format, bad name)
-        └── EnrollmentError         enrolment footage too little or inconsistent to build a profile
+        └── EnrolmentError          enrolment footage too little or inconsistent to build a profile
 """
 
 from __future__ import annotations
@@ -124,5 +124,20 @@ class ProfileError(ReferenceModeError):
     pass
 
 
-class EnrollmentError(ReferenceModeError):
+class EnrolmentError(ReferenceModeError):
     pass
+
+
+# Old spellings: still importable, with a DeprecationWarning, so callers can move at their own pace.
+_RENAMED = {"EnrollmentError": "EnrolmentError"}
+
+
+def __getattr__(name: str) -> type[UnmaskError]:
+    if name in _RENAMED:
+        import warnings
+
+        new = _RENAMED[name]
+        warnings.warn(f"unmask.errors.{name} is now {new}", DeprecationWarning, stacklevel=2)
+        cls: type[UnmaskError] = globals()[new]
+        return cls
+    raise AttributeError(f"module 'unmask.errors' has no attribute {name!r}")

@@ -26,26 +26,26 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from unmask.version import __version__
-from unmask.faces.signals import SIGNAL_NAMES, track_signals
-from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.config import SamplingConfig, ScanConfig
-from unmask.errors import EnrollmentError, InputError
+from unmask.errors import EnrolmentError, InputError
+from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.faces.finder import FaceFinder
+from unmask.faces.signals import SIGNAL_NAMES, track_signals
 from unmask.media.audio import read_audio
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.reference.mannerisms import HOP_S, NOMINAL_FPS, WINDOW_S, track_windows
 from unmask.reference.profile import FootageItem, PersonProfile, check_name
 from unmask.reference.voice import VoiceEnrolment, VoiceModel, build_voice
-from unmask.voice.encoder import VoiceEncoder
 from unmask.types import FaceTrack, MediaInfo
+from unmask.version import __version__
+from unmask.voice.encoder import VoiceEncoder
 
 MIN_EMBEDDINGS = 5
 MIN_FACE_VIDEO_S = 6.0
@@ -116,7 +116,7 @@ def usable_tracks(ff: FileFaces) -> list[FaceTrack]:
 
 
 @dataclass(frozen=True)
-class Enrollment:
+class Enrolment:
     """A finished enrolment: the profile and one line per file saying what it gave."""
 
     profile: PersonProfile
@@ -139,7 +139,8 @@ class Enroller:
         audios = []
         for ff, item in zip(files, items):
             audio = None
-            if ff.info is not None and ff.info.kind == "video" and ff.info.has_audio and not item.note.startswith("left out"):
+            left_out = item.note.startswith("left out")
+            if ff.info is not None and ff.info.kind == "video" and ff.info.has_audio and not left_out:
                 try:
                     audio = read_audio(ff.path, end_s=MAX_FULL_READ_S)
                 except InputError:
@@ -166,15 +167,15 @@ class Enroller:
         return np.median(np.stack(embs), axis=0) if embs else None
 
     def enroll(self, name: str, paths: Sequence[str | Path], progress: Progress | None = None,
-               now: _dt.datetime | None = None, names: Sequence[str] | None = None) -> Enrollment:
-        """Build a profile for ``name`` from ``paths``; ``EnrollmentError`` when the footage cannot support one.
+               now: _dt.datetime | None = None, names: Sequence[str] | None = None) -> Enrolment:
+        """Build a profile for ``name`` from ``paths``; ``EnrolmentError`` when the footage cannot support one.
 
         ``names``: what to call each file in the profile, the lines and the messages (default: its
         file name), e.g. the names a client uploaded files under when the server stores them as ``0``, ``1``.
         """
         name = check_name(name)
         if not paths:
-            raise EnrollmentError("enrolment needs at least one video or photo of the person")
+            raise EnrolmentError("enrolment needs at least one video or photo of the person")
         if names is not None and len(names) != len(paths):
             raise ValueError(f"{len(names)} names for {len(paths)} files")
         say: Progress = progress or (lambda what, done: None)
@@ -228,11 +229,11 @@ class Enroller:
                            f"in stretches of at least {WINDOW_S:.0f} s)")
         if missing:
             unread = [f"{ff.name} ({ff.error})" for ff in files if ff.error]
-            raise EnrollmentError(f"too little usable footage of {name}: " + " and ".join(missing)
+            raise EnrolmentError(f"too little usable footage of {name}: " + " and ".join(missing)
                                   + (f"; could not read {', '.join(unread)}" if unread else "")
                                   + f"; add more or longer footage where the face is in view and at least "
                                     f"{MIN_FACE_PX:.0f} px")
-        created = (now or _dt.datetime.now(_dt.timezone.utc)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        created = (now or _dt.datetime.now(_dt.UTC)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         profile = PersonProfile(
             name=name,
             embeddings=np.stack(embs).astype(np.float32),
@@ -246,7 +247,7 @@ class Enroller:
             unmask_version=__version__,
             voice=voice.profile,
         )
-        return Enrollment(profile, tuple(lines))
+        return Enrolment(profile, tuple(lines))
 
     def _person_anchor(self, files: list[FileFaces]) -> tuple[np.ndarray | None, dict[int, str]]:
         """The person's face (median embedding) and, per file index, why it was left out."""
@@ -268,7 +269,7 @@ class Enroller:
             (ka, a), (kb, b) = firsts
             d = float(np.linalg.norm(a - b))
             if d > SAME_PERSON:
-                raise EnrollmentError(
+                raise EnrolmentError(
                     f"{files[ka].name} and {files[kb].name} do not show the same person (face distance {d:.2f}; "
                     f"the same person is usually below {SAME_PERSON:.2f}): enrol only footage of one person")
             return np.median(np.stack([a, b]), axis=0), notes
@@ -279,7 +280,7 @@ class Enroller:
                 notes[k] = f"left out: its main face does not match the other files (distance {d:.2f})"
         kept = [m for k, m in firsts if k not in notes]
         if not kept:
-            raise EnrollmentError("the files do not show one person consistently: enrol only footage of one person")
+            raise EnrolmentError("the files do not show one person consistently: enrol only footage of one person")
         return np.median(np.stack(kept), axis=0), notes
 
     def _file_footage(self, ff: FileFaces, anchor: np.ndarray | None, note: str
@@ -338,4 +339,5 @@ def _union_s(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-__all__ = ["Enroller", "Enrollment", "MIN_EMBEDDINGS", "MIN_FACE_VIDEO_S", "enrol_sampling", "read_file_faces", "usable_tracks"]
+__all__ = ["Enroller", "Enrolment", "MIN_EMBEDDINGS", "MIN_FACE_VIDEO_S", "enrol_sampling", "read_file_faces",
+           "usable_tracks"]

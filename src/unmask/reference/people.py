@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from unmask.errors import ProfileError, UnknownPerson
-from unmask.reference.enroll import Enroller, Enrollment, Progress
+from unmask.reference.enroll import Enroller, Enrolment, Progress
 from unmask.reference.profile import PersonProfile, check_name
 from unmask.store import PersonRecord, Store
 
@@ -42,7 +42,7 @@ class People:
         self.close()
 
     def enroll(self, name: str, paths: Sequence[str | Path], enroller: Enroller | None = None,
-               progress: Progress | None = None) -> tuple[PersonRecord, Enrollment]:
+               progress: Progress | None = None) -> tuple[PersonRecord, Enrolment]:
         """Build a profile from ``paths`` and store it as the newest version of ``name``."""
         result = (enroller or Enroller()).enroll(name, paths, progress)
         rec = self.store.people.add(result.profile.name, result.profile.to_bytes(), result.profile.summary())

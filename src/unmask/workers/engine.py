@@ -2,7 +2,7 @@
 
 Workers call ``engine.scan(path, overrides, progress, claims=profile)`` and get a
 :class:`~unmask.report.build.Report`, and ``engine.enroll(name, files, progress)``
-for an enrolment (an :class:`~unmask.reference.enroll.Enrollment`). :class:`ScannerEngine`
+for an enrolment (an :class:`~unmask.reference.enroll.Enrolment`). :class:`ScannerEngine`
 is the real pipeline; tests pass a stub with the same methods so the queue, API and
 web app can be tested in milliseconds. An engine factory is any picklable callable
 ``factory(config) -> engine`` (process workers build their own).
@@ -19,7 +19,7 @@ from unmask.config import ScanConfig
 from unmask.report.build import Report
 
 if TYPE_CHECKING:
-    from unmask.reference.enroll import Enrollment
+    from unmask.reference.enroll import Enrolment
     from unmask.reference.profile import PersonProfile
 
 Progress = Callable[[str, float], None]
@@ -32,8 +32,8 @@ class ScanEngine(Protocol):
         raise ``UnmaskError`` for bad input."""
         ...
 
-    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrollment:
-        """Build ``name``'s profile from ``files`` ((server path, the client's name) each); ``EnrollmentError``
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrolment:
+        """Build ``name``'s profile from ``files`` ((server path, the client's name) each); ``EnrolmentError``
         when the footage cannot support one."""
         ...
 
@@ -73,13 +73,13 @@ class ScannerEngine:
         report: Report = scanner.scan(path, progress=progress, claims=claims)
         return report
 
-    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrollment:
+    def enroll(self, name: str, files: Sequence[tuple[Path, str]], progress: Progress) -> Enrolment:
         """Enrol with the server's settings; the enroller (face and embedding models) loads at the first enrolment."""
         if self._enroller is None:
             from unmask.reference.enroll import Enroller
 
             self._enroller = Enroller(self.config)
-        result: Enrollment = self._enroller.enroll(name, [p for p, _ in files], progress, names=[n for _, n in files])
+        result: Enrolment = self._enroller.enroll(name, [p for p, _ in files], progress, names=[n for _, n in files])
         return result
 
     def settings_for(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
