@@ -9,9 +9,11 @@ crop and its landmarks with one similarity warp, without touching the frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from unmask.types import FaceObs
 
@@ -27,13 +29,13 @@ EYE_X_LEFT, EYE_X_RIGHT = 0.32, 0.68
 class AlignedFace:
     """An upright face image and the 2x3 matrix that maps crop pixels into it."""
 
-    image: np.ndarray
-    matrix: np.ndarray  # crop (x, y, 1) -> aligned (x, y)
+    image: npt.NDArray[np.uint8]
+    matrix: npt.NDArray[np.floating[Any]]  # crop (x, y, 1) -> aligned (x, y)
     roll_deg: float  # how far the eyes were from level, in the crop
 
-    def map_points(self, xy: np.ndarray) -> np.ndarray:
+    def map_points(self, xy: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
         """Crop-pixel points into aligned-image pixels."""
-        return (xy @ self.matrix[:, :2].T + self.matrix[:, 2]).astype(np.float32)
+        return np.asarray(xy @ self.matrix[:, :2].T + self.matrix[:, 2], dtype=np.float32)
 
 
 def align_face(obs: FaceObs, size: int = 224) -> AlignedFace | None:
@@ -57,7 +59,8 @@ def align_face(obs: FaceObs, size: int = 224) -> AlignedFace | None:
     rot = np.array([[c, -s], [s, c]], np.float32)
     t = dst_a - rot @ src_a
     matrix = np.hstack([rot, t[:, None]]).astype(np.float32)
-    image = cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    image = np.asarray(cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT101), dtype=np.uint8)
     return AlignedFace(image, matrix, float(np.degrees(angle)))
 
 
@@ -66,7 +69,7 @@ def align_face(obs: FaceObs, size: int = 224) -> AlignedFace | None:
 VIEW_ZOOM = 1.3
 
 
-def view_matrix(landmarks_xy: np.ndarray, size: int, zoom: float = VIEW_ZOOM) -> np.ndarray | None:
+def view_matrix(landmarks_xy: npt.ArrayLike, size: int, zoom: float = VIEW_ZOOM) -> npt.NDArray[np.float64] | None:
     """2x3 matrix from the landmarks' pixel frame to an upright ``size`` px view of the whole face.
 
     The eyes are levelled, and the view is centred on the box of the rotated landmarks and ``zoom``
@@ -105,6 +108,7 @@ def face_view(obs: FaceObs, size: int, zoom: float = VIEW_ZOOM) -> AlignedFace |
     matrix = view_matrix(lm, size, zoom)
     if matrix is None:
         return None
-    image = cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    image = np.asarray(cv2.warpAffine(obs.crop, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
     roll = float(np.degrees(np.arctan2(-matrix[1, 0], matrix[0, 0])))
     return AlignedFace(image, matrix, roll)

@@ -33,6 +33,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.errors import ModelError
@@ -87,7 +88,7 @@ def tile_origins(w: int, h: int) -> list[tuple[int, int, int]]:
     return [(o, 0, short) if w >= h else (0, o, short) for o in offs]
 
 
-def level_lut(rgb: np.ndarray) -> np.ndarray | None:
+def level_lut(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
     """A 256-entry LUT stretching a dark or washed-out frame's levels to 0..255, or None if it needs none."""
     h, w = rgb.shape[:2]
     step = max(1, int(math.sqrt(h * w / 20000)))  # ~20k sampled pixels
@@ -95,7 +96,7 @@ def level_lut(rgb: np.ndarray) -> np.ndarray | None:
     if hi >= LEVEL_LOW_HI and lo <= LEVEL_HIGH_LO or hi - lo < 8:
         return None
     ramp = (np.arange(256, dtype=np.float32) - lo) * (255.0 / (hi - lo))
-    return np.clip(np.round(ramp), 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(np.round(ramp), 0, 255), dtype=np.uint8)
 
 
 def _overlap(a: Box, b: Box) -> tuple[float, float]:
@@ -137,22 +138,25 @@ class FaceDetector:
             self._model.close()
             self._model = None
 
-    def _pass(self, img: np.ndarray, ox: int, oy: int, k: float) -> list[Detection]:
+    def _pass(self, img: npt.NDArray[np.uint8], ox: int, oy: int, k: float) -> list[Detection]:
         """Detect in ``img``, a view at ``k`` frame scale whose origin is (ox, oy) there; boxes in frame pixels."""
         h, w = img.shape[:2]
         m = min(1.0, self.side / max(h, w))
         if m < 1.0:
-            img = cv2.resize(img, (max(1, round(w * m)), max(1, round(h * m))), interpolation=cv2.INTER_AREA)
+            size = (max(1, round(w * m)), max(1, round(h * m)))
+            img = np.asarray(cv2.resize(img, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
         res = self._model.process(np.ascontiguousarray(img))
         out = []
         for d in res.detections or ():
             rb = d.location_data.relative_bounding_box
-            box = ((ox + rb.xmin * w) / k, (oy + rb.ymin * h) / k, (ox + (rb.xmin + rb.width) * w) / k, (oy + (rb.ymin + rb.height) * h) / k)
-            kps = tuple((float((ox + p.x * w) / k), float((oy + p.y * h) / k)) for p in d.location_data.relative_keypoints)
+            box = ((ox + rb.xmin * w) / k, (oy + rb.ymin * h) / k,
+                   (ox + (rb.xmin + rb.width) * w) / k, (oy + (rb.ymin + rb.height) * h) / k)
+            kps = tuple((float((ox + p.x * w) / k), float((oy + p.y * h) / k))
+                        for p in d.location_data.relative_keypoints)
             out.append(Detection(tuple(float(v) for v in box), float(d.score[0]), kps))  # type: ignore[arg-type]
         return out
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
         """Faces in ``rgb`` (HxWx3 uint8): the ``max_faces`` largest, largest first."""
         self.load()
         h, w = rgb.shape[:2]
@@ -160,11 +164,12 @@ class FaceDetector:
         tiled = self.tiles and bool(tile_origins(w, h))
         # one area downscale to the tiles' resolution; the whole-frame pass shrinks that further
         k = min(1.0, self.side / (min(h, w) if tiled else max(h, w)))
-        base = rgb if k >= 1.0 else cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+        base = rgb if k >= 1.0 else np.asarray(
+            cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA), dtype=np.uint8)
         k = base.shape[1] / w
         lut = level_lut(base)
         if lut is not None:
-            base = cv2.LUT(base, lut)
+            base = np.asarray(cv2.LUT(base, lut), dtype=np.uint8)
         cands: list[tuple[bool, Detection]] = [(d.size >= small_face, d) for d in self._pass(base, 0, 0, k)]
         if tiled:
             bh, bw = base.shape[:2]
@@ -173,12 +178,14 @@ class FaceDetector:
         cands.sort(key=lambda c: (not c[0], -c[1].score, c[1].box))
         kept: list[Detection] = []
         for _, d in cands:
-            if not any(iou >= NMS_IOU or inside >= NMS_INSIDE for iou, inside in (_overlap(d.box, k.box) for k in kept)):
+            overlaps = (_overlap(d.box, other.box) for other in kept)
+            if not any(iou >= NMS_IOU or inside >= NMS_INSIDE for iou, inside in overlaps):
                 kept.append(d)
         out = []
         for d in kept:
-            x0, y0, x1, y1 = d.box
-            box = (min(max(x0, 0.0), float(w)), min(max(y0, 0.0), float(h)), min(max(x1, 0.0), float(w)), min(max(y1, 0.0), float(h)))
+            bx0, by0, bx1, by1 = d.box
+            box = (min(max(bx0, 0.0), float(w)), min(max(by0, 0.0), float(h)),
+                   min(max(bx1, 0.0), float(w)), min(max(by1, 0.0), float(h)))
             d = Detection(box, d.score, d.keypoints)
             if box[2] > box[0] and box[3] > box[1] and d.size >= self.config.min_face_px:
                 out.append(d)

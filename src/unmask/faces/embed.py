@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import ModelError
 from unmask.types import FaceObs
@@ -39,7 +41,7 @@ class FaceEmbedder:
     def __init__(self) -> None:
         self._shape: Any = None
         self._net: Any = None
-        self._memo: OrderedDict[int, tuple[FaceObs, np.ndarray | None]] = OrderedDict()
+        self._memo: OrderedDict[int, tuple[FaceObs, npt.NDArray[np.float32] | None]] = OrderedDict()
 
     @property
     def loaded(self) -> bool:
@@ -63,7 +65,7 @@ class FaceEmbedder:
         except (ImportError, RuntimeError, OSError) as e:
             raise ModelError(f"cannot load the dlib face embedding models: {e}") from None
 
-    def embed(self, obs: FaceObs) -> np.ndarray | None:
+    def embed(self, obs: FaceObs) -> npt.NDArray[np.float32] | None:
         """128-D embedding of the face in ``obs.crop`` (aligned with dlib's 5-point model)."""
         hit = self._memo.get(id(obs))
         if hit is not None and hit[0] is obs:
@@ -75,7 +77,7 @@ class FaceEmbedder:
             self._memo.popitem(last=False)
         return vec
 
-    def _embed(self, obs: FaceObs) -> np.ndarray | None:
+    def _embed(self, obs: FaceObs) -> npt.NDArray[np.float32] | None:
         import dlib
 
         self.load()
@@ -96,7 +98,7 @@ class FaceEmbedder:
         vec = self._net.compute_face_descriptor(crop, shape)
         return np.asarray(vec, dtype=np.float32)
 
-    def embed_many(self, observations: Sequence[FaceObs]) -> list[tuple[FaceObs, np.ndarray]]:
+    def embed_many(self, observations: Sequence[FaceObs]) -> list[tuple[FaceObs, npt.NDArray[np.float32]]]:
         """Embeddings of the observations that gave one, paired with their observation."""
         out = []
         for o in observations:
@@ -116,7 +118,7 @@ def evenly_spaced(observations: Sequence[FaceObs], n: int) -> list[FaceObs]:
     return [observations[i] for i in idx]
 
 
-def distances_to_median(embeddings: np.ndarray) -> np.ndarray:
+def distances_to_median(embeddings: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
     """Euclidean distance of each embedding (rows) to the element-wise median embedding."""
     med = np.median(embeddings, axis=0)
-    return np.linalg.norm(embeddings - med, axis=1)
+    return np.asarray(np.linalg.norm(embeddings - med, axis=1), dtype=np.float64)

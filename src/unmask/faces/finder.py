@@ -11,11 +11,11 @@ outside the frame is black.
 from __future__ import annotations
 
 import time
-
-from typing import Iterable
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.faces.detect import Detection, FaceDetector
@@ -24,13 +24,13 @@ from unmask.faces.track import FaceTracker, appearance
 from unmask.types import Box, FaceObs, FaceTrack, Frame
 
 
-def face_crop(rgb: np.ndarray, box: Box, margin: float, size: int) -> tuple[np.ndarray, Box]:
+def face_crop(rgb: npt.NDArray[np.uint8], box: Box, margin: float, size: int) -> tuple[npt.NDArray[np.uint8], Box]:
     """Square ``size`` x ``size`` crop around ``box`` enlarged by ``margin`` per side, and the frame box it shows."""
     x0, y0, side = square_box(box, margin)
     patch = cut_square(rgb, x0, y0, side)
     if side != size:
         interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-        patch = cv2.resize(patch, (size, size), interpolation=interp)
+        patch = np.asarray(cv2.resize(patch, (size, size), interpolation=interp), dtype=np.uint8)
     return np.ascontiguousarray(patch), (float(x0), float(y0), float(x0 + side), float(y0 + side))
 
 
@@ -63,7 +63,7 @@ class FaceFinder:
         self.detector.close()
         self.mesher.close()
 
-    def __enter__(self) -> "FaceFinder":
+    def __enter__(self) -> FaceFinder:
         self.load()
         return self
 

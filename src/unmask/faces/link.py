@@ -18,15 +18,17 @@ whose tracks overlap in time are never merged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.faces.track import CENTRE_FRAC, SIZE_RATIO, Look, appearance, looks_alike
 from unmask.types import Box, FaceObs, FaceTrack, Person
 
 #: an embedder's ``embed``: the 128-D vector of a face, or None when it is too small to tell
-EmbedFn = Callable[[FaceObs], "np.ndarray | None"]
+EmbedFn = Callable[[FaceObs], "npt.NDArray[np.float32] | None"]
 
 
 def embedding_plan(tracks: Sequence[FaceTrack], config: FaceConfig, identity_frames: int,
@@ -76,7 +78,7 @@ def _look(o: FaceObs) -> Look | None:
     return appearance(o.crop, box)
 
 
-def link_tracks(tracks: Sequence[FaceTrack], embeddings: Mapping[int, np.ndarray],
+def link_tracks(tracks: Sequence[FaceTrack], embeddings: Mapping[int, npt.NDArray[np.floating[Any]]],
                 max_distance: float = 0.6) -> tuple[Person, ...]:
     """Group ``tracks`` into persons. ``embeddings``: track id -> mean 128-D embedding (where one exists).
 
@@ -140,11 +142,12 @@ def link_tracks(tracks: Sequence[FaceTrack], embeddings: Mapping[int, np.ndarray
     return tuple(Person(k + 1, tuple(g)) for k, g in enumerate(ordered))
 
 
-def mean_embeddings(tracks: Sequence[FaceTrack], plan: Mapping[int, int], embed: EmbedFn) -> dict[int, np.ndarray]:
+def mean_embeddings(tracks: Sequence[FaceTrack], plan: Mapping[int, int],
+                    embed: EmbedFn) -> dict[int, npt.NDArray[np.float32]]:
     """Mean embedding of each track's ``plan[id]`` evenly spaced observations (tracks that gave none are left out)."""
     from unmask.faces.embed import evenly_spaced
 
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, npt.NDArray[np.float32]] = {}
     for t in tracks:
         vecs = [v for o in evenly_spaced(t.observations, plan.get(t.id, 0)) if (v := embed(o)) is not None]
         if vecs:

@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.errors import ModelError
@@ -48,7 +49,7 @@ def square_box(box: Box, margin: float) -> tuple[int, int, int]:
     return int(round(cx - s / 2.0)), int(round(cy - s / 2.0)), s
 
 
-def cut_square(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+def cut_square(rgb: npt.NDArray[np.uint8], x0: int, y0: int, side: int) -> npt.NDArray[np.uint8]:
     """Pixels [y0, y0+side) x [x0, x0+side) of ``rgb``; outside the frame is black."""
     h, w = rgb.shape[:2]
     out = np.zeros((side, side, 3), np.uint8)
@@ -81,7 +82,8 @@ class FaceMesher:
         try:
             from mediapipe.python.solutions import face_mesh
             self._model = face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=MESH_MAX_FACES, refine_landmarks=True, min_detection_confidence=0.5
+                static_image_mode=True, max_num_faces=MESH_MAX_FACES, refine_landmarks=True,
+                min_detection_confidence=0.5
             )
         except Exception as e:
             raise ModelError(f"cannot load the mediapipe face mesh: {e}") from e
@@ -91,7 +93,7 @@ class FaceMesher:
             self._model.close()
             self._model = None
 
-    def mesh(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
+    def mesh(self, rgb: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.float32] | None:
         """478x3 float32 landmarks in ``rgb`` pixel coords (z on x's scale), or None.
 
         None when mesh finds no face in the crop or none whose landmark box
@@ -104,15 +106,16 @@ class FaceMesher:
                 return lm
         return None
 
-    def _mesh_crop(self, rgb: np.ndarray, box: Box, margin: float) -> tuple[bool, np.ndarray | None]:
+    def _mesh_crop(self, rgb: npt.NDArray[np.uint8], box: Box,
+                   margin: float) -> tuple[bool, npt.NDArray[np.float32] | None]:
         """(mesh saw any face, the landmarks agreeing with ``box`` or None)."""
         x0, y0, side = square_box(box, margin)
         crop = cut_square(rgb, x0, y0, side)
         if side != MESH_SIDE:
             interp = cv2.INTER_AREA if side > MESH_SIDE else cv2.INTER_LINEAR
-            crop = cv2.resize(crop, (MESH_SIDE, MESH_SIDE), interpolation=interp)
+            crop = np.asarray(cv2.resize(crop, (MESH_SIDE, MESH_SIDE), interpolation=interp), dtype=np.uint8)
         res = self._model.process(crop)
-        best: np.ndarray | None = None
+        best: npt.NDArray[np.float32] | None = None
         best_iou = MIN_AGREEMENT_IOU
         faces = res.multi_face_landmarks or ()
         for face in faces:

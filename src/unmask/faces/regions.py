@@ -8,9 +8,11 @@ Indices follow mediapipe's 468/478-point face mesh topology.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import ModelError
 from unmask.types import FaceObs, MediaContext
@@ -36,7 +38,7 @@ CENTRAL: tuple[int, ...] = LEFT_EYE + RIGHT_EYE + LEFT_BROW + RIGHT_BROW + NOSE 
 CANONICAL_FACE_FILE = Path(__file__).resolve().parent.parent / "models" / "canonical_face.npy"
 
 
-def load_canonical_face(path: Path = CANONICAL_FACE_FILE) -> np.ndarray:
+def load_canonical_face(path: Path = CANONICAL_FACE_FILE) -> npt.NDArray[np.float64]:
     """mediapipe's canonical 3D face (468 x 3, centimetres, x right, y up, z toward the viewer)."""
     try:
         pts = np.load(path)
@@ -44,15 +46,15 @@ def load_canonical_face(path: Path = CANONICAL_FACE_FILE) -> np.ndarray:
         raise ModelError(f"{path}: cannot read the canonical face model ({e})") from None
     if pts.shape != (468, 3) or not np.all(np.isfinite(pts)):
         raise ModelError(f"{path}: canonical face model must be 468x3 finite values, got {pts.shape}")
-    return pts.astype(np.float64)
+    return np.asarray(pts, dtype=np.float64)
 
 
-def oval_polygon(xy: np.ndarray) -> np.ndarray:
+def oval_polygon(xy: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
     """The face outline as an (N, 2) float polygon, from landmarks in any pixel frame."""
     return np.asarray(xy[list(FACE_OVAL), :2], dtype=np.float64)
 
 
-def forehead_polygon(xy: np.ndarray, reach: float = 0.6) -> np.ndarray:
+def forehead_polygon(xy: npt.NDArray[np.floating[Any]], reach: float = 0.6) -> npt.NDArray[np.float64]:
     """The lower forehead: from the brows up ``reach`` of the way to the outline.
 
     Stopping short of the outline keeps out the hairline and most fringes. Face
@@ -65,37 +67,43 @@ def forehead_polygon(xy: np.ndarray, reach: float = 0.6) -> np.ndarray:
     return np.concatenate([near + reach * (top - near), brow])
 
 
-def scale_polygon(poly: np.ndarray, factor: float, centre: np.ndarray | None = None) -> np.ndarray:
+def scale_polygon(poly: npt.NDArray[np.float64], factor: float,
+                  centre: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.float64]:
     """The polygon shrunk (<1) or grown (>1) about ``centre`` (default: its vertex mean)."""
     c = poly.mean(axis=0) if centre is None else centre
-    return c + (poly - c) * factor
+    out: npt.NDArray[np.float64] = c + (poly - c) * factor
+    return out
 
 
-def polygon_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def polygon_mask(poly: npt.NDArray[np.float64], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """Boolean HxW mask of the filled polygon (clipped to the image)."""
     m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(poly).astype(np.int32)], 1)
+    cv2.fillPoly(m, [np.round(poly).astype(np.int32)], (1,))
     return m.astype(bool)
 
 
-def band_mask(poly: np.ndarray, inner: float, outer: float, shape: tuple[int, int]) -> np.ndarray:
+def band_mask(poly: npt.NDArray[np.float64], inner: float, outer: float,
+              shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """Pixels between the polygon scaled by ``inner`` and by ``outer`` about its centre."""
     c = poly.mean(axis=0)
     return polygon_mask(scale_polygon(poly, outer, c), shape) & ~polygon_mask(scale_polygon(poly, inner, c), shape)
 
 
 def analysed_size(ctx: MediaContext) -> tuple[int, int]:
-    """(width, height) of the analysed frames, in whose pixels landmarks are (frames wider than max_side are downscaled)."""
+    """(width, height) of the analysed frames, in whose pixels landmarks are (frames wider than max_side are
+    downscaled)."""
     w, h = ctx.info.width, ctx.info.height
     k = min(1.0, ctx.config.sampling.max_side / max(w, h))
     return max(1, round(w * k)), max(1, round(h * k))
 
 
-def in_frame_mask(obs: FaceObs, frame_size: tuple[int, int]) -> np.ndarray:
+def in_frame_mask(obs: FaceObs, frame_size: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """Crop pixels that show the frame (a crop's part beyond the frame edge is black padding, not image)."""
     n = obs.crop.shape[0]
     k = obs.crop_scale
     x0, y0 = obs.crop_box[0], obs.crop_box[1]
     cols = (np.arange(n) + 0.5) / k + x0
     rows = (np.arange(n) + 0.5) / k + y0
-    return ((rows >= 0) & (rows < frame_size[1]))[:, None] & ((cols >= 0) & (cols < frame_size[0]))[None, :]
+    in_rows, in_cols = (rows >= 0) & (rows < frame_size[1]), (cols >= 0) & (cols < frame_size[0])
+    inside: npt.NDArray[np.bool_] = in_rows[:, None] & in_cols[None, :]
+    return inside

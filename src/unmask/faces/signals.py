@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.faces.regions import load_canonical_face
 from unmask.types import FaceObs, FaceTrack
@@ -46,13 +48,13 @@ _TO_MODEL = np.array([1.0, -1.0, -1.0])  # mesh (x right, y down, z away) -> can
 
 
 @lru_cache(maxsize=1)
-def _canonical_rigid() -> tuple[np.ndarray, np.ndarray]:
+def _canonical_rigid() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     model = load_canonical_face()
     pts = model[list(RIGID)]
     return model, pts
 
 
-def align_to_canonical(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def align_to_canonical(lm: npt.NDArray[np.floating[Any]]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(landmarks in canonical-face centimetres, rotation taking the canonical face to this head).
 
     Umeyama similarity fit on :data:`RIGID` points; the returned rotation ``R`` satisfies
@@ -74,7 +76,7 @@ def align_to_canonical(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return aligned, r_obs_to_can.T
 
 
-def euler_deg(r: np.ndarray) -> tuple[float, float, float]:
+def euler_deg(r: npt.NDArray[np.floating[Any]]) -> tuple[float, float, float]:
     """(yaw about the vertical axis, pitch about the horizontal axis, roll about the viewing axis), degrees."""
     yaw = math.degrees(math.asin(float(np.clip(-r[2, 0], -1.0, 1.0))))
     pitch = math.degrees(math.atan2(float(r[2, 1]), float(r[2, 2])))
@@ -82,7 +84,7 @@ def euler_deg(r: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def _ear(p: np.ndarray, idx: tuple[int, ...]) -> float:
+def _ear(p: npt.NDArray[np.floating[Any]], idx: tuple[int, ...]) -> float:
     q = p[list(idx)]
     width = np.linalg.norm(q[0] - q[3])
     if width <= 1e-9:
@@ -94,7 +96,7 @@ _LEFT_EYE = (33, 160, 158, 133, 153, 144)
 _RIGHT_EYE = (362, 385, 387, 263, 373, 380)
 
 
-def frame_signals(lm: np.ndarray) -> np.ndarray:
+def frame_signals(lm: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
     """The :data:`SIGNAL_NAMES` values for one 478x3 mesh (canonical centimetres, degrees)."""
     p, r = align_to_canonical(lm)
     y = p[:, 1]
@@ -120,17 +122,17 @@ class TrackSignals:
     """Per-observation signals of one face track (observations without a mesh are left out)."""
 
     track_id: int
-    t: np.ndarray  # seconds
-    frame_index: np.ndarray
-    segment: np.ndarray
-    values: np.ndarray  # (n, len(SIGNAL_NAMES))
+    t: npt.NDArray[np.float64]  # seconds
+    frame_index: npt.NDArray[np.int64]
+    segment: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]  # (n, len(SIGNAL_NAMES))
 
     def __post_init__(self) -> None:
         n = len(self.t)
         if self.values.shape != (n, len(SIGNAL_NAMES)):
             raise ValueError(f"TrackSignals: values must be ({n}, {len(SIGNAL_NAMES)}), got {self.values.shape}")
 
-    def signal(self, name: str) -> np.ndarray:
+    def signal(self, name: str) -> npt.NDArray[np.float64]:
         return self.values[:, SIGNAL_NAMES.index(name)]
 
     def __len__(self) -> int:

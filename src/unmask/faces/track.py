@@ -27,13 +27,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from unmask.config import FaceConfig
 from unmask.types import Box
 
 
-def iou_matrix(a: list[Box], b: list[Box]) -> np.ndarray:
+def iou_matrix(a: list[Box], b: list[Box]) -> npt.NDArray[np.float64]:
     """IoU of every box in ``a`` with every box in ``b`` (len(a) x len(b))."""
     if not a or not b:
         return np.zeros((len(a), len(b)))
@@ -54,7 +55,7 @@ CENTRE_FRAC = 0.8
 SIZE_RATIO = 1.5
 
 
-def link_scores(a: list[Box], b: list[Box], min_iou: float) -> np.ndarray:
+def link_scores(a: list[Box], b: list[Box], min_iou: float) -> npt.NDArray[np.float64]:
     """How well each box in ``a`` continues into each in ``b``: IoU (>= min_iou), else a small
     fallback score for near, same-size boxes, else 0 (no link)."""
     iou = iou_matrix(a, b)
@@ -81,11 +82,11 @@ LOOK_MIN_HIST = 0.3
 class Look:
     """A face's cheap appearance: zero-mean unit-norm 16x16 grey thumbnail and an 8x4 hue/sat histogram."""
 
-    grey: np.ndarray
-    hist: np.ndarray
+    grey: npt.NDArray[np.float32]
+    hist: npt.NDArray[np.float32]
 
 
-def appearance(rgb: np.ndarray, box: Box) -> Look | None:
+def appearance(rgb: npt.NDArray[np.uint8], box: Box) -> Look | None:
     """The :class:`Look` of the face in ``box`` (frame pixels), or None when the box is empty."""
     h, w = rgb.shape[:2]
     x0, y0 = max(int(round(box[0])), 0), max(int(round(box[1])), 0)
@@ -96,7 +97,8 @@ def appearance(rgb: np.ndarray, box: Box) -> Look | None:
     g = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
     g -= g.mean()
     g /= float(np.linalg.norm(g)) + 1e-6
-    hist = cv2.calcHist([cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)], [0, 1], None, [8, 4], [0, 180, 0, 256]).ravel()
+    hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
+    hist = np.asarray(cv2.calcHist([hsv], [0, 1], None, [8, 4], [0, 180, 0, 256]), dtype=np.float32).ravel()
     hist /= float(hist.sum()) + 1e-6
     return Look(g, hist)
 
