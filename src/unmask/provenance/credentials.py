@@ -29,12 +29,13 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
-from unmask.errors import ProvenanceError
 from unmask.capped_child import cap_this_process, one_json_answer
+from unmask.errors import ProvenanceError
 
 CredentialState = Literal["absent", "valid", "invalid", "unreadable", "unavailable"]
 
@@ -110,7 +111,8 @@ class Credential:
     @property
     def capture_unedited(self) -> bool:
         """Created by a capture device, with no edit action and no parent ingredient."""
-        captured = any(a.action == "c2pa.created" and a.digital_source_type in CAPTURE_SOURCE_TYPES for a in self.actions)
+        captured = any(a.action == "c2pa.created" and a.digital_source_type in CAPTURE_SOURCE_TYPES
+                       for a in self.actions)
         edited = any(a.action not in NOT_EDITS for a in self.actions) or any(
             i.relationship == "parentOf" for i in self.ingredients)
         return captured and not edited and not self.declares_ai
@@ -134,7 +136,7 @@ class Credential:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Credential":
+    def from_dict(cls, d: Mapping[str, Any]) -> Credential:
         signer = d.get("signer")
         return cls(
             state=d["state"], reason=d.get("reason"), validation_state=d.get("validation_state"),
@@ -153,7 +155,7 @@ class CredentialLimits:
     cpu_s: int = 30
     wall_s: float = 60.0
 
-    def validate(self) -> "CredentialLimits":
+    def validate(self) -> CredentialLimits:
         if self.memory_mb < 256 or self.cpu_s < 1 or self.wall_s <= 0:
             raise ProvenanceError("credential limits: memory at least 256 MB, CPU at least 1 s, wall time positive")
         return self
@@ -254,14 +256,15 @@ def read_credential(path: str | Path) -> Credential:
         return Credential("unavailable", reason=f"c2pa-python is not installed ({e})")
     try:
         reader = c2pa.Reader(os.fspath(path))
-    except c2pa.C2paError.ManifestNotFound:  # type: ignore[misc]
+    except c2pa.C2paError.ManifestNotFound:
         return Credential("absent", reason="the file carries no Content Credentials")
-    except c2pa.C2paError.NotSupported:  # type: ignore[misc]
+    except c2pa.C2paError.NotSupported:
         return Credential("absent", reason="Content Credentials cannot be embedded in this kind of file")
     except c2pa.C2paError as e:
         return Credential("unreadable", reason=f"the Content Credentials could not be read: {str(e)[:MAX_TEXT]}")
     except (OSError, ValueError) as e:
-        return Credential("unreadable", reason=f"the file could not be read for Content Credentials: {str(e)[:MAX_TEXT]}")
+        why = str(e)[:MAX_TEXT]
+        return Credential("unreadable", reason=f"the file could not be read for Content Credentials: {why}")
     try:
         try:
             store = json.loads(reader.json())

@@ -28,8 +28,9 @@ else's face, or why it was not compared.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal, Mapping
+from typing import Literal
 
 from unmask.reference.mannerisms import WINDOW_S
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.config import SamplingConfig, ScanConfig
 from unmask.errors import EnrolmentError, InputError
@@ -81,7 +82,8 @@ class FileFaces:
     info: MediaInfo | None
     tracks: tuple[FaceTrack, ...] = ()
     error: str = ""
-    candidates: list[tuple[FaceTrack, np.ndarray]] = field(default_factory=list)  # (track, median embedding)
+    # (track, median embedding)
+    candidates: list[tuple[FaceTrack, npt.NDArray[np.float32]]] = field(default_factory=list)
     name: str = ""  # what the profile and messages call the file (default: its file name)
 
     def __post_init__(self) -> None:
@@ -162,7 +164,7 @@ class Enroller:
         self._embedder.load()
         return self._embedder
 
-    def _median_embedding(self, tr: FaceTrack, n: int) -> np.ndarray | None:
+    def _median_embedding(self, tr: FaceTrack, n: int) -> npt.NDArray[np.float32] | None:
         embs = [v for _, v in self.embedder.embed_many(evenly_spaced(tr.with_landmarks, n))]
         return np.median(np.stack(embs), axis=0) if embs else None
 
@@ -195,9 +197,9 @@ class Enroller:
         say("choosing the person's face", 0.72)
         anchor, notes = self._person_anchor(files)
         items: list[FootageItem] = []
-        embs: list[np.ndarray] = []
+        embs: list[npt.NDArray[np.float32]] = []
         emb_src: list[int] = []
-        wins: list[np.ndarray] = []
+        wins: list[npt.NDArray[np.float32]] = []
         win_src: list[int] = []
         lines: list[str] = []
         for k, ff in enumerate(files):
@@ -249,10 +251,10 @@ class Enroller:
         )
         return Enrolment(profile, tuple(lines))
 
-    def _person_anchor(self, files: list[FileFaces]) -> tuple[np.ndarray | None, dict[int, str]]:
+    def _person_anchor(self, files: list[FileFaces]) -> tuple[npt.NDArray[np.float32] | None, dict[int, str]]:
         """The person's face (median embedding) and, per file index, why it was left out."""
         notes: dict[int, str] = {}
-        firsts: list[tuple[int, np.ndarray]] = []
+        firsts: list[tuple[int, npt.NDArray[np.float32]]] = []
         for k, ff in enumerate(files):
             if ff.info is None:
                 notes[k] = f"left out: {ff.error}"
@@ -283,8 +285,8 @@ class Enroller:
             raise EnrolmentError("the files do not show one person consistently: enrol only footage of one person")
         return np.median(np.stack(kept), axis=0), notes
 
-    def _file_footage(self, ff: FileFaces, anchor: np.ndarray | None, note: str
-                      ) -> tuple[FootageItem, list[np.ndarray], list[np.ndarray], str]:
+    def _file_footage(self, ff: FileFaces, anchor: npt.NDArray[np.float32] | None, note: str
+                      ) -> tuple[FootageItem, list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]], str]:
         name = ff.name
         if ff.info is None:
             return FootageItem(name, "", "unknown", 0.0, 0.0, 0, 0, note), [], [], f"{name}: {note}"
@@ -296,8 +298,8 @@ class Enroller:
         if not mine:
             why = "left out: no face here matches the person"
             return FootageItem(name, info.sha256, info.kind, info.duration_s, 0.0, 0, 0, why), [], [], f"{name}: {why}"
-        embs: list[np.ndarray] = []
-        wins: list[np.ndarray] = []
+        embs: list[npt.NDArray[np.float32]] = []
+        wins: list[npt.NDArray[np.float32]] = []
         spans: list[tuple[float, float]] = []
         budget = MAX_EMBEDDINGS_PER_FILE
         for tr, _ in sorted(mine, key=lambda c: -len(c[0].with_landmarks)):

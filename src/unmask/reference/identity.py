@@ -12,8 +12,10 @@ below 0.6; the calibrated probability comes from ``models/reference.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 K_NEAREST = 3
 
@@ -21,11 +23,12 @@ K_NEAREST = 3
 @dataclass(frozen=True)
 class IdentityMatch:
     distance: float  # median over checked embeddings of the mean distance to the K nearest enrolled ones
-    per_embedding: np.ndarray  # (n,) those distances
+    per_embedding: npt.NDArray[np.float64]  # (n,) those distances
     n_checked: int
 
 
-def profile_distance(enrolled: np.ndarray, checked: np.ndarray, k: int = K_NEAREST) -> IdentityMatch:
+def profile_distance(enrolled: npt.NDArray[np.floating[Any]], checked: npt.NDArray[np.floating[Any]],
+                     k: int = K_NEAREST) -> IdentityMatch:
     """How far ``checked`` embeddings (n, 128) lie from the ``enrolled`` distribution (m, 128)."""
     if len(enrolled) == 0 or len(checked) == 0:
         raise ValueError("profile_distance needs enrolled and checked embeddings")

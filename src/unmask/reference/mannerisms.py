@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.faces.signals import SIGNAL_NAMES, SIGNALS, TrackSignals
 
@@ -44,7 +46,8 @@ NOMINAL_FPS = 8.0
 R_CLIP = 0.95
 MAX_GAP_S = 0.5
 
-PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(len(SIGNAL_NAMES)) for j in range(i + 1, len(SIGNAL_NAMES)))
+PAIRS: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(len(SIGNAL_NAMES))
+                                           for j in range(i + 1, len(SIGNAL_NAMES)))
 PAIR_NAMES: tuple[str, ...] = tuple(f"{SIGNAL_NAMES[i]}~{SIGNAL_NAMES[j]}" for i, j in PAIRS)
 
 
@@ -60,14 +63,14 @@ def pair_words(k: int) -> str:
 class Windows:
     """Correlation vectors of a track's windows and where each window lies in time."""
 
-    vectors: np.ndarray  # (m, len(PAIRS)) float32, Fisher z
+    vectors: npt.NDArray[np.float32]  # (m, len(PAIRS)) float32, Fisher z
     spans: tuple[tuple[float, float], ...]
 
     def __len__(self) -> int:
         return len(self.spans)
 
 
-def correlation_vector(x: np.ndarray) -> np.ndarray:
+def correlation_vector(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """Fisher-z Pearson correlations of every signal pair over the rows of ``x`` (n, 12); constant signals give 0."""
     x = np.asarray(x, dtype=np.float64)
     sd = x.std(axis=0)
@@ -76,13 +79,13 @@ def correlation_vector(x: np.ndarray) -> np.ndarray:
     z[:, ok] = (x[:, ok] - x[:, ok].mean(axis=0)) / sd[ok]
     c = (z.T @ z) / max(len(x), 1)
     r = np.array([c[i, j] for i, j in PAIRS])
-    return np.arctanh(np.clip(r, -R_CLIP, R_CLIP)).astype(np.float32)
+    return np.asarray(np.arctanh(np.clip(r, -R_CLIP, R_CLIP)), dtype=np.float32)
 
 
 def track_windows(sig: TrackSignals, window_s: float = WINDOW_S, hop_s: float = HOP_S,
                   nominal_fps: float = NOMINAL_FPS) -> Windows:
     """Overlapping windows along the contiguous stretches of one track (a gap over 0.5 s or a new burst splits it)."""
-    vecs: list[np.ndarray] = []
+    vecs: list[npt.NDArray[np.float32]] = []
     spans: list[tuple[float, float]] = []
     t, seg = sig.t, sig.segment
     if len(t) == 0:
@@ -110,9 +113,9 @@ def track_windows(sig: TrackSignals, window_s: float = WINDOW_S, hop_s: float = 
 class Population:
     """Population statistics of the window vectors (measured on real videos, shipped)."""
 
-    mean: np.ndarray  # (k,)
-    within_var: np.ndarray  # (k,) spread of one person's windows around their own mean
-    between_var: np.ndarray  # (k,) spread of people's means around the population mean
+    mean: npt.NDArray[np.float64]  # (k,)
+    within_var: npt.NDArray[np.float64]  # (k,) spread of one person's windows around their own mean
+    between_var: npt.NDArray[np.float64]  # (k,) spread of people's means around the population mean
 
     def __post_init__(self) -> None:
         k = len(PAIRS)
@@ -124,7 +127,7 @@ class Population:
             raise ValueError("Population variances must be positive")
 
     @classmethod
-    def fit(cls, groups: list[np.ndarray], floor: float = 1e-3) -> "Population":
+    def fit(cls, groups: list[npt.NDArray[np.floating[Any]]], floor: float = 1e-3) -> Population:
         """From window vectors grouped by person (one array per person)."""
         groups = [g for g in groups if len(g)]
         if len(groups) < 3:
@@ -150,10 +153,12 @@ class MannerismMatch:
 
     llr: float  # natural log; > 0 favours "this person"
     n_windows: int
-    top_pairs: tuple[tuple[int, float, float], ...]  # (pair index, checked mean r, enrolled mean r), most different first
+    # (pair index, checked mean r, enrolled mean r), most different first
+    top_pairs: tuple[tuple[int, float, float], ...]
 
 
-def match(enrolled: np.ndarray, checked: np.ndarray, pop: Population, n_top: int = 3) -> MannerismMatch:
+def match(enrolled: npt.NDArray[np.floating[Any]], checked: npt.NDArray[np.floating[Any]], pop: Population,
+          n_top: int = 3) -> MannerismMatch:
     """Score checked window vectors against a person's enrolled ones under the two-covariance model."""
     if len(enrolled) == 0 or len(checked) == 0:
         raise ValueError("match needs enrolled and checked windows")

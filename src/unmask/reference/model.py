@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class ReferenceModel:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "ReferenceModel":
+    def load(cls, path: str | Path | None = None) -> ReferenceModel:
         try:
             raw = resources.files("unmask.models").joinpath("reference.json").read_bytes() if path is None \
                 else Path(path).read_bytes()
@@ -73,7 +74,8 @@ class ReferenceModel:
                 meta={k: v for k, v in d.items() if k not in ("population",)},
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"cannot load the reference-mode calibration {path or 'unmask/models/reference.json'}: {e}") from None
+            where = path or "unmask/models/reference.json"
+            raise ModelError(f"cannot load the reference-mode calibration {where}: {e}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {

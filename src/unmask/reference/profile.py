@@ -30,10 +30,12 @@ import base64
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import ProfileError
 from unmask.reference.voice import VoiceProfile
@@ -45,7 +47,8 @@ MAX_NAME_LEN = 200  # as the store allows
 
 
 def check_name(name: str) -> str:
-    """The name with runs of white space (tabs, newlines) made one space, or ``ProfileError`` when it cannot name a person."""
+    """The name with runs of white space (tabs, newlines) made one space, or ``ProfileError`` when it cannot name
+    a person."""
     n = " ".join(str(name).split())
     if not n:
         raise ProfileError("a person's name cannot be empty")
@@ -70,12 +73,13 @@ class FootageItem:
     note: str = ""  # e.g. "face did not match the other files; left out"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "kind": self.kind, "duration_s": float(round(self.duration_s, 3)),
-                "face_s": float(round(self.face_s, 3)), "embeddings": int(self.embeddings), "windows": int(self.windows),
+        return {"name": self.name, "sha256": self.sha256, "kind": self.kind,
+                "duration_s": float(round(self.duration_s, 3)), "face_s": float(round(self.face_s, 3)),
+                "embeddings": int(self.embeddings), "windows": int(self.windows),
                 "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "FootageItem":
+    def from_dict(cls, d: Mapping[str, Any]) -> FootageItem:
         return cls(str(d["name"]), str(d["sha256"]), str(d["kind"]), float(d["duration_s"]), float(d["face_s"]),
                    int(d["embeddings"]), int(d["windows"]), str(d.get("note", "")))
 
@@ -85,8 +89,8 @@ class PersonProfile:
     """Enrolled reference for one person. Arrays are float32; ``*_sources`` index ``footage``."""
 
     name: str
-    embeddings: np.ndarray  # (n, 128)
-    windows: np.ndarray  # (m, k) correlation vectors (Fisher z), k = len(signal pairs)
+    embeddings: npt.NDArray[np.float32]  # (n, 128)
+    windows: npt.NDArray[np.float32]  # (m, k) correlation vectors (Fisher z), k = len(signal pairs)
     settings: Mapping[str, Any]
     footage: tuple[FootageItem, ...]
     embedding_sources: tuple[int, ...] = ()
@@ -99,7 +103,8 @@ class PersonProfile:
     def __post_init__(self) -> None:
         e, w = self.embeddings, self.windows
         if e.ndim != 2 or e.shape[1] != EMBEDDING_DIM or e.dtype != np.float32:
-            raise ProfileError(f"profile {self.name!r}: embeddings must be (n, {EMBEDDING_DIM}) float32, got {e.shape} {e.dtype}")
+            raise ProfileError(f"profile {self.name!r}: embeddings must be (n, {EMBEDDING_DIM}) float32, "
+                               f"got {e.shape} {e.dtype}")
         if w.ndim != 2 or w.dtype != np.float32:
             raise ProfileError(f"profile {self.name!r}: windows must be (m, k) float32, got {w.shape} {w.dtype}")
         if not (np.all(np.isfinite(e)) and np.all(np.isfinite(w))):
@@ -160,7 +165,7 @@ class PersonProfile:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     @classmethod
-    def from_bytes(cls, raw: bytes, version: int | None = None) -> "PersonProfile":
+    def from_bytes(cls, raw: bytes, version: int | None = None) -> PersonProfile:
         """Parse and validate profile bytes; ``ProfileError`` says what is wrong, in one line."""
         try:
             d = json.loads(raw.decode("utf-8"))
@@ -172,7 +177,8 @@ class PersonProfile:
         if not isinstance(fv, int) or fv < 1:
             raise ProfileError(f"profile has a bad format_version {fv!r}")
         if fv > FORMAT_VERSION:
-            raise ProfileError(f"profile format {fv} is newer than this unmask reads ({FORMAT_VERSION}); upgrade unmask")
+            raise ProfileError(f"profile format {fv} is newer than this unmask reads ({FORMAT_VERSION}); "
+                               "upgrade unmask")
         try:
             ident, mann = d["identity"], d["mannerisms"]
             return cls(
@@ -207,12 +213,12 @@ def _voice(d: Any) -> VoiceProfile | None:
         raise ProfileError(f"profile field voice: {e}") from None
 
 
-def _pack(a: np.ndarray) -> dict[str, Any]:
+def _pack(a: npt.NDArray[np.floating[Any]]) -> dict[str, Any]:
     a = np.ascontiguousarray(a, dtype="<f4")
     return {"shape": list(a.shape), "dtype": "<f4", "data": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
-def _unpack(d: Mapping[str, Any], what: str) -> np.ndarray:
+def _unpack(d: Mapping[str, Any], what: str) -> npt.NDArray[np.float32]:
     if not isinstance(d, Mapping) or d.get("dtype") != "<f4":
         raise ProfileError(f"profile field {what} must be a little-endian float32 array")
     shape = tuple(int(s) for s in d["shape"])

@@ -21,12 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import ModelError
 from unmask.media.audio import AudioTrack
@@ -65,7 +67,7 @@ class VoiceModel:
         return -self.intercept / self.coef
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "VoiceModel":
+    def load(cls, path: str | Path | None = None) -> VoiceModel:
         try:
             raw = (resources.files("unmask.models").joinpath("voice.json").read_bytes() if path is None
                    else Path(path).read_bytes())
@@ -81,7 +83,7 @@ class VoiceModel:
 class VoiceProfile:
     """A person's enrolled voice: (n, 256) float32 segment embeddings, the file each came from, their spread."""
 
-    embeddings: np.ndarray
+    embeddings: npt.NDArray[np.float32]
     sources: tuple[int, ...]
     speech_s: float
     spread: tuple[float, float]  # p10, p90 of the segments' leave-one-out similarity to their own centre
@@ -89,7 +91,8 @@ class VoiceProfile:
     def __post_init__(self) -> None:
         e = self.embeddings
         if e.ndim != 2 or e.shape[1] != EMBEDDING_DIM or e.dtype != np.float32 or len(e) < 1:
-            raise ValueError(f"VoiceProfile: embeddings must be (n>=1, {EMBEDDING_DIM}) float32, got {e.shape} {e.dtype}")
+            raise ValueError(f"VoiceProfile: embeddings must be (n>=1, {EMBEDDING_DIM}) float32, "
+                             f"got {e.shape} {e.dtype}")
         if not np.all(np.isfinite(e)):
             raise ValueError("VoiceProfile: embeddings must be finite")
         if len(self.sources) != len(e):
@@ -100,11 +103,11 @@ class VoiceProfile:
         return int(len(self.embeddings))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def _unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def voice_similarity(enrolled: np.ndarray, checked: np.ndarray) -> float:
+def voice_similarity(enrolled: npt.NDArray[np.floating[Any]], checked: npt.NDArray[np.floating[Any]]) -> float:
     """Median over ``checked`` segments of the cosine to the centre of the ``enrolled`` ones."""
     if len(enrolled) == 0 or len(checked) == 0:
         raise ValueError("voice_similarity needs enrolled and checked embeddings")
@@ -112,7 +115,7 @@ def voice_similarity(enrolled: np.ndarray, checked: np.ndarray) -> float:
     return float(np.median(checked.astype(np.float64) @ c))
 
 
-def own_spread(embeddings: np.ndarray, sources: Sequence[int]) -> tuple[float, float]:
+def own_spread(embeddings: npt.NDArray[np.floating[Any]], sources: Sequence[int]) -> tuple[float, float]:
     """(p10, p90) of each segment's similarity to the centre of the others (of the other files, when several)."""
     e = embeddings.astype(np.float64)
     src = np.asarray(sources)
@@ -127,7 +130,7 @@ def own_spread(embeddings: np.ndarray, sources: Sequence[int]) -> tuple[float, f
     return (float(np.percentile(sims, 10)), float(np.percentile(sims, 90)))
 
 
-def speaker_labels(embeddings: np.ndarray, model: VoiceModel) -> np.ndarray:
+def speaker_labels(embeddings: npt.NDArray[np.floating[Any]], model: VoiceModel) -> npt.NDArray[np.int_]:
     """A group label per segment: average-linkage clustering, cut where segments stop sounding like one speaker."""
     n = len(embeddings)
     if n < 2:
@@ -137,10 +140,10 @@ def speaker_labels(embeddings: np.ndarray, model: VoiceModel) -> np.ndarray:
     e = embeddings.astype(np.float64)
     e = e / np.linalg.norm(e, axis=1, keepdims=True)
     z = linkage(e, method="average", metric="cosine")
-    return fcluster(z, t=1.0 - model.same_speaker_segment, criterion="distance") - 1
+    return np.asarray(fcluster(z, t=1.0 - model.same_speaker_segment, criterion="distance") - 1, dtype=np.int_)
 
 
-def speaker_groups(embeddings: np.ndarray, model: VoiceModel) -> int:
+def speaker_groups(embeddings: npt.NDArray[np.floating[Any]], model: VoiceModel) -> int:
     """How many voices the segments hold: groups with at least two segments and a quarter of them."""
     labels = speaker_labels(embeddings, model)
     if len(labels) == 0:
@@ -151,7 +154,7 @@ def speaker_groups(embeddings: np.ndarray, model: VoiceModel) -> int:
 
 
 def build_voice(audios: Sequence[AudioTrack | None], encoder: VoiceEncoder,
-                model: VoiceModel | None = None) -> "VoiceEnrolment":
+                model: VoiceModel | None = None) -> VoiceEnrolment:
     """A voice profile from each enrolment file's sound (None: the file has none), and per file what it gave."""
     model = model or VoiceModel.load()
     cuts: list[SpeechCut | None] = [speech_segments(a) if a is not None else None for a in audios]
@@ -254,7 +257,7 @@ class VoiceCheck:
         return f
 
     @classmethod
-    def from_features(cls, f: Mapping[str, float]) -> "VoiceCheck | None":
+    def from_features(cls, f: Mapping[str, float]) -> VoiceCheck | None:
         """The check back from a report's features (None when the voice was not part of the check)."""
         if "voice_checked" not in f:
             return None

@@ -9,11 +9,13 @@ is checked against its manifest's sha256 before first use.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from unmask.errors import ModelError
 from unmask.learned.runtime import file_sha256
@@ -45,7 +47,7 @@ def partial_starts(n_samples: int) -> list[int]:
     return starts
 
 
-def partial_mels(wav: np.ndarray) -> np.ndarray:
+def partial_mels(wav: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
     """(n, 160, 40) mel windows of one stretch of 16 kHz speech (zero-padded at the end as resemblyzer does)."""
     starts = partial_starts(len(wav))
     need = (starts[-1] + PARTIAL_FRAMES) * HOP
@@ -53,10 +55,10 @@ def partial_mels(wav: np.ndarray) -> np.ndarray:
     if need >= len(x):
         x = np.pad(x, (0, need - len(x)))
     mel = mel_spectrogram(x)
-    return np.stack([mel[s:s + PARTIAL_FRAMES] for s in starts]).astype(np.float32)
+    return np.asarray(np.stack([mel[s:s + PARTIAL_FRAMES] for s in starts]), dtype=np.float32)
 
 
-def normalise_volume(wav: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
+def normalise_volume(wav: npt.ArrayLike, target_dbfs: float = -30.0) -> npt.NDArray[np.float32]:
     """Raise quiet speech to ``target_dbfs`` RMS (never lower it), as resemblyzer's ``preprocess_wav``."""
     x = np.asarray(wav, np.float32)
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
@@ -100,16 +102,16 @@ class VoiceEncoder:
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise ModelError(f"voice encoder {self.onnx_path} cannot be loaded: {e}") from None
 
-    def embed_partials(self, mels: np.ndarray) -> np.ndarray:
+    def embed_partials(self, mels: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
         """(n, 256) L2-normalised embeddings of (n, 160, 40) mel windows."""
         if mels.ndim != 3 or mels.shape[1:] != (PARTIAL_FRAMES, N_MELS):
             raise ValueError(f"embed_partials needs (n, {PARTIAL_FRAMES}, {N_MELS}) mels, got {mels.shape}")
         self.load()
         out = [self._session.run(None, {"mels": mels[i:i + BATCH].astype(np.float32)})[0]
                for i in range(0, len(mels), BATCH)]
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, EMBEDDING_DIM), np.float32)
+        return np.asarray(np.concatenate(out), dtype=np.float32) if out else np.zeros((0, EMBEDDING_DIM), np.float32)
 
-    def embed_many(self, wavs: Sequence[np.ndarray]) -> np.ndarray:
+    def embed_many(self, wavs: Sequence[npt.ArrayLike]) -> npt.NDArray[np.float32]:
         """(len(wavs), 256): one embedding per stretch of speech, all windows run in one batch."""
         if not wavs:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
@@ -120,7 +122,7 @@ class VoiceEncoder:
             m = embs[i:i + len(p)].mean(axis=0)
             out.append(m / max(float(np.linalg.norm(m)), 1e-12))
             i += len(p)
-        return np.stack(out).astype(np.float32)
+        return np.asarray(np.stack(out), dtype=np.float32)
 
 
 __all__ = ["EMBEDDING_DIM", "VoiceEncoder", "normalise_volume", "partial_mels", "partial_starts"]

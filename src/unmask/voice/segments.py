@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.ndimage import binary_dilation
 
 from unmask.media.audio import AudioTrack
@@ -29,13 +30,14 @@ WIDEN_S = 0.1
 class SpeechSegment:
     """One stretch of speech: its samples (16 kHz, pauses removed) and where it lies on the video clock."""
 
-    samples: np.ndarray
+    samples: npt.NDArray[np.float32]
     start_s: float
     end_s: float
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 1 or self.samples.dtype != np.float32:
-            raise ValueError(f"SpeechSegment: samples must be 1-D float32, got {self.samples.shape} {self.samples.dtype}")
+            s = self.samples
+            raise ValueError(f"SpeechSegment: samples must be 1-D float32, got {s.shape} {s.dtype}")
 
     @property
     def speech_s(self) -> float:
