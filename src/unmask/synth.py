@@ -13,29 +13,31 @@ import itertools
 import math
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import av
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 
-def astronaut() -> np.ndarray:
+def astronaut() -> npt.NDArray[np.uint8]:
     """The 512x512 RGB astronaut portrait (public domain, NASA) from scikit-image."""
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut())
+    pixels = data.astronaut()  # type: ignore[no-untyped-call]  # scikit-image's loaders are unannotated
+    return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
 def face_frames(
     n: int,
     size: tuple[int, int] = (640, 480),
     seed: int = 0,
-    face: np.ndarray | None = None,
-) -> list[np.ndarray]:
+    face: npt.NDArray[np.uint8] | None = None,
+) -> list[npt.NDArray[np.uint8]]:
     """``n`` RGB frames of a portrait drifting slowly with a little sensor noise."""
     return list(iter_face_frames(n, size, seed, face))
 
@@ -44,8 +46,8 @@ def iter_face_frames(
     n: int,
     size: tuple[int, int] = (640, 480),
     seed: int = 0,
-    face: np.ndarray | None = None,
-) -> Iterator[np.ndarray]:
+    face: npt.NDArray[np.uint8] | None = None,
+) -> Iterator[npt.NDArray[np.uint8]]:
     """The frames of :func:`face_frames` one at a time, so long clips need one frame of memory."""
     w, h = size
     src = astronaut() if face is None else face
@@ -64,7 +66,7 @@ def iter_face_frames(
 
 def write_video(
     path: str | Path,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[npt.NDArray[np.uint8]],
     fps: float = 25.0,
     codec: str = "libx264",
     rotation: int = 0,
@@ -95,6 +97,8 @@ def write_video(
         rate = Fraction(fps).limit_denominator(1000)
         # VFR: no B-frames, so decode order = display order and MP4 sample durations follow the timestamps
         st = out.add_stream(codec, rate=rate, options={"bf": "0"} if pts_s is not None else None)
+        if not isinstance(st, av.VideoStream):
+            raise ValueError(f"{codec} is not a video codec")
         even = fmt.startswith(("yuv420", "yuvj420", "nv12"))
         st.width, st.height = (w - w % 2, h - h % 2) if even else (w, h)
         st.pix_fmt = fmt
@@ -108,8 +112,7 @@ def write_video(
             st.codec_context.time_base = tb
         a_st = None
         if audio_hz is not None:
-            a_st = out.add_stream("aac", rate=16000)
-            a_st.layout = "mono"
+            a_st = _audio_stream(out, "aac", 16000)
         for i, rgb in enumerate(frames):
             n_frames += 1
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: st.height, : st.width]), format="rgb24")
@@ -120,17 +123,27 @@ def write_video(
                 out.mux(pkt)
         for pkt in st.encode():
             out.mux(pkt)
-        if a_st is not None:
+        if a_st is not None and audio_hz is not None:
             _encode_tone(out, a_st, n_frames / fps, audio_hz)
     return path
 
 
-def _encode_tone(out: av.container.OutputContainer, a_st: av.audio.stream.AudioStream, seconds: float, hz: float) -> None:
+def _audio_stream(out: av.container.OutputContainer, codec: str, rate: int) -> av.AudioStream:
+    """A mono audio stream of ``codec`` at ``rate`` Hz."""
+    a_st = out.add_stream(codec, rate=rate)
+    if not isinstance(a_st, av.AudioStream):
+        raise ValueError(f"{codec} is not an audio codec")
+    a_st.layout = "mono"
+    return a_st
+
+
+def _encode_tone(out: av.container.OutputContainer, a_st: av.AudioStream, seconds: float, hz: float) -> None:
     n = int(16000 * seconds)
     tt = np.arange(n) / 16000
     samples = (0.2 * np.sin(2 * np.pi * hz * tt)).astype(np.float32)[None, :]
     for start in range(0, n, 1024):
-        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="flt", layout="mono")
+        chunk = np.ascontiguousarray(samples[:, start : start + 1024])
+        af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
         af.sample_rate = 16000
         af.pts = start
         for pkt in a_st.encode(af):
@@ -139,15 +152,14 @@ def _encode_tone(out: av.container.OutputContainer, a_st: av.audio.stream.AudioS
         out.mux(pkt)
 
 
-def write_dub(video: str | Path, samples: np.ndarray, path: str | Path, rate: int = 16000) -> Path:
+def write_dub(video: str | Path, samples: npt.ArrayLike, path: str | Path, rate: int = 16000) -> Path:
     """``video``'s pictures (copied, not re-encoded) with ``samples`` (mono float32) as its only sound, as AAC:
     another voice laid over a video, for tests and benchmarks of the voice check."""
     path = Path(path)
     with av.open(str(video)) as src, av.open(str(path), "w") as out:
         vin = src.streams.video[0]
         vout = out.add_stream_from_template(vin)
-        a_st = out.add_stream("aac", rate=rate)
-        a_st.layout = "mono"
+        a_st = _audio_stream(out, "aac", rate)
         for pkt in src.demux(vin):
             if pkt.dts is None:
                 continue
@@ -155,7 +167,8 @@ def write_dub(video: str | Path, samples: np.ndarray, path: str | Path, rate: in
             out.mux(pkt)
         x = np.ascontiguousarray(samples, dtype=np.float32)[None, :]
         for start in range(0, x.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, start:start + 1024]), format="flt", layout="mono")
+            chunk = np.ascontiguousarray(x[:, start:start + 1024])
+            af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
             af.sample_rate = rate
             af.pts = start
             for p in a_st.encode(af):
@@ -169,15 +182,13 @@ def write_audio(path: str | Path, seconds: float = 2.0, hz: float = 440.0, codec
     """An audio-only file (e.g. ``.m4a``): a sine tone, no picture."""
     path = Path(path)
     with av.open(str(path), "w") as out:
-        a_st = out.add_stream(codec, rate=16000)
-        a_st.layout = "mono"
-        _encode_tone(out, a_st, seconds, hz)
+        _encode_tone(out, _audio_stream(out, codec, 16000), seconds, hz)
     return path
 
 
 def write_animation(
     path: str | Path,
-    frames: list[np.ndarray],
+    frames: list[npt.NDArray[np.uint8]],
     durations_ms: list[int] | int = 100,
     format: str | None = None,
 ) -> Path:
@@ -193,17 +204,18 @@ def write_animation(
     return path
 
 
-def write_gif(path: str | Path, frames: list[np.ndarray], durations_ms: list[int] | int = 100) -> Path:
+def write_gif(path: str | Path, frames: list[npt.NDArray[np.uint8]], durations_ms: list[int] | int = 100) -> Path:
     """An animated GIF (whatever the suffix)."""
     return write_animation(path, frames, durations_ms, format="GIF")
 
 
-def write_webp(path: str | Path, frames: list[np.ndarray], durations_ms: list[int] | int = 100) -> Path:
+def write_webp(path: str | Path, frames: list[npt.NDArray[np.uint8]], durations_ms: list[int] | int = 100) -> Path:
     """An animated WebP (whatever the suffix)."""
     return write_animation(path, frames, durations_ms, format="WEBP")
 
 
-def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, exif_orientation: int | None = None) -> Path:
+def write_image(path: str | Path, rgb: npt.NDArray[np.uint8], format: str | None = None,
+                exif_orientation: int | None = None) -> Path:
     """A still image (format from the suffix unless given); ``exif_orientation`` 1..8 tags JPEG/WebP/PNG."""
     path = Path(path)
     img = Image.fromarray(np.ascontiguousarray(rgb))
@@ -216,7 +228,8 @@ def write_image(path: str | Path, rgb: np.ndarray, format: str | None = None, ex
     return path
 
 
-def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:
+def write_face_clip(path: str | Path, seconds: float = 6.0, fps: float = 25.0, size: tuple[int, int] = (640, 480),
+                    seed: int = 0) -> Path:
     """A clip of the astronaut portrait drifting in frame: the demo's default input."""
     return write_video(path, iter_face_frames(int(round(seconds * fps)), size=size, seed=seed), fps=fps)
 
@@ -231,6 +244,8 @@ def write_long_clip(path: str | Path, seconds: float, fps: float = 30.0, size: t
     reps = max(1, math.ceil(seconds * fps / n_loop))
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000), options={"bf": "0"})
+        if not isinstance(st, av.VideoStream):
+            raise ValueError("libx264 is not a video codec")
         w, h = size
         st.width, st.height, st.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
         packets = []
@@ -245,6 +260,8 @@ def write_long_clip(path: str | Path, seconds: float, fps: float = 30.0, size: t
             for data, pts, dts, duration, key, _ in packets:
                 if left <= 0:
                     break
+                if pts is None or dts is None:
+                    raise ValueError("libx264 gave a packet without timestamps")
                 pk = av.Packet(data)
                 pk.pts, pk.dts = pts + k * step, dts + k * step
                 pk.duration, pk.is_keyframe, pk.time_base, pk.stream = duration, key, tb, st
@@ -305,7 +322,8 @@ def black_png(width: int, height: int) -> bytes:
 
 def _ebml(element_id: int, payload: bytes) -> bytes:
     """One EBML element with an 8-byte size field."""
-    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + b"\x01" + len(payload).to_bytes(7, "big") + payload
+    size = b"\x01" + len(payload).to_bytes(7, "big")  # an 8-byte EBML size
+    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + size + payload
 
 
 def _ebml_uint(element_id: int, value: int) -> bytes:
