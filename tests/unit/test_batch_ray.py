@@ -63,8 +63,9 @@ class Cluster:
         env = {**os.environ, **self.env, LOG_ENV: str(self.log),
                "PYTHONPATH": os.pathsep.join([str(SRC), str(TESTS)])}
         out = Path(tmp + ".log")
-        self.procs.append(subprocess.Popen(args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT,
-                                           start_new_session=True))
+        with out.open("wb") as log:  # the child has its own copy of the descriptor
+            self.procs.append(subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True))
         return out
 
     def start(self) -> None:
