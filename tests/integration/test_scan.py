@@ -146,7 +146,7 @@ def test_bench_on_a_tiny_manifest(face_clip, face_image, tmp_path):
         assert key in s
     assert s["n"] == 1 and s["images"]["n"] == 1  # the unlabeled row is skipped
     assert (out / "roc.png").stat().st_size > 0
-    rows = list(csv.DictReader((out / "scores.csv").open()))
+    rows = list(csv.DictReader((out / "scores.csv").read_text().splitlines()))
     assert len(rows) == 2
     from unmask_training.benchdoc import render
 
