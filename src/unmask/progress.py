@@ -23,7 +23,7 @@ class ProgressBar:
             self._done = target
         self._bar.set_postfix_str(stage, refresh=False)
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

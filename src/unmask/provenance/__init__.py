@@ -14,7 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from unmask.provenance.credentials import AI_SOURCE_TYPES, Credential, CredentialLimits, read_credential_isolated
+from unmask.provenance.credentials import (
+    AI_SOURCE_TYPES,
+    DEFAULT_LIMITS,
+    Credential,
+    CredentialLimits,
+    read_credential_isolated,
+)
 from unmask.provenance.metadata import FileMetadata, read_metadata
 
 
@@ -61,7 +67,7 @@ class Provenance:
         }
 
 
-def read_provenance(path: str | Path, rotation: int = 0, limits: CredentialLimits = CredentialLimits()) -> Provenance:
+def read_provenance(path: str | Path, rotation: int = 0, limits: CredentialLimits = DEFAULT_LIMITS) -> Provenance:
     """The file's Content Credentials (read in a limited child process) and its container tags. Never raises."""
     return Provenance(read_credential_isolated(path, limits), read_metadata(path, rotation))
 

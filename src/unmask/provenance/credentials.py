@@ -161,6 +161,10 @@ class CredentialLimits:
         return self
 
 
+#: what a read may cost when the caller does not say (one shared, immutable value)
+DEFAULT_LIMITS = CredentialLimits()
+
+
 def _text(x: Any) -> str | None:
     if x is None:
         return None
@@ -277,7 +281,7 @@ def read_credential(path: str | Path) -> Credential:
     return credential_from_store(store)
 
 
-def read_credential_isolated(path: str | Path, limits: CredentialLimits = CredentialLimits()) -> Credential:
+def read_credential_isolated(path: str | Path, limits: CredentialLimits = DEFAULT_LIMITS) -> Credential:
     """:func:`read_credential` in a child process under ``limits``; a child that dies or overruns is a finding."""
     request = json.dumps({"path": os.fspath(path), "memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s})
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
