@@ -57,7 +57,6 @@ from unmask.faces.embed import FaceEmbedder, MIN_FACE_PX
 from unmask.analyzers.reference import DEFAULT_EMBEDDINGS, ReferenceAnalyzer
 from unmask.config import ScanConfig
 from unmask.media.audio import read_audio
-from unmask.media.decode import sample_rate
 from unmask.media.speech import classify_sound, speech_envelope
 from unmask.pipeline import Scanner
 from unmask.reference.enroll import Enroller, read_file_faces, usable_tracks
@@ -160,7 +159,7 @@ def extract(manifest: Path, out: Path, paths: list[str], quiet: bool) -> dict[st
             if ctx is not None:
                 main = _main_track(ctx.tracks, ctx.info.kind)
                 if main is not None:
-                    rate = sample_rate(ctx.info.duration_s, ctx.config.sampling)
+                    rate = ctx.sampled_fps
                     rec["check_emb"] = ref.track_embeddings(main, config.identity_frames or DEFAULT_EMBEDDINGS).astype(np.float32)
                     rec["check_win"] = ref.track_windows(main, rate).vectors
         np.savez_compressed(f, **rec)

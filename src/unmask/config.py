@@ -78,12 +78,14 @@ class GateConfig:
         _positive(self, "min_face_px", "min_track_frames")
 
 
+#: every analyzer, by name: the one list (``unmask.analyzers.registry`` builds analyzer NAME from module
+#: ``unmask.analyzers.NAME``). The reference check is not listed: a claim adds it (--claims).
 ALL_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync", "animation")
 #: run by default (blend_cnn: the learned swap detector, whose weights ship in unmask/models).
 #: av_sync's features are not read by the shipped fusion; it reaches the verdict only through the explicit
 #: lip-sync rule (unmask.rules). The reference check is added by a claim (--claims), not by this list.
-DEFAULT_ANALYZERS = ("blend_boundary", "head_pose", "temporal", "glitches", "blinks", "blend_cnn", "av_sync",
-                     "animation")
+DEFAULT_ANALYZERS = ALL_ANALYZERS
+IDENTITY_FRAMES = 6  # default dlib embeddings per track
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class ScanConfig:
     faces: FaceConfig = field(default_factory=FaceConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     analyzers: tuple[str, ...] = DEFAULT_ANALYZERS
-    identity_frames: int = 6  # dlib embeddings per track (they cost ~80 ms each)
+    identity_frames: int = IDENTITY_FRAMES  # dlib embeddings per track (they cost ~80 ms each)
 
     def validate(self) -> ScanConfig:
         self.sampling.validate()

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from unmask.config import GateConfig
 from unmask.errors import ModelError
 from unmask.types import AnalyzerResult, FaceTrack, Label, MediaContext
 
 #: standardised features are clipped to ±Z_CLIP: one measurement far outside what the model saw (new
 #: footage, an odd camera) must not decide a verdict alone. ±3 cross-validated no worse than ±6 (0.68 vs 0.67).
+DEFAULT_GATE = GateConfig()
 Z_CLIP = 3.0
 
 #: every label, in the order the docs list them (``declared_synthetic`` never comes from the fusion: unmask.rules)
@@ -174,9 +176,8 @@ def track_features(results: Sequence[AnalyzerResult], track_id: int) -> dict[str
     return out
 
 
-def gate_reason(track: FaceTrack, ctx: MediaContext) -> str | None:
+def gate_reason(track: FaceTrack, ctx: MediaContext, g: GateConfig = DEFAULT_GATE) -> str | None:
     """Why a track cannot be assessed, or None when it can."""
-    g = ctx.config.gate
     if track.median_size < g.min_face_px:
         return f"face too small ({track.median_size:.0f} px; needs {g.min_face_px:.0f})"
     if not track.with_landmarks:
@@ -222,7 +223,8 @@ def unvalidated_kind_reason(kind: str) -> str:
             "but they are not turned into a verdict")
 
 
-def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionModel) -> Verdict:
+def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionModel,
+           gate: GateConfig = DEFAULT_GATE) -> Verdict:
     """Gate, score every assessable track, and label the video by its most suspicious track."""
     th = (model.likely_real, model.likely_fake)
     if not ctx.tracks:
@@ -235,13 +237,13 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
             *th,
             None,
             (unvalidated_kind_reason(ctx.info.kind),),
-            tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx)) is None, why, None, {}) for t in ctx.tracks),
+            tuple(TrackVerdict(t.id, (why := gate_reason(t, ctx, gate)) is None, why, None, {}) for t in ctx.tracks),
             {},
         )
     model = kind_model
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
-        why = gate_reason(tr, ctx)
+        why = gate_reason(tr, ctx, gate)
         if why is not None:
             tvs.append(TrackVerdict(tr.id, False, why, None, {}))
             continue

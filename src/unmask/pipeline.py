@@ -22,7 +22,7 @@ from unmask.errors import ModelError
 from unmask.faces.finder import FaceFinder
 from unmask.faces.link import embedding_plan, link_tracks, mean_embeddings
 from unmask.fusion import FusionModel, decide
-from unmask.media.decode import FrameReader
+from unmask.media.decode import FrameReader, sample_rate
 from unmask.media.prefetch import prefetch
 from unmask.media.probe import probe
 from unmask.provenance import read_provenance
@@ -95,7 +95,7 @@ class Scanner:
             self._finder = FaceFinder(self.config.faces)
             self._finder.load()
         if self._analyzers is None:
-            analyzers = build_analyzers(self.config.analyzers)
+            analyzers = build_analyzers(self.config)
             for a in analyzers:
                 a.load()
             self._analyzers = analyzers
@@ -123,7 +123,8 @@ class Scanner:
             from unmask.voice.encoder import VoiceEncoder
 
             self._voice_encoder = VoiceEncoder()  # loaded once, for every claim with a voice
-        ref = ReferenceAnalyzer(claims, model=self._reference_model, embedder=shared, voice_encoder=self._voice_encoder)
+        ref = ReferenceAnalyzer(claims, model=self._reference_model, embedder=shared, voice_encoder=self._voice_encoder,
+                                identity_frames=self.config.identity_frames)
         ref.load()
         if claims is self.claims:
             self._reference = ref
@@ -153,7 +154,7 @@ class Scanner:
             timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
 
         t0 = time.perf_counter()
-        verdict = decide(ctx, results, self.fusion)
+        verdict = decide(ctx, results, self.fusion, self.config.gate)
         verdict, rules = apply_rules(verdict, results)
         verdict, damage = cap_for_damage(
             verdict, ctx.decoding, ctx.info.duration_s
@@ -167,7 +168,7 @@ class Scanner:
         timer.add("provenance", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
         report = build_report(ctx, results, verdict, self.fusion, timer.seconds, warnings, rules=rules,
-                              record_path=record_path, provenance=provenance)
+                              record_path=record_path, provenance=provenance, config_digest=self.config.digest())
         report = replace(report, attachments=collect_attachments(ctx, results, verdict))  # pictures for the HTML report
         report_progress("done", 1.0)
         return report
@@ -213,7 +214,9 @@ class Scanner:
         t0 = time.perf_counter()
         persons = self._link(tracks, analyzers)
         timer.add("link", time.perf_counter() - t0)
-        ctx = MediaContext(info, self.config, tuple(reader.stats), tuple(sampled), tracks, reader.coverage, persons)
+        ctx = MediaContext(info, tuple(reader.stats), tuple(sampled), tracks, reader.coverage, persons,
+                           frame_size=analysed_size(info.width, info.height, self.config.sampling.max_side),
+                           sampled_fps=sample_rate(info.duration_s, self.config.sampling))
         return ctx, list(reader.warnings)
 
     def _link(self, tracks: tuple[FaceTrack, ...], analyzers: list[Analyzer]) -> tuple[Person, ...]:
@@ -266,6 +269,12 @@ def _missing_need(analyzer: Analyzer, ctx: MediaContext) -> str | None:
     if Need.LANDMARKS in analyzer.needs and not any(t.with_landmarks for t in ctx.tracks):
         return "no face landmarks could be found"
     return None
+
+
+def analysed_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) of the analysed frames: frames wider than ``max_side`` are downscaled (as the reader does)."""
+    k = min(1.0, max_side / max(width, height))
+    return max(1, round(width * k)), max(1, round(height * k))
 
 
 def scan(path: str | Path, config: ScanConfig | None = None, progress: Progress | None = None,

@@ -57,16 +57,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from unmask.analyzers.results import ClaimResult, LipSyncMismatch, LipSyncResult
 from unmask.fusion import Verdict
 from unmask.provenance.credentials import AI_SOURCE_TYPES, Credential
 from unmask.types import (
     SCORED_LABELS,
     AnalyzerResult,
-    ClaimResult,
     DecodeCoverage,
     Label,
-    LipSyncMismatch,
-    LipSyncResult,
 )
 
 #: the labels a rule may raise, least to most suspicious

@@ -11,13 +11,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from unmask.config import ScanConfig
+from unmask.config import SamplingConfig
 
 MediaKind = Literal["video", "animation", "image"]
 
@@ -257,7 +256,6 @@ class MediaContext:
     """Everything an analyzer may read. Frames' pixels are gone by now; faces keep crops."""
 
     info: MediaInfo
-    config: ScanConfig
     frame_stats: tuple[FrameStat, ...]
     sampled: tuple[SampledFrame, ...]
     tracks: tuple[FaceTrack, ...]
@@ -265,6 +263,15 @@ class MediaContext:
     decoding: DecodeCoverage | None = None
     #: the tracks grouped by person (empty: not linked, each track is its own person)
     persons: tuple[Person, ...] = ()
+    #: (width, height) of the analysed frames, in whose pixels landmarks are (None: as stored, not downscaled)
+    frame_size: tuple[int, int] | None = None
+    #: frames sampled per second of decoded video (what the sampling plan aimed at)
+    sampled_fps: float = SamplingConfig.fps
+
+    @property
+    def analysed_size(self) -> tuple[int, int]:
+        """(width, height) of the analysed frames."""
+        return self.frame_size or (self.info.width, self.info.height)
 
     @property
     def is_still(self) -> bool:
@@ -403,49 +410,3 @@ def split_feature(feature: str) -> tuple[str, str]:
         if feature.endswith(sfx):
             return feature[: -len(sfx)], how
     return feature, ""
-
-
-@dataclass(frozen=True)
-class LipSyncMismatch:
-    """A speaking face whose mouth fails to follow the voice: the correlation, and its upper bound allowing for
-    chance."""
-
-    track_id: int
-    corr: float
-    upper: float
-
-
-@dataclass(frozen=True)
-class LipSyncResult(AnalyzerResult):
-    """The lip-sync analyzer's result: besides the fusion features, the faces the lip-sync rule may fire on.
-
-    ``mismatches`` are the speaking faces whose correlation stays below ``max_corr`` even one standard
-    error up, most out of sync first; ``dev_false_positives`` says how rare that is on real clips, in words.
-    """
-
-    mismatches: tuple[LipSyncMismatch, ...] = ()
-    max_corr: float = 0.0
-    dev_false_positives: str = ""
-
-
-@dataclass(frozen=True)
-class ClaimCheck:
-    """The claimed-person check's conclusion and what it was checked against (the report's ``reference``)."""
-
-    claimed: str
-    profile_version: int | None
-    profile_created_at: str | None
-    profile_sha256: str
-    calibration_sha256: str
-    conclusion: str
-    statement: str
-    track_id: int | None
-    #: the calibration's mannerism threshold below which the foreign-mannerisms rule fires
-    foreign_mannerisms: float
-
-
-@dataclass(frozen=True)
-class ClaimResult(AnalyzerResult):
-    """The reference analyzer's result: its per-face features plus the conclusion about the claimed person."""
-
-    claim: ClaimCheck | None = None

@@ -46,7 +46,7 @@ def _track(frames: np.ndarray, lms: np.ndarray, step: float = 0.25) -> FaceTrack
 
 def _ctx(track: FaceTrack) -> MediaContext:
     info = MediaInfo("x.mp4", "0" * 64, 1, "mp4", "video", "h264", 4.0, 25.0, 256, 256)
-    return MediaContext(info, ScanConfig(), (), tuple(SampledFrame(o.frame_index, o.t, o.segment, 1)
+    return MediaContext(info, (), tuple(SampledFrame(o.frame_index, o.t, o.segment, 1)
                                                       for o in track.observations), (track,))
 
 

@@ -20,7 +20,6 @@ from unmask.analyzers.sync_curve import (
     sync_suspicion,
 )
 from unmask.faces.signals import SIGNAL_NAMES, TrackSignals
-from unmask.config import ScanConfig
 from unmask.media.speech import Envelope
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
@@ -134,7 +133,7 @@ def _ctx(path: str, *tracks: FaceTrack, has_audio: bool = True, kind: str = "vid
     end = max(t.end_t for t in tracks)
     info = MediaInfo(path, "0" * 64, 1, "wav", kind, "h264", end, 25.0, 512, 512, has_audio=has_audio)
     sampled = tuple(SampledFrame(o.frame_index, o.t, 0, len(tracks)) for o in tracks[0].observations)
-    return MediaContext(info, ScanConfig(), (), sampled, tracks)
+    return MediaContext(info, (), sampled, tracks)
 
 
 def _gated(fn):

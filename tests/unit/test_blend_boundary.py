@@ -12,7 +12,6 @@ import pytest
 from conftest import assert_well_formed
 from unmask.analyzers.blend_boundary import BlendBoundaryAnalyzer, frame_features
 from unmask.faces.regions import in_frame_mask, oval_polygon, polygon_mask, scale_polygon
-from unmask.config import ScanConfig
 from unmask.synth import astronaut
 from unmask.types import FaceObs, FaceTrack, Frame, MediaContext, MediaInfo, SampledFrame
 
@@ -32,7 +31,7 @@ def _ctx(*tracks: FaceTrack, size: int = 512) -> MediaContext:
     info = MediaInfo("astronaut.mp4", "0" * 64, 1, "mp4", "video", "h264", 1.0, 8.0, size, size)
     n = max(len(t) for t in tracks)
     sampled = tuple(SampledFrame(i, i / 8.0, 0, 1) for i in range(n))
-    return MediaContext(info, ScanConfig(), (), sampled, tracks)
+    return MediaContext(info, (), sampled, tracks)
 
 
 def _track(obs: FaceObs, track_id: int = 1, n: int = N_FRAMES) -> FaceTrack:

@@ -43,7 +43,7 @@ class _PolarModel(_Model):
 
 def _ctx(track):
     info = MediaInfo("x.mp4", "0" * 64, 1, "mp4", "video", "h264", 4.0, 25.0, 512, 512)
-    return MediaContext(info, ScanConfig(), (), tuple(SampledFrame(o.frame_index, o.t, 0, 1) for o in track.observations), (track,))
+    return MediaContext(info, (), tuple(SampledFrame(o.frame_index, o.t, 0, 1) for o in track.observations), (track,))
 
 
 def _track(obs, n):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from unmask.analyzers.blinks import LEFT_EYE, RIGHT_EYE, BlinkAnalyzer, detect_blinks, eye_aspect_ratio
-from unmask.config import ScanConfig
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
 FPS = 8.0
@@ -48,7 +47,7 @@ def _ctx(*tracks: FaceTrack) -> MediaContext:
     end = max(tr.end_t for tr in tracks)
     info = MediaInfo("x.mp4", "0" * 64, 1, "mp4", "video", "h264", end, 24.0, 512, 512)
     sampled = tuple(SampledFrame(o.frame_index, o.t, 0, 1) for o in tracks[0].observations)
-    return MediaContext(info, ScanConfig(), (), sampled, tracks)
+    return MediaContext(info, (), sampled, tracks)
 
 
 def test_ear_of_open_and_closed_eyes(base_obs: FaceObs) -> None:
@@ -118,7 +117,7 @@ def test_short_track_is_neutral_with_reason(base_obs: FaceObs) -> None:
 
 def test_still_image_is_skipped(base_obs: FaceObs) -> None:
     info = MediaInfo("x.jpg", "0" * 64, 1, "jpeg", "image", None, 0.0, 0.0, 512, 512)
-    ctx = MediaContext(info, ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), (FaceTrack(0, (base_obs,)),))
+    ctx = MediaContext(info, (), (SampledFrame(0, 0.0, 0, 1),), (FaceTrack(0, (base_obs,)),))
     r = BlinkAnalyzer().analyze(ctx)
     assert r.status == "skipped" and "still image" in (r.reason or "")
 

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from unmask.config import ScanConfig
 from unmask.errors import ModelError
 from unmask.fusion import FusionModel, decide, gate_reason, rescore_saved, track_features
 from unmask.types import AnalyzerResult, FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame, TrackScore
@@ -24,7 +23,7 @@ def _track(tid, n=10, size=120, dt=0.2, landmarks=True):
 
 
 def _ctx(tracks, n_frames=10):
-    return MediaContext(_info(), ScanConfig(), (), tuple(SampledFrame(i, i * 0.2, 0, 1) for i in range(n_frames)), tuple(tracks))
+    return MediaContext(_info(), (), tuple(SampledFrame(i, i * 0.2, 0, 1) for i in range(n_frames)), tuple(tracks))
 
 
 MODEL = FusionModel("t", ("a.x", "b.y"), (0.0, 0.0), (1.0, 1.0), (2.0, -1.0), 0.0, likely_real=0.3, likely_fake=0.8)
@@ -121,7 +120,7 @@ def test_rescore_saved_matches_decide():
 
 
 def test_kinds_the_model_was_not_validated_on_are_not_scored():
-    ctx = MediaContext(_info("image"), ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), (_track(0, n=1),))
+    ctx = MediaContext(_info("image"), (), (SampledFrame(0, 0.0, 0, 1),), (_track(0, n=1),))
     v = decide(ctx, _results({0: 3.0}, {0: 0.0}), MODEL)
     assert v.label == "cannot_assess" and v.score is None and "still images" in v.reasons[0]
     assert v.tracks[0].assessable  # the face itself passed the quality gate
@@ -157,7 +156,7 @@ def test_a_weight_held_at_zero_reads_nothing():
 
 
 def _image_ctx(tracks):
-    return MediaContext(_info("image"), ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), tuple(tracks))
+    return MediaContext(_info("image"), (), (SampledFrame(0, 0.0, 0, 1),), tuple(tracks))
 
 
 def test_stills_use_their_own_model_and_thresholds_when_one_is_validated():

@@ -29,7 +29,7 @@ def _ctx(stats: list[FrameStat], sampled: list[SampledFrame] | None = None,
          tracks: tuple[FaceTrack, ...] = ()) -> MediaContext:
     if sampled is None:
         sampled = [SampledFrame(s.index, s.t, 0, 0) for s in stats[::3]]
-    return MediaContext(_info(stats[-1].t), ScanConfig(), tuple(stats), tuple(sampled), tracks)
+    return MediaContext(_info(stats[-1].t), tuple(stats), tuple(sampled), tracks)
 
 
 def _obs(index: int, t: float, score: float = 0.95, size: float = 120.0) -> FaceObs:
@@ -155,7 +155,7 @@ def test_no_dropout_when_the_face_was_weak_around_the_gap() -> None:
 
 def test_still_image_is_skipped() -> None:
     stats = _stats(n=1)
-    ctx = MediaContext(_info(0.0), ScanConfig(), tuple(stats), (SampledFrame(0, 0.0, 0, 1),), ())
+    ctx = MediaContext(_info(0.0), tuple(stats), (SampledFrame(0, 0.0, 0, 1),), ())
     r = GlitchAnalyzer().analyze(ctx)
     assert r.status == "skipped" and "still image" in (r.reason or "")
 
@@ -173,7 +173,7 @@ def test_freeze_survives_a_real_encode_and_decode(tmp_path) -> None:  # type: ig
     info = probe(path, cfg.sampling)
     reader = FrameReader(info, cfg.sampling)
     sampled = [SampledFrame(f.index, f.t, f.segment, 0) for f in reader]
-    ctx = MediaContext(info, cfg, tuple(reader.stats), tuple(sampled), ())
+    ctx = MediaContext(info, tuple(reader.stats), tuple(sampled), ())
     r = GlitchAnalyzer().analyze(ctx)
     frozen = [e for e in r.evidence if e.cue == "frozen_frames"]
     assert len(frozen) == 1

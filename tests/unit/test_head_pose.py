@@ -10,7 +10,6 @@ import pytest
 from conftest import assert_well_formed
 from unmask.faces.regions import CENTRAL, load_canonical_face
 from unmask.analyzers.head_pose import HeadPoseAnalyzer, PoseSolver
-from unmask.config import ScanConfig
 from unmask.synth import astronaut
 from unmask.types import FaceObs, FaceTrack, Frame, MediaContext, MediaInfo, SampledFrame
 
@@ -30,7 +29,7 @@ def face() -> FaceObs:
 def _ctx(*tracks: FaceTrack) -> MediaContext:
     info = MediaInfo("astronaut.mp4", "0" * 64, 1, "mp4", "video", "h264", 1.0, 8.0, SIZE, SIZE)
     n = max(len(t) for t in tracks)
-    return MediaContext(info, ScanConfig(), (), tuple(SampledFrame(i, i / 8.0, 0, 1) for i in range(n)), tracks)
+    return MediaContext(info, (), tuple(SampledFrame(i, i / 8.0, 0, 1) for i in range(n)), tracks)
 
 
 def _track(obs: FaceObs, track_id: int = 1, n: int = N_FRAMES) -> FaceTrack:

@@ -75,7 +75,7 @@ def test_heatmaps_become_overlays_in_their_analyzers_card(astronaut_obs, face_cl
     obs = replace(astronaut_obs, t=0.5)
     track = FaceTrack(1, (obs,))
     info = MediaInfo("x.mp4", "0" * 64, 10, "mp4", "video", "h264", 1.0, 25.0, 512, 512)
-    ctx = MediaContext(info, None, (), (), (track,))  # type: ignore[arg-type]
+    ctx = MediaContext(info, (), (), (track,))
     result = _fake_heatmap_result(obs, 1)
     verdict = Verdict("likely_fake", 0.9, 0.2, 0.92, 1, (), (), {})
     atts = collect_attachments(ctx, [result], verdict)

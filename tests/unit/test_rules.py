@@ -7,7 +7,8 @@ import pytest
 from unmask.analyzers import av_sync
 from unmask.fusion import TrackVerdict, Verdict
 from unmask.rules import apply_rules
-from unmask.types import AnalyzerResult, ClaimCheck, ClaimResult, TrackScore
+from unmask.analyzers.results import ClaimCheck, ClaimResult
+from unmask.types import AnalyzerResult, TrackScore
 
 
 def _verdict(label: str, assessable: bool = True) -> Verdict:

@@ -19,7 +19,6 @@ from unmask.analyzers.temporal import (
     procrustes_shapes,
     second_difference,
 )
-from unmask.config import ScanConfig
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
 
@@ -49,11 +48,11 @@ def _times(n: int = 60, fps: float = 8.0, jitter: float = 0.2, seed: int = 0) ->
     return np.concatenate([[0.0], np.cumsum(dt[1:])])
 
 
-def _ctx(tracks: tuple[FaceTrack, ...], identity_frames: int = 0) -> MediaContext:
+def _ctx(tracks: tuple[FaceTrack, ...]) -> MediaContext:
     info = MediaInfo("x.mp4", "0" * 64, 1, "mp4", "video", "h264", 8.0, 25.0, 512, 512)
     obs = [o for tr in tracks for o in tr.observations]
     sampled = tuple(SampledFrame(o.frame_index, o.t, 0, 1) for o in obs)
-    return MediaContext(info, ScanConfig(identity_frames=identity_frames), (), sampled, tracks)
+    return MediaContext(info, (), sampled, tracks)
 
 
 class _StubEmbedder(FaceEmbedder):
@@ -92,7 +91,7 @@ def test_procrustes_removes_similarity_motion(base_obs: FaceObs) -> None:
 def test_rigid_motion_with_small_noise_is_calm(base_obs: FaceObs) -> None:
     rng = np.random.default_rng(1)
     track = FaceTrack(1, tuple(_moved(base_obs, k, t, rng) for k, t in enumerate(_times())))
-    r = TemporalAnalyzer(_StubEmbedder()).analyze(_ctx((track,)))
+    r = TemporalAnalyzer(_StubEmbedder(), identity_frames=0).analyze(_ctx((track,)))
     ts = r.for_track(1)
     assert r.status == "ok" and ts is not None
     assert 0.6 < ts.features["jitter_ratio"] < 1.6  # same noise everywhere
@@ -105,7 +104,7 @@ def test_inner_only_jitter_is_caught(base_obs: FaceObs) -> None:
     rng = np.random.default_rng(1)
     calm = FaceTrack(1, tuple(_moved(base_obs, k, t, rng) for k, t in enumerate(_times())))
     jittery = FaceTrack(2, tuple(_moved(base_obs, k, t, rng, inner_noise=1.5) for k, t in enumerate(_times())))
-    an = TemporalAnalyzer(_StubEmbedder())
+    an = TemporalAnalyzer(_StubEmbedder(), identity_frames=0)
     r = an.analyze(_ctx((calm, jittery)))
     c, j = r.for_track(1), r.for_track(2)
     assert c is not None and j is not None
@@ -132,7 +131,7 @@ def test_flicker_inside_the_face_only_is_suspicious(base_obs: FaceObs, inner_onl
     rng = np.random.default_rng(2)
     crops = [_flicker_crop(base_obs, d, inner_only) for d in (-8, 8)]
     obs = tuple(_moved(base_obs, k, t, rng, noise=0.0, crop=crops[k % 2]) for k, t in enumerate(_times(40)))
-    r = TemporalAnalyzer(_StubEmbedder()).analyze(_ctx((FaceTrack(0, obs),)))
+    r = TemporalAnalyzer(_StubEmbedder(), identity_frames=0).analyze(_ctx((FaceTrack(0, obs),)))
     ts = r.for_track(0)
     assert ts is not None
     if inner_only:
@@ -144,8 +143,8 @@ def test_flicker_inside_the_face_only_is_suspicious(base_obs: FaceObs, inner_onl
 def test_identity_switches_are_reported(base_obs: FaceObs) -> None:
     rng = np.random.default_rng(3)
     obs = tuple(_moved(base_obs, k, t, rng) for k, t in enumerate(_times()))
-    same = TemporalAnalyzer(_StubEmbedder()).analyze(_ctx((FaceTrack(0, obs),), identity_frames=6))
-    mixed = TemporalAnalyzer(_StubEmbedder(switch_every=7)).analyze(_ctx((FaceTrack(0, obs),), identity_frames=6))
+    same = TemporalAnalyzer(_StubEmbedder(), identity_frames=6).analyze(_ctx((FaceTrack(0, obs),)))
+    mixed = TemporalAnalyzer(_StubEmbedder(switch_every=7), identity_frames=6).analyze(_ctx((FaceTrack(0, obs),)))
     s, m = same.for_track(0), mixed.for_track(0)
     assert s is not None and m is not None
     assert s.features["id_drift_max"] == pytest.approx(0.0, abs=1e-6)
@@ -156,7 +155,7 @@ def test_identity_switches_are_reported(base_obs: FaceObs) -> None:
 def test_short_track_gets_neutral_features_and_says_so(base_obs: FaceObs) -> None:
     rng = np.random.default_rng(4)
     obs = tuple(_moved(base_obs, k, t, rng) for k, t in enumerate(_times(4)))
-    r = TemporalAnalyzer(_StubEmbedder()).analyze(_ctx((FaceTrack(0, obs),), identity_frames=0))
+    r = TemporalAnalyzer(_StubEmbedder(), identity_frames=0).analyze(_ctx((FaceTrack(0, obs),)))
     ts = r.for_track(0)
     assert ts is not None and r.evidence == ()
     assert ts.score == 0.5  # nothing measurable: neutral
@@ -167,7 +166,7 @@ def test_short_track_gets_neutral_features_and_says_so(base_obs: FaceObs) -> Non
 
 def test_still_image_is_skipped(base_obs: FaceObs) -> None:
     info = MediaInfo("x.jpg", "0" * 64, 1, "jpeg", "image", None, 0.0, 0.0, 512, 512)
-    ctx = MediaContext(info, ScanConfig(), (), (SampledFrame(0, 0.0, 0, 1),), (FaceTrack(0, (base_obs,)),))
+    ctx = MediaContext(info, (), (SampledFrame(0, 0.0, 0, 1),), (FaceTrack(0, (base_obs,)),))
     r = TemporalAnalyzer(_StubEmbedder()).analyze(ctx)
     assert r.status == "skipped" and "still image" in (r.reason or "")
 
@@ -201,7 +200,7 @@ def test_identity_embeddings_are_budgeted_per_video(base_obs: FaceObs) -> None:
     calls: list[int] = []
     original = embedder.embed
     embedder.embed = lambda o: calls.append(o.frame_index) or original(o)  # type: ignore[method-assign]
-    r = TemporalAnalyzer(embedder).analyze(_ctx(tuple(tracks), identity_frames=6))
+    r = TemporalAnalyzer(embedder, identity_frames=6).analyze(_ctx(tuple(tracks)))
     assert len(calls) == 6 * IDENTITY_TRACKS_PER_VIDEO
     assert "identity drift measured only on the 4 longest face tracks" in r.explanation
     assert r.for_track(1).features["id_drift_max"] == r.for_track(2).features["id_drift_max"]  # neutral values

@@ -32,6 +32,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from unmask.analyzers.base import Analyzer
+from unmask.analyzers.results import LipSyncMismatch, LipSyncResult
 from unmask.analyzers.sync_curve import (
     MIN_RUN_S,
     MISMATCH_MAX_CORR,
@@ -55,8 +56,6 @@ from unmask.types import (
     FaceObs,
     FaceTrack,
     Heatmap,
-    LipSyncMismatch,
-    LipSyncResult,
     MediaContext,
     Need,
     TrackScore,

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import ClassVar, TypedDict, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict, TypeVar
 
 from unmask.types import AnalyzerResult, Evidence, Heatmap, MediaContext, Need, TrackScore, split_feature
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from unmask.config import ScanConfig
 
 T = TypeVar("T")
 
@@ -65,6 +70,12 @@ class Analyzer(ABC):
         """
         base, how = split_feature(feature)
         return cls.feature_words.get(base, base.replace("_", " ")), how
+
+    @classmethod
+    def from_config(cls, config: ScanConfig) -> Self:
+        """The analyzer with the settings it reads from ``config`` (most read none), given once when it is built,
+        so ``analyze`` reads only the media's facts."""
+        return cls()
 
     def load(self) -> None:  # noqa: B027  # optional hook: most analyzers load nothing
         """Load heavy models. Called once before the first ``analyze``; default: nothing."""

@@ -27,7 +27,6 @@ from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
 from unmask.faces.regions import (
-    analysed_size,
     band_mask,
     forehead_polygon,
     in_frame_mask,
@@ -274,7 +273,7 @@ class BlendBoundaryAnalyzer(Analyzer):
         scores: list[TrackScore] = []
         evidence: list[Evidence] = []
         for track in ctx.tracks:
-            res = self._track(track, analysed_size(ctx))
+            res = self._track(track, ctx.analysed_size)
             if res is not None:
                 scores.append(res[0])
                 evidence.extend(res[1])

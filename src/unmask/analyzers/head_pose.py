@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer, flagged_spans
-from unmask.faces.regions import CENTRAL, FACE_OVAL, analysed_size, load_canonical_face
+from unmask.faces.regions import CENTRAL, FACE_OVAL, load_canonical_face
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
 
 #: below this yaw/roll disagreement (degrees) the two poses agree as well as landmark noise allows
@@ -170,7 +170,7 @@ class HeadPoseAnalyzer(Analyzer):
 
     def analyze(self, ctx: MediaContext) -> AnalyzerResult:
         solver = self._load_solver()
-        size = analysed_size(ctx)
+        size = ctx.analysed_size
         scores: list[TrackScore] = []
         evidence: list[Evidence] = []
         for track in ctx.tracks:

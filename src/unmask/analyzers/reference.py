@@ -25,11 +25,12 @@ from numpy.typing import NDArray
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
 from unmask.analyzers.base import Analyzer
+from unmask.analyzers.results import ClaimCheck, ClaimResult
+from unmask.config import IDENTITY_FRAMES
 from unmask.errors import InputError
 from unmask.faces.embed import MIN_FACE_PX, FaceEmbedder, evenly_spaced
 from unmask.faces.signals import track_signals
 from unmask.media.audio import read_audio
-from unmask.media.decode import sample_rate
 from unmask.media.speech import speech_envelope
 from unmask.reference.conclusion import ReferenceConclusion, VoiceWords, conclude
 from unmask.reference.identity import profile_distance
@@ -39,8 +40,6 @@ from unmask.reference.profile import PersonProfile
 from unmask.reference.voice import VoiceCheck, VoiceModel, check_voice
 from unmask.types import (
     AnalyzerResult,
-    ClaimCheck,
-    ClaimResult,
     Evidence,
     FaceTrack,
     Heatmap,
@@ -77,8 +76,10 @@ class ReferenceAnalyzer(Analyzer):
 
     def __init__(self, profile: PersonProfile | None = None, model: ReferenceModel | None = None,
                  embedder: FaceEmbedder | None = None, voice_encoder: VoiceEncoder | None = None,
-                 voice_model: VoiceModel | None = None) -> None:
+                 voice_model: VoiceModel | None = None, identity_frames: int = IDENTITY_FRAMES) -> None:
+        """``identity_frames``: face embeddings per track compared with the profile (0: the analyzer's default)."""
         self.profile = profile
+        self.identity_frames = identity_frames
         self._model = model
         self._embedder = embedder or FaceEmbedder()
         self._voice_encoder = voice_encoder or VoiceEncoder()
@@ -151,8 +152,8 @@ class ReferenceAnalyzer(Analyzer):
                        key=lambda t: (-len(t.with_landmarks), t.id))[:MAX_TRACKS]
         if not faces:
             return self.skipped(f"no face large enough to recognise (needs {MIN_FACE_PX:.0f} px)")
-        n_emb = ctx.config.identity_frames or DEFAULT_EMBEDDINGS
-        rate = sample_rate(ctx.info.duration_s, ctx.config.sampling)
+        n_emb = self.identity_frames or DEFAULT_EMBEDDINGS
+        rate = ctx.sampled_fps
         rows: list[tuple[FaceTrack, dict[str, float], list[Evidence]]] = []
         for tr in faces:
             embs = self.track_embeddings(tr, n_emb)

@@ -1,33 +1,32 @@
-"""The explicit list of analyzers. No import-time registration: add a line here."""
+"""Builds the analyzers a configuration names. No import-time registration.
+
+The one list of analyzers is :data:`unmask.config.ALL_ANALYZERS`; analyzer ``NAME`` is the one
+:class:`~unmask.analyzers.base.Analyzer` subclass named ``NAME`` in module ``unmask.analyzers.NAME``,
+imported only when the analyzer is used. A new analyzer: its module, and its name in that list.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
 
 from unmask.analyzers.base import Analyzer
+from unmask.config import ALL_ANALYZERS, ScanConfig
 from unmask.errors import ConfigError
-
-#: name -> (module, class); modules are imported only when the analyzer is used
-ANALYZERS: dict[str, tuple[str, str]] = {
-    "blend_boundary": ("unmask.analyzers.blend_boundary", "BlendBoundaryAnalyzer"),
-    "head_pose": ("unmask.analyzers.head_pose", "HeadPoseAnalyzer"),
-    "temporal": ("unmask.analyzers.temporal", "TemporalAnalyzer"),
-    "glitches": ("unmask.analyzers.glitches", "GlitchAnalyzer"),
-    "blinks": ("unmask.analyzers.blinks", "BlinkAnalyzer"),
-    "blend_cnn": ("unmask.analyzers.blend_cnn", "BlendCNNAnalyzer"),
-    "av_sync": ("unmask.analyzers.av_sync", "AVSyncAnalyzer"),
-    "animation": ("unmask.analyzers.animation", "AnimationAnalyzer"),
-}
 
 
 def analyzer_class(name: str) -> type[Analyzer]:
     """The named analyzer's class (its module imported now, not before)."""
-    if name not in ANALYZERS:
-        raise ConfigError(f"unknown analyzer {name!r}; known: {sorted(ANALYZERS)}")
-    module, cls = ANALYZERS[name]
-    return getattr(import_module(module), cls)  # type: ignore[no-any-return]
+    if name not in ALL_ANALYZERS:
+        raise ConfigError(f"unknown analyzer {name!r}; known: {sorted(ALL_ANALYZERS)}")
+    module = import_module(f"unmask.analyzers.{name}")
+    found = [obj for obj in vars(module).values()
+             if isinstance(obj, type) and issubclass(obj, Analyzer) and obj.__module__ == module.__name__
+             and getattr(obj, "name", None) == name]
+    if len(found) != 1:
+        raise ConfigError(f"module {module.__name__} must define one analyzer named {name!r}, found {len(found)}")
+    return found[0]
 
 
-def build_analyzers(names: tuple[str, ...] | list[str]) -> list[Analyzer]:
-    """Instantiate the named analyzers (not yet loaded), in the order given."""
-    return [analyzer_class(name)() for name in names]
+def build_analyzers(config: ScanConfig) -> list[Analyzer]:
+    """The configured analyzers (not yet loaded), in the configured order, each given its settings."""
+    return [analyzer_class(name).from_config(config) for name in config.analyzers]

@@ -18,15 +18,21 @@ the source and the target identity. Three training-free cues:
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from unmask.analyzers.base import Analyzer
+from unmask.config import IDENTITY_FRAMES
 from unmask.faces.embed import SAME_PERSON_DISTANCE, FaceEmbedder, distances_to_median, evenly_spaced
 from unmask.types import AnalyzerResult, Evidence, FaceObs, FaceTrack, MediaContext, Need, TrackScore
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from unmask.config import ScanConfig
 
 # mediapipe mesh indices (subject's left/right as in mediapipe's connection sets)
 EYES = (7, 33, 133, 144, 145, 153, 154, 155, 157, 158, 159, 160, 161, 163, 173, 246,
@@ -249,8 +255,14 @@ class TemporalAnalyzer(Analyzer):
         "id_drift_mean": 1,
     }
 
-    def __init__(self, embedder: FaceEmbedder | None = None) -> None:
+    def __init__(self, embedder: FaceEmbedder | None = None, identity_frames: int = IDENTITY_FRAMES) -> None:
+        """``identity_frames``: dlib embeddings per track for identity drift (``ScanConfig.identity_frames``)."""
         self._embedder = embedder or FaceEmbedder()
+        self.identity_frames = identity_frames
+
+    @classmethod
+    def from_config(cls, config: ScanConfig) -> Self:
+        return cls(identity_frames=config.identity_frames)
 
     @property
     def embedder(self) -> FaceEmbedder:
@@ -271,7 +283,7 @@ class TemporalAnalyzer(Analyzer):
         longest = sorted(ctx.tracks, key=lambda t: (-len(t.with_landmarks), t.id))[:IDENTITY_TRACKS_PER_VIDEO]
         budgeted = {t.id for t in longest}
         for track in ctx.tracks:
-            ts, ev, note = self._track(track, ctx.config.identity_frames, in_identity_budget=track.id in budgeted)
+            ts, ev, note = self._track(track, self.identity_frames, in_identity_budget=track.id in budgeted)
             scores.append(ts)
             evidence.extend(ev)
             if note:

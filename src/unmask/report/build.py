@@ -53,9 +53,11 @@ def build_report(
     rules: Sequence[RuleHit] = (),
     record_path: bool = False,
     provenance: Provenance | None = None,
+    config_digest: str = "",
 ) -> Report:
     """The report of one scan. ``record_path``: record the file's full path, not only its name.
-    ``provenance``: what the file says about itself (``null`` in the report when not read)."""
+    ``provenance``: what the file says about itself (``null`` in the report when not read).
+    ``config_digest``: ``ScanConfig.digest()`` of the settings of the scan."""
     info = ctx.info
     verdict = replace(verdict, reasons=reasons_per_person(verdict.reasons, ctx))
     fused_model = fusion
@@ -174,7 +176,7 @@ def build_report(
         },
         "model": {"fusion_version": fused_model.version, "fusion_sha256": fused_model.sha256,
                   "weights": analysis_weights(results)},
-        "config_digest": ctx.config.digest(),
+        "config_digest": config_digest,
         "timings": {k.replace("analyzer.", "analyzer_") + "_s": rounded(v, 4) for k, v in timings.items()},
     }
     return Report.from_dict(data)

@@ -9,7 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from unmask.types import AnalyzerResult, ClaimResult, Evidence, MediaContext
+from unmask.analyzers.results import ClaimResult
+from unmask.types import AnalyzerResult, Evidence, MediaContext
 
 TIMELINE_BIN_S = 1.0
 
