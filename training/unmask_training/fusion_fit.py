@@ -80,12 +80,13 @@ def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
 
 def feature_signs(names: list[str]) -> np.ndarray:
     """Each ``analyzer.feature``'s allowed weight sign (+1, -1, 0: free), from its analyzer's ``suspect_when``."""
-    from unmask.analyzers.registry import ANALYZERS, analyzer_class
+    from unmask.analyzers.registry import analyzer_class
+    from unmask.config import ALL_ANALYZERS
 
     signs = []
     for name in names:
         analyzer, feature = name.split(".", 1)
-        signs.append(analyzer_class(analyzer).direction(feature) if analyzer in ANALYZERS else 0)
+        signs.append(analyzer_class(analyzer).direction(feature) if analyzer in ALL_ANALYZERS else 0)
     return np.array(signs, dtype=int)
 
 
