@@ -56,7 +56,7 @@ SEAM_TREND_SAMPLES = 7  # moving average removed from each ray's steps (local-st
 #: mismatches smaller than these are ordinary (skin vs hair/background differ a little in any photo)
 NOISE_NORMAL = math.log(2.0)  # inner face up to 2x smoother/noisier than the ring
 SHARP_NORMAL = math.log(2.0)
-COLOR_NORMAL = 1.0  # chroma (a*b*) median distance in units of the pooled chroma spread
+COLOUR_NORMAL = 1.0  # chroma (a*b*) median distance in units of the pooled chroma spread
 SEAM_NORMAL = 0.35  # radial-gradient coherence (0 random .. 1 the same step on every ray)
 #: the inner face (eyes, nostrils, lips) should be sharper than bare forehead; at or below equal it is suspect
 FH_SHARP_NORMAL = 0.0
@@ -195,12 +195,12 @@ def _excess(f: dict[str, float]) -> dict[str, float]:
     out = {
         "noise": (abs(f["noise_ratio"]) - NOISE_NORMAL) / NOISE_NORMAL,
         "sharp": (abs(f["sharp_ratio"]) - SHARP_NORMAL) / SHARP_NORMAL,
-        "color": (f["color_dist"] - COLOR_NORMAL) / COLOR_NORMAL,
+        "colour": (f["color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL,
         "seam": (f["seam"] - SEAM_NORMAL) / (1.0 - SEAM_NORMAL),
     }
     if "fh_sharp_ratio" in f:
         out["fh_sharp"] = (FH_SHARP_NORMAL - f["fh_sharp_ratio"]) / FH_SHARP_SCALE
-        out["fh_color"] = (f["fh_color_dist"] - COLOR_NORMAL) / COLOR_NORMAL
+        out["fh_colour"] = (f["fh_color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL
     return out
 
 
@@ -225,12 +225,12 @@ def _describe(cue: str, f: dict[str, float]) -> str:
             return ("the inner face is blurrier than the edge of the head around it, "
                     "as when a lower-resolution face is pasted in")
         return "the inner face is sharper than the edge of the head around it, as when a face is pasted in"
-    if cue == "color":
+    if cue == "colour":
         return "the colour of the inner face does not match the skin around its edge, as when a face is pasted in"
     if cue == "fh_sharp":
         return ("the eyes, nose and mouth area is no sharper than the plain skin of the forehead above it, "
                 "as when a smoother, lower-resolution face is pasted in below the brows")
-    if cue == "fh_color":
+    if cue == "fh_colour":
         return (
             "the skin tone of the inner face does not match the forehead above the brows, as when a face is pasted in"
         )
