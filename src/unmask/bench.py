@@ -26,11 +26,11 @@ import numpy as np
 
 from unmask.config import ScanConfig
 from unmask.errors import ManifestError, UnmaskError
-from unmask.fusion import rescore_saved
 from unmask.metrics import roc_metrics
 from unmask.pipeline import Scanner
 from unmask.progress import ProgressBar
 from unmask.report.model import Report
+from unmask.report.rescore import rescore
 from unmask.types import SCORED_LABELS, Label
 
 SCORED = SCORED_LABELS
@@ -322,24 +322,23 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
         for i, row in enumerate(rows):
             bar.update(row.path.name, i / len(rows))
             rpath = out / "reports" / report_name(row, transform_name)
-            report: dict[str, Any] | None = None
+            report: Report | None = None
             error = None
             t0 = time.perf_counter()
             if rpath.exists() and not fresh:
                 cached = json.loads(rpath.read_text())
                 if cached.get("config_digest") == digest and report_identity(cached) == identity:
-                    report = cached
-                    if cached.get("model", {}).get("fusion_sha256") != scanner.fusion.sha256:
-                        report = rescore_saved(cached, scanner.fusion)  # same features, new fusion: no rescan
+                    report = Report.from_dict(cached)
+                    if report.model.fusion_sha256 != scanner.fusion.sha256:
+                        report = rescore(report, scanner.fusion)  # same features, new fusion: no rescan
             if report is None:
                 try:
                     n_scanned += 1
-                    report = dict(_scan(scanner, row.path, transform).data)
-                    _write(rpath, json.dumps(report, indent=1))
+                    report = _scan(scanner, row.path, transform)
+                    _write(rpath, json.dumps(report.data, indent=1))
                 except UnmaskError as e:
                     error = str(e)
-            records.append(_record(row, None if report is None else Report.from_dict(report), error,
-                                   time.perf_counter() - t0))
+            records.append(_record(row, report, error, time.perf_counter() - t0))
     wall_total = time.perf_counter() - t_bench
     threshold = scanner.fusion.likely_fake
     videos = [r for r in records if r["kind"] != "image"]
@@ -385,7 +384,7 @@ def run_bench(manifest: Path, out: Path, config: ScanConfig, limit: int | None =
     return summary
 
 
-def _scan(scanner: Scanner, path: Path, transform: Transform | None) -> Any:
+def _scan(scanner: Scanner, path: Path, transform: Transform | None) -> Report:
     if transform is None:
         return scanner.scan(path)
     with tempfile.TemporaryDirectory() as tmp:

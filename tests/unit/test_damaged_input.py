@@ -17,13 +17,14 @@ import pytest
 
 from unmask import synth
 from unmask.config import SamplingConfig, ScanConfig
-from unmask.fusion import FusionModel, TrackVerdict, Verdict, rescore_saved
+from unmask.fusion import FusionModel, TrackVerdict, Verdict
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
 from unmask.report.build import load_schema
 from unmask.report.html import render_html
-from unmask.rules import DAMAGE_RULE, cap_for_damage, decoded_words
+from unmask.report.rescore import rescore_saved
 from unmask.report.text import format_report
+from unmask.rules import DAMAGE_RULE, cap_for_damage, decoded_words
 from unmask.types import DecodeCoverage
 
 S = SamplingConfig()

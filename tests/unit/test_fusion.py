@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from unmask.errors import ModelError
-from unmask.fusion import FusionModel, decide, gate_reason, rescore_saved, track_features
+from unmask.fusion import FusionModel, decide, gate_reason, track_features
+from unmask.report.rescore import rescore_saved
 from unmask.types import AnalyzerResult, FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame, TrackScore
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from unmask.errors import ManifestError, UnmaskError
-from unmask.fusion import Z_CLIP, report_track_features
+from unmask.fusion import Z_CLIP
 from unmask.metrics import roc_metrics
+from unmask.report.rescore import report_track_features
 
 REG_C = 0.1  # strong L2: ~90 training videos, a few dozen features
 TARGET_FPR = 0.05
