@@ -1,4 +1,5 @@
-"""Command line: ``unmask scan``, ``unmask batch``, ``unmask serve``, ``unmask bench``, ``unmask enroll``, ``unmask people``.
+"""Command line: ``unmask scan``, ``unmask batch``, ``unmask serve``, ``unmask bench``, ``unmask enroll``,
+``unmask people``.
 
 Thin on purpose: it parses, calls the library, prints. Bad input never shows a
 traceback: each failing file gets one line naming it and what is wrong, the
@@ -27,26 +28,33 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="unmask", description="Tell whether a face in a video was swapped or re-animated by AI, and show why.")
+    p = argparse.ArgumentParser(
+        prog="unmask", description="Tell whether a face in a video was swapped or re-animated by AI, and show why.")
     p.add_argument("--version", action="version", version=f"unmask {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", metavar="FILE", help="TOML or JSON settings file (see docs/architecture.md)")
-        sp.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="override one setting, e.g. --set sampling.fps=4")
+        sp.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                        help="override one setting, e.g. --set sampling.fps=4")
         sp.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
         sp.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
 
     s = sub.add_parser("scan", help="scan videos or images and print a verdict with its evidence")
     s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("--json", metavar="OUT", help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
-    s.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here (a directory when scanning several files)")
+    s.add_argument("--json", metavar="OUT",
+                   help="write the JSON report here ('-' for stdout; a directory when scanning several files)")
+    s.add_argument("--html", metavar="OUT",
+                   help="write a self-contained HTML report here (a directory when scanning several files)")
     s.add_argument("--record-path", action="store_true",
                    help="record the file's full path in the reports (default: only its name, so reports can be shared)")
     s.add_argument("--evidence", type=int, default=3, metavar="N", help="evidence lines to print per file (default 3)")
-    s.add_argument("--claims", metavar="NAME", help="check the video against this enrolled person (see `unmask enroll`)")
-    s.add_argument("--claims-version", type=int, metavar="N", help="use this version of the person's profile (default: newest)")
-    s.add_argument("--db", metavar="URL", help="database of enrolled people (default: UNMASK_DATABASE_URL, else the user data directory)")
+    s.add_argument("--claims", metavar="NAME",
+                   help="check the video against this enrolled person (see `unmask enroll`)")
+    s.add_argument("--claims-version", type=int, metavar="N",
+                   help="use this version of the person's profile (default: newest)")
+    s.add_argument("--db", metavar="URL",
+                   help="database of enrolled people (default: UNMASK_DATABASE_URL, else the user data directory)")
     common(s)
 
     b = sub.add_parser("batch", help="scan folders, manifests or lists of paths with a pool of workers (resumable)",
@@ -111,11 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     common(b)
 
     sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
-    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; beyond loopback needs UNMASK_API_TOKENS)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     sv.add_argument("--workers", type=int, default=1, help="scans run at once, one process each (default 1)")
-    sv.add_argument("--data-dir", metavar="DIR", default=None, help="uploads and the SQLite database (default: UNMASK_DATA_DIR or the user data directory)")
-    sv.add_argument("--allow-dir", metavar="DIR", action="append", default=[], help="let clients scan files under DIR by server-side path (repeatable)")
+    sv.add_argument("--data-dir", metavar="DIR", default=None,
+                    help="uploads and the SQLite database (default: UNMASK_DATA_DIR or the user data directory)")
+    sv.add_argument("--allow-dir", metavar="DIR", action="append", default=[],
+                    help="let clients scan files under DIR by server-side path (repeatable)")
     sv.add_argument("--max-upload-mb", type=float, default=None, help="largest upload accepted, in MB (default 2048)")
     sv.add_argument("--insecure-no-auth", action="store_true", help="serve beyond loopback without API tokens")
     common(sv)
@@ -183,7 +194,7 @@ def display_names(paths: Sequence[str]) -> list[str]:
     not UTF-8 show as U+FFFD."""
     parts = [Path(os.path.normpath(os.path.abspath(p))).parts for p in paths]
     out = []
-    for i, pp in enumerate(parts):
+    for pp in parts:
         k = 1
         while k < len(pp) and any(qq != pp and qq[-k:] == pp[-k:] for qq in parts):
             k += 1
@@ -287,8 +298,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     rate = f", {summary.files_per_s:.2f} files/s" if summary.files_per_s else ""
+    where = "" if summary.backend == "local" else " on " + summary.backend
     print(f"{summary.files} files: {summary.scanned} scanned, {summary.resumed} already done, "
-          f"{summary.errors} failed ({summary.workers} workers{'' if summary.backend == 'local' else ' on ' + summary.backend}, "
+          f"{summary.errors} failed ({summary.workers} workers{where}, "
           f"{summary.wall_s:.1f} s{rate})")
     for label, n in summary.verdicts.items():
         print(f"  {label}: {n}")
@@ -296,7 +308,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         _err(f"{f['path']}: {f['error']}")
     if len(summary.failed) > 20:
         _err(f"... and {len(summary.failed) - 20} more failures (see {args.out}/summary.json)")
-    print(f"wrote {summary.index}" + (f", {summary.parquet}" if summary.parquet else "") + f" and {args.out}/summary.json")
+    parquet = f", {summary.parquet}" if summary.parquet else ""
+    print(f"wrote {summary.index}{parquet} and {args.out}/summary.json")
     return EXIT_FAILED if summary.errors else EXIT_OK
 
 
@@ -308,7 +321,8 @@ def false_positive_lines(fp: dict[str, Any]) -> list[str]:
         if rows:
             out.append(f"real videos at likely_fake by {title}:")
             width = max(len(k) for k in rows)
-            out += [f"  {k:<{width}}  {v['likely_fake']:>3} of {v['n']:<3} ({100 * v['rate']:.0f} %)" for k, v in rows.items()]
+            out += [f"  {k:<{width}}  {v['likely_fake']:>3} of {v['n']:<3} ({100 * v['rate']:.0f} %)"
+                    for k, v in rows.items()]
     return out
 
 
@@ -318,7 +332,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
                         speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet,
                         long_speed=args.long_speed)
-    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor", "peak_rss_mb")
+    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor",
+            "peak_rss_mb")
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
     for line in false_positive_lines(summary.get("false_positives", {}).get("videos", {})):
         print(line)
@@ -381,14 +396,15 @@ def _cmd_people(args: argparse.Namespace) -> int:
         else:
             recs = people.latest()
             if args.json:
-                print(json.dumps([{"name": r.name, "version": r.version, "stored_at": r.created_at.isoformat(), **r.summary}
-                                  for r in recs], indent=2))
+                print(json.dumps([{"name": r.name, "version": r.version, "stored_at": r.created_at.isoformat(),
+                                   **r.summary} for r in recs], indent=2))
             elif not recs:
                 print("no one enrolled yet (unmask enroll NAME VIDEO... adds someone)")
             else:
                 for r in recs:
                     sm = r.summary
-                    print(f"{r.name}  v{r.version}  {r.created_at:%Y-%m-%d}  {sm.get('face_seconds', 0):.0f} s of face video, "
+                    print(f"{r.name}  v{r.version}  {r.created_at:%Y-%m-%d}  "
+                          f"{sm.get('face_seconds', 0):.0f} s of face video, "
                           f"{sm.get('embeddings', 0)} face images, {sm.get('mannerism_windows', 0)} mannerism windows, "
                           f"{_voice_words(sm)}")
     return EXIT_OK
