@@ -51,25 +51,26 @@ def main() -> None:
     t1 = time.perf_counter()
     report = scanner.scan(a.clip)
     scan_s = time.perf_counter() - t1
-    info = report.data["input"]
+    info, sampling = report.input, report.sampling
+    duration = info.duration_s or 0.0  # a synthetic clip always has one
     print(json.dumps({
-        "clip": f"{info['width']}x{info['height']} {info['duration_s']:g} s {info['fps']:g} fps (synthetic)",
+        "clip": f"{info.width}x{info.height} {duration:g} s {info.fps or 0.0:g} fps (synthetic)",
         "import_s": round(import_s, 2),
         "model_load_s": round(load_s, 2),
         "startup_s": round(import_s + load_s, 2),
         "scan_s": round(scan_s, 2),
         "decode_only_s": round(decode_s, 2),
         "scan_to_decode_ratio": round(scan_s / max(decode_s, 1e-9), 2),
-        "real_time_factor": round(info["duration_s"] / scan_s, 2),
-        "frames_analyzed": report.data["sampling"]["frames_analyzed"],
-        "segments": report.data["sampling"]["segments"],
-        "examined_s": report.data["sampling"].get("examined_s"),
-        "coverage": report.data["sampling"].get("coverage"),
-        "faces": len(report.data["faces"]),
-        "persons": len(report.data.get("persons", [])),
+        "real_time_factor": round(duration / scan_s, 2),
+        "frames_analyzed": sampling.frames_analyzed,
+        "segments": sampling.segments,
+        "examined_s": sampling.examined_s,
+        "coverage": sampling.coverage,
+        "faces": len(report.faces),
+        "persons": len(report.persons),
         "verdict": report.label,
         "peak_rss_mb": peak_rss_mb(),
-        "timings": report.data["timings"],
+        "timings": dict(report.timings),
     }))
 
 
