@@ -191,16 +191,19 @@ def _seam(g: NDArray[Any], poly: NDArray[Any], centre: NDArray[Any]) -> float:
 
 
 def _excess(f: dict[str, float]) -> dict[str, float]:
-    """How far each mismatch goes beyond what is ordinary, in units of its own scale (<= 0: ordinary)."""
+    """How far each mismatch goes beyond what is ordinary, in units of its own scale (<= 0: ordinary).
+
+    The keys are stored: evidence cues are ``blend_`` + key (``blend_color``, ``blend_fh_color``).
+    """
     out = {
         "noise": (abs(f["noise_ratio"]) - NOISE_NORMAL) / NOISE_NORMAL,
         "sharp": (abs(f["sharp_ratio"]) - SHARP_NORMAL) / SHARP_NORMAL,
-        "colour": (f["color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL,
+        "color": (f["color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL,
         "seam": (f["seam"] - SEAM_NORMAL) / (1.0 - SEAM_NORMAL),
     }
     if "fh_sharp_ratio" in f:
         out["fh_sharp"] = (FH_SHARP_NORMAL - f["fh_sharp_ratio"]) / FH_SHARP_SCALE
-        out["fh_colour"] = (f["fh_color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL
+        out["fh_color"] = (f["fh_color_dist"] - COLOUR_NORMAL) / COLOUR_NORMAL
     return out
 
 
@@ -225,12 +228,12 @@ def _describe(cue: str, f: dict[str, float]) -> str:
             return ("the inner face is blurrier than the edge of the head around it, "
                     "as when a lower-resolution face is pasted in")
         return "the inner face is sharper than the edge of the head around it, as when a face is pasted in"
-    if cue == "colour":
+    if cue == "color":
         return "the colour of the inner face does not match the skin around its edge, as when a face is pasted in"
     if cue == "fh_sharp":
         return ("the eyes, nose and mouth area is no sharper than the plain skin of the forehead above it, "
                 "as when a smoother, lower-resolution face is pasted in below the brows")
-    if cue == "fh_colour":
+    if cue == "fh_color":
         return (
             "the skin tone of the inner face does not match the forehead above the brows, as when a face is pasted in"
         )
