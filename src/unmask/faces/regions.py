@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from unmask.errors import ModelError
-from unmask.types import FaceObs, MediaContext
+from unmask.types import FaceObs
 
 #: the face outline, as a closed loop (forehead top, temple, cheek, jaw, chin, and back)
 FACE_OVAL: tuple[int, ...] = (
@@ -87,14 +87,6 @@ def band_mask(poly: npt.NDArray[np.float64], inner: float, outer: float,
     """Pixels between the polygon scaled by ``inner`` and by ``outer`` about its centre."""
     c = poly.mean(axis=0)
     return polygon_mask(scale_polygon(poly, outer, c), shape) & ~polygon_mask(scale_polygon(poly, inner, c), shape)
-
-
-def analysed_size(ctx: MediaContext) -> tuple[int, int]:
-    """(width, height) of the analysed frames, in whose pixels landmarks are (frames wider than max_side are
-    downscaled)."""
-    w, h = ctx.info.width, ctx.info.height
-    k = min(1.0, ctx.config.sampling.max_side / max(w, h))
-    return max(1, round(w * k)), max(1, round(h * k))
 
 
 def in_frame_mask(obs: FaceObs, frame_size: tuple[int, int]) -> npt.NDArray[np.bool_]:
