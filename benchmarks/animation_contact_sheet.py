@@ -28,11 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.faces.regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW
 from unmask.config import FaceConfig, SamplingConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import face_view
 from unmask.faces.finder import FaceFinder
+from unmask.faces.regions import FACE_OVAL, LEFT_BROW, RIGHT_BROW
 from unmask.faces.warp import INNER_LIPS, LEFT_CORNERS, LEFT_LIDS, OUTER_LIPS, RIGHT_CORNERS, RIGHT_LIDS
 from unmask.media.decode import FrameReader
 from unmask.media.probe import probe
@@ -97,7 +97,7 @@ def procedural_driver(xy: np.ndarray, depth: np.ndarray, frames: int, yaw: float
     blink once around ``blink`` (a fraction of the clip)."""
     u = np.linspace(0.0, 1.0, frames)
     out = []
-    for k, t in enumerate(u):
+    for t in u:
         f = open_jaw(xy, mouth * float(np.sin(np.pi * talk * t) ** 2))
         closed = float(np.exp(-(((t - blink) * (frames - 1)) / 0.8) ** 2))  # a blink about two frames long
         f = set_lids(f, xy, 1.0 - 0.9 * closed)

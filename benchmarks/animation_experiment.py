@@ -36,13 +36,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.errors import UnmaskError
 from unmask.faces.mesh import FaceMesher
-from unmask_training.learned.animate import AnimationPairSampler
+from unmask.faces.regions import FACE_OVAL, scale_polygon
 from unmask.learned.animation_cues import (
-    BadCueInput, feature_names, region_masks, window_cues, windows,
+    BadCueInput,
+    feature_names,
+    region_masks,
+    window_cues,
+    windows,
 )
+from unmask_training.learned.animate import AnimationPairSampler
 from unmask_training.learned.dataset import FaceSet
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -35,17 +35,31 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from animation_experiment import (  # noqa: E402
-    FAKE, GENERATORS, MANIFEST, REAL, WINDOW, auc, beauty, damage, draw_damage, generator_of, remesh, subset,
+    FAKE,
+    GENERATORS,
+    MANIFEST,
+    REAL,
+    WINDOW,
+    auc,
+    beauty,
+    damage,
+    draw_damage,
+    generator_of,
+    remesh,
+    subset,
     val_groups,
 )
 
 from unmask.errors import UnmaskError  # noqa: E402
 from unmask.faces.mesh import FaceMesher  # noqa: E402
-from unmask_training.learned.animate import AnimationPairSampler  # noqa: E402
 from unmask.learned.animation_cues import BadCueInput, window_cues, windows  # noqa: E402
+from unmask_training.learned.animate import AnimationPairSampler  # noqa: E402
 from unmask_training.learned.dataset import FaceSet  # noqa: E402
 from unmask_training.learned.feature_dynamics import (  # noqa: E402
-    BadDynamicsInput, dynamics_names, fit_basis, window_dynamics,
+    BadDynamicsInput,
+    dynamics_names,
+    fit_basis,
+    window_dynamics,
 )
 from unmask_training.learned.frame_features import EncoderConfig, FrameEncoder  # noqa: E402
 from unmask_training.learned.resynthesis import resynthesize  # noqa: E402
@@ -247,7 +261,7 @@ class TinyConvHead:
         return seq, X[:, -2:]
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, epochs: int = 400, seed: int = 0) -> "TinyConvHead":
+    def fit(cls, X: np.ndarray, y: np.ndarray, epochs: int = 400, seed: int = 0) -> TinyConvHead:
         import torch
         from torch import nn
 

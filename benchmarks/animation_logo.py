@@ -35,8 +35,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import animation_experiment as ax  # noqa: E402  (part 2's pairs, damage, windows)
 
-from unmask_training.learned.animate import AnimationPairSampler  # noqa: E402
 from unmask.learned.animation_cues import feature_names  # noqa: E402
+from unmask_training.learned.animate import AnimationPairSampler  # noqa: E402
 from unmask_training.learned.dataset import FaceSet  # noqa: E402
 
 ROOT = ax.ROOT

@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 
 from unmask.faces.regions import CENTRAL, band_mask, forehead_polygon, oval_polygon, polygon_mask, scale_polygon
+from unmask_training.learned.augment import at_native_scale, crop_resize
 from unmask_training.learned.dataset import FaceSet
 from unmask_training.learned.sbi import make_sample
-from unmask_training.learned.augment import at_native_scale, crop_resize
 
 CELL = 8
 REGIONS = ("inner", "mid", "ring_in", "ring_out", "outer", "forehead")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from unmask.learned.runtime import BlendModel, crop_views, top_mean
 from unmask_training.learned.dataset import FaceSet, concat
 from unmask_training.learned.finetune import FinetuneConfig, ValidationSet, split
-from unmask.learned.runtime import BlendModel, crop_views, top_mean
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         m.load()
         sess = m._session  # the views are already cropped: run the network directly
 
-        def prob(x: np.ndarray) -> np.ndarray:
+        def prob(x: np.ndarray, sess=sess) -> np.ndarray:
             res = []
             for k in range(0, len(x), 64):
                 logit = sess.run(["logit"], {"image": np.ascontiguousarray(x[k:k + 64].transpose(0, 3, 1, 2),

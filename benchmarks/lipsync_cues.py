@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 
 from unmask.analyzers.av_sync import AVSyncAnalyzer
-from unmask.faces.regions import LEFT_EYE, RIGHT_EYE
 from unmask.errors import UnmaskError
+from unmask.faces.regions import LEFT_EYE, RIGHT_EYE
 from unmask.pipeline import Scanner
 from unmask.types import FaceObs
 

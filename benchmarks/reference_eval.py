@@ -53,9 +53,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from unmask.analyzers.av_sync import MISMATCH_MAX_CORR, AVSyncAnalyzer, corr_upper
-from unmask.faces.embed import FaceEmbedder, MIN_FACE_PX
 from unmask.analyzers.reference import DEFAULT_EMBEDDINGS, ReferenceAnalyzer
 from unmask.config import ScanConfig
+from unmask.faces.embed import MIN_FACE_PX
 from unmask.media.audio import read_audio
 from unmask.media.speech import classify_sound, speech_envelope
 from unmask.pipeline import Scanner
@@ -147,7 +147,7 @@ def extract(manifest: Path, out: Path, paths: list[str], quiet: bool) -> dict[st
                     b = FaceTrack(main.id, tuple(o for o in main.observations if o.t >= mid))
                     rec["half_a_win"] = track_windows(track_signals(a)).vectors
                     rec["half_b_win"] = track_windows(track_signals(b)).vectors
-                    rec["half_a_emb"] = ref.track_embeddings(a, max(3, int((a.end_t - a.start_t)))).astype(np.float32)
+                    rec["half_a_emb"] = ref.track_embeddings(a, max(3, int(a.end_t - a.start_t))).astype(np.float32)
                     rec["half_b_emb"] = ref.track_embeddings(b, DEFAULT_EMBEDDINGS).astype(np.float32)
         # check path: the scan's own sampling and face stage
         if not rel.endswith((".jpg", ".png", ".jpeg")):
@@ -424,7 +424,7 @@ def timing(manifest: Path, out: Path, profile_from: list[str], check_files: list
 
     res: dict[str, Any] = {}
     enroller = Enroller(ScanConfig())
-    enroller.finder, enroller.embedder  # load models before timing
+    _ = enroller.finder, enroller.embedder  # load models before timing
     clip = write_face_clip(out / "enrol-60s-720p.mp4", seconds=60.0, size=(1280, 720))
     t0 = time.perf_counter()
     e = enroller.enroll("synthetic", [clip])

@@ -25,9 +25,9 @@ from unmask.config import FaceConfig
 from unmask.errors import UnmaskError
 from unmask.faces.align import VIEW_ZOOM, face_view
 from unmask.faces.finder import FaceFinder
-from unmask_training.learned.sbi import contact_sheet
 from unmask.synth import astronaut
 from unmask.types import Frame
+from unmask_training.learned.sbi import contact_sheet
 
 #: (mirrored, degrees of roll, scale) of the photo before meshing: a little variety on one face
 VARIANTS = ((False, 0.0, 1.0), (True, 0.0, 1.0), (False, 8.0, 0.9), (True, -6.0, 1.1))

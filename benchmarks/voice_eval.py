@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_eval import PEOPLE, SAME_FOOTAGE, auc, eer  # noqa: E402
 
 from unmask.media.audio import read_audio  # noqa: E402
-from unmask.synth import write_dub  # noqa: E402
 from unmask.reference.voice import VoiceModel, speaker_groups, voice_similarity  # noqa: E402
+from unmask.synth import write_dub  # noqa: E402
 from unmask.voice.encoder import VoiceEncoder  # noqa: E402
 from unmask.voice.segments import speech_segments  # noqa: E402
 

@@ -13,8 +13,9 @@ import hashlib
 import os
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from unmask.config import ScanConfig
 from unmask.errors import UnsupportedMedia

@@ -8,7 +8,8 @@ checks saved reports as well as fresh ones. Used by the synthetic-clip test and 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from unmask.report.build import LABEL_WORDS, Report
 from unmask.report.html import render_html

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
 from conftest import SHARED_DATA, needs_shared_data
+
 from unmask.report.build import load_schema
 
 pytestmark = [needs_shared_data, pytest.mark.shared_data]

@@ -8,14 +8,14 @@ The shared-data tests run the same check on the development set (tests/integrati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jsonschema
 import numpy as np
 import pytest
-
 from report_checks import contradictions
+
 from unmask import synth
 from unmask.report.build import load_schema
 

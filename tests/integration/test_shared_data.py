@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import SHARED_DATA, needs_shared_data
 from report_checks import contradictions
+
 from unmask.report.build import load_schema
 
 pytestmark = [needs_shared_data, pytest.mark.shared_data]

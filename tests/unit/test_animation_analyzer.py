@@ -7,18 +7,17 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import assert_well_formed
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
+from test_animation_cues import _living  # noqa: E402  (fresh texture and noise per frame: living skin)
+
 from unmask.analyzers.animation import MAX_WINDOWS, WINDOW, AnimationAnalyzer, track_windows
 from unmask.config import ScanConfig
 from unmask.errors import ModelError
-from unmask_training.learned.animate import AnimationOptions, animate
 from unmask.learned.animation_cues import feature_names
 from unmask.learned.animation_head import SHIPPED, AnimationHead
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
-
-from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
-from test_animation_cues import _living  # noqa: E402  (fresh texture and noise per frame: living skin)
+from unmask_training.learned.animate import AnimationOptions, animate
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 N = 12

@@ -5,14 +5,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
 
 from unmask.errors import UnmaskError
-from unmask_training.learned.animate import AnimationOptions, animate
 from unmask.learned.animation_cues import (
-    BANDS, REGIONS, BadCueInput, CueConfig, WindowCues, feature_names, region_masks, window_cues, windows,
+    BANDS,
+    REGIONS,
+    BadCueInput,
+    CueConfig,
+    WindowCues,
+    feature_names,
+    region_masks,
+    window_cues,
+    windows,
 )
-
-from drawn_face import driver, face_image, face_landmarks  # noqa: E402  (tests/ is on sys.path)
+from unmask_training.learned.animate import AnimationOptions, animate
 
 FROZEN = AnimationOptions(background="static", blink="frozen", expression_gain=1.0)
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bad_input_corpus import (
     CORPUS as BAD_INPUT_CORPUS,
+)
+from bad_input_corpus import (
     NOT_AS_ROOT,
     make_audio_only,
     make_broken_link,
@@ -39,6 +40,7 @@ from bad_input_corpus import (
     make_video_over_8k,
     noise_frames,
 )
+
 from unmask import synth
 from unmask.config import SamplingConfig
 from unmask.errors import (

@@ -8,8 +8,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-
 from conftest import assert_well_formed
+
 from unmask.analyzers.blend_boundary import BlendBoundaryAnalyzer, frame_features
 from unmask.faces.regions import in_frame_mask, oval_polygon, polygon_mask, scale_polygon
 from unmask.synth import astronaut

@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 import numpy as np
-
 from conftest import assert_well_formed
+
 from unmask.analyzers.blend_cnn import BlendCNNAnalyzer, top_mean
 from unmask.config import ScanConfig
 from unmask.types import FaceTrack, MediaContext, MediaInfo, SampledFrame

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import assert_well_formed
-from unmask.faces.regions import CENTRAL, load_canonical_face
+
 from unmask.analyzers.head_pose import HeadPoseAnalyzer, PoseSolver
+from unmask.faces.regions import CENTRAL, load_canonical_face
 from unmask.synth import astronaut
 from unmask.types import FaceObs, FaceTrack, Frame, MediaContext, MediaInfo, SampledFrame
 

@@ -12,8 +12,15 @@ import pytest
 
 from unmask.fusion import Verdict
 from unmask.provenance import Provenance, read_provenance
-from unmask.provenance.credentials import (Action, Credential, CredentialLimits, Signer, credential_from_store,
-                                           read_credential, read_credential_isolated)
+from unmask.provenance.credentials import (
+    Action,
+    Credential,
+    CredentialLimits,
+    Signer,
+    credential_from_store,
+    read_credential,
+    read_credential_isolated,
+)
 from unmask.provenance.metadata import facts_from_tags, read_metadata
 from unmask.rules import CAPTURE_RULE, DECLARED_RULE, apply_provenance
 
@@ -122,7 +129,7 @@ def _signer(tmp_path: Path):  # type: ignore[no-untyped-def]
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),

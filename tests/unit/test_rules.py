@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from unmask.analyzers import av_sync
+from unmask.analyzers.results import ClaimCheck, ClaimResult
 from unmask.fusion import TrackVerdict, Verdict
 from unmask.rules import apply_rules
-from unmask.analyzers.results import ClaimCheck, ClaimResult
 from unmask.types import AnalyzerResult, TrackScore
 
 

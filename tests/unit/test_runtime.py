@@ -82,8 +82,8 @@ def test_polar_model_unwraps_the_outline_and_needs_landmarks(tmp_path: Path) -> 
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from unmask.learned.polar import MAP_SHAPE, N_ANGLES, N_RADII
-    from unmask_training.learned.polar_net import PolarNet
     from unmask_training.learned.onnx_export import export_onnx
+    from unmask_training.learned.polar_net import PolarNet
 
     torch.manual_seed(0)
     export_onnx(PolarNet(), tmp_path / "blend_cnn.onnx", (N_RADII, N_ANGLES))

@@ -235,8 +235,8 @@ def test_real_enrolment_and_claimed_scan(tmp_path, scanner, face_clip, long_face
     from fastapi.testclient import TestClient
 
     from unmask.service.app import create_app
-    from unmask.workers.engine import ScannerEngine
     from unmask.service.settings import ServiceSettings
+    from unmask.workers.engine import ScannerEngine
 
     def factory(config):
         engine = ScannerEngine(config)

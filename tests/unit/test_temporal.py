@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask.faces.embed import FaceEmbedder, distances_to_median, evenly_spaced
 from unmask.analyzers.temporal import (
     FACE_OVAL,
     INNER_FACE,
@@ -19,6 +18,7 @@ from unmask.analyzers.temporal import (
     procrustes_shapes,
     second_difference,
 )
+from unmask.faces.embed import FaceEmbedder, distances_to_median, evenly_spaced
 from unmask.types import FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame
 
 

@@ -15,8 +15,17 @@ import pytest
 from unmask.errors import ModelError
 from unmask.media.audio import AudioTrack
 from unmask.reference.profile import FootageItem, PersonProfile
-from unmask.reference.voice import (VOICE_SKIPS, VoiceCheck, VoiceModel, VoiceProfile, build_voice, check_voice,
-                                    own_spread, speaker_groups, voice_similarity)
+from unmask.reference.voice import (
+    VOICE_SKIPS,
+    VoiceCheck,
+    VoiceModel,
+    VoiceProfile,
+    build_voice,
+    check_voice,
+    own_spread,
+    speaker_groups,
+    voice_similarity,
+)
 from unmask.voice.encoder import VoiceEncoder, partial_starts
 from unmask.voice.mel import mel_filters, mel_spectrogram
 from unmask.voice.segments import speech_segments

@@ -172,7 +172,8 @@ def _fitter(signs: np.ndarray) -> tuple[Any, Any]:
     return fit, predict
 
 
-def fit_still(bench_dirs: list[Path], analyzers: tuple[str, ...] = STILL_ANALYZERS) -> tuple[dict[str, Any] | None, str]:
+def fit_still(bench_dirs: list[Path],
+              analyzers: tuple[str, ...] = STILL_ANALYZERS) -> tuple[dict[str, Any] | None, str]:
     """The still-image model (``still`` in fusion.json) and why; None when photos cannot be judged yet.
 
     One row per labeled photo with an assessable face; only STILL_ANALYZERS' features; grouped 5-fold
@@ -235,7 +236,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     rows = [row for d in dirs for row in _load_rows(d)]
     y = np.array([r["label"] for r in rows])
     if len(rows) < 10 or len(set(y.tolist())) < 2:
-        raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels to fit fusion (have {len(rows)})")
+        raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels "
+                          f"to fit fusion (have {len(rows)})")
     names = sorted({k for r in rows for k in r["features"]})
     names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
              and n.split(".", 1)[1] not in CONTEXT_FEATURES
@@ -326,5 +328,5 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(model, indent=2) + "\n")
-    return {"out": str(out), "features": len(names), **model["fitted_on"], "cross_validation": model["cross_validation"],
-            "thresholds": model["thresholds"], "still": still_why}
+    return {"out": str(out), "features": len(names), **model["fitted_on"],
+            "cross_validation": model["cross_validation"], "thresholds": model["thresholds"], "still": still_why}

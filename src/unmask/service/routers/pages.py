@@ -18,9 +18,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from unmask.errors import UnknownScan
 from unmask.report.build import LABEL_WORDS
 from unmask.report.html import LABEL_TONE
+from unmask.report.text import CONCLUSION_WORDS
 from unmask.service.deps import COOKIE, get_service, get_store
 from unmask.service.state import MAX_ENROL_FILES
-from unmask.report.text import CONCLUSION_WORDS
 from unmask.version import __version__
 
 router = APIRouter()
