@@ -91,7 +91,7 @@ class EnrolmentRepo(QueueRepo[EnrolmentRecord]):
         ``name`` is the profile's own spelling (default: the request's). ``None`` when the
         enrolment is no longer this worker's (deleted meanwhile): nothing is stored then.
         """
-        from unmask.store.people import _record as person_record
+        from unmask.store.people import person_record
 
         for _ in range(5):  # a concurrent enrolment of the same name took our version number: retry
             try:

@@ -34,7 +34,7 @@ def check_name(name: str) -> str:
     return n
 
 
-def _record(row: PersonRow) -> PersonRecord:
+def person_record(row: PersonRow) -> PersonRecord:
     created = utc(row.created_at)
     assert created is not None
     return PersonRecord(name=row.name, version=row.version, created_at=created, profile=bytes(row.profile),
@@ -60,7 +60,7 @@ class PeopleRepo:
                                     summary=dict(summary or {}))
                     s.add(row)
                     s.flush()
-                    return _record(row)
+                    return person_record(row)
             except IntegrityError:
                 continue
         raise StoreError(f"could not add a new version of {name!r}: too many concurrent enrolments")
@@ -75,7 +75,7 @@ class PeopleRepo:
             row = s.scalars(q).first()
             if row is None:
                 raise UnknownPerson(name, version)
-            return _record(row)
+            return person_record(row)
 
     def latest(self) -> list[PersonRecord]:
         """The newest version of every enrolled person, by name."""
@@ -84,7 +84,7 @@ class PeopleRepo:
              .join(newest, (PersonRow.name == newest.c.name) & (PersonRow.version == newest.c.v))
              .order_by(PersonRow.name))
         with self._store.read() as s:
-            return [_record(r) for r in s.scalars(q)]
+            return [person_record(r) for r in s.scalars(q)]
 
     def versions(self, name: str) -> list[PersonRecord]:
         """Every stored version of ``name``, oldest first; :class:`UnknownPerson` when none."""
@@ -92,7 +92,7 @@ class PeopleRepo:
         q = (select(PersonRow).options(undefer(PersonRow.profile)).where(PersonRow.name == name)
              .order_by(PersonRow.version))
         with self._store.read() as s:
-            out = [_record(r) for r in s.scalars(q)]
+            out = [person_record(r) for r in s.scalars(q)]
         if not out:
             raise UnknownPerson(name)
         return out
