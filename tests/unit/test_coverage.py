@@ -12,6 +12,7 @@ from unmask import synth
 from unmask.config import SamplingConfig
 from unmask.media.decode import FrameReader, burst_count, frame_budget, plan_segments, sample_rate
 from unmask.media.probe import probe
+from unmask.report.model import InputFacts, Sampling
 from unmask.report.text import examined_words
 
 S = SamplingConfig()
@@ -106,9 +107,10 @@ def test_frames_saved_in_faceless_bursts_go_to_the_rest(eight_seconds: Path) -> 
     assert sum(per_burst.values()) <= cfg.long_max_frames
 
 
-def _doc(duration: float, examined: float, segments: int, kind: str = "video") -> dict:
-    return {"input": {"kind": kind, "duration_s": duration},
-            "sampling": {"examined_s": examined, "segments": segments}}
+def _doc(duration: float, examined: float | None, segments: int, kind: str = "video") -> tuple[InputFacts, Sampling]:
+    inp = InputFacts(path="x.mp4", sha256="0" * 64, size_bytes=1, container="mp4", kind=kind, video_codec=None,
+                     duration_s=duration, fps=None, width=1, height=1)
+    return inp, Sampling(frames_decoded=1, frames_analyzed=1, segments=segments, examined_s=examined)
 
 
 @pytest.mark.parametrize(("doc", "words"), [
@@ -116,10 +118,10 @@ def _doc(duration: float, examined: float, segments: int, kind: str = "video") -
     (_doc(10.0, 10.0, 1), "examined all 10.0 s"),
     (_doc(10.0, 4.2, 1), "examined 4.2 of 10.0 s (42 %)"),
     (_doc(0.0, 0.0, 1, "image"), ""),
-    ({"input": {"kind": "video", "duration_s": 5.0}, "sampling": {"segments": 1}}, ""),
+    (_doc(5.0, None, 1), ""),
 ], ids=["long", "whole", "truncated", "still", "old-report"])
-def test_the_cli_says_which_share_was_examined(doc: dict, words: str) -> None:
-    assert examined_words(doc) == words
+def test_the_cli_says_which_share_was_examined(doc: tuple[InputFacts, Sampling], words: str) -> None:
+    assert examined_words(*doc) == words
 
 
 def test_a_long_clip_is_cheap_to_make_and_plays_through(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The HTML report: self-contained (nothing fetched), every section present, heatmap overlays drawn, safe with hostile names."""
+"""The HTML report: self-contained (nothing fetched), every section present, heatmap overlays drawn,
+safe with hostile names."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from unmask.report.build import Report, load_schema
 from unmask.report.html import render_html, timeline
 from unmask.types import AnalyzerResult, FaceTrack, Heatmap, MediaContext, MediaInfo, TrackScore
 
-EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?(?!data:|#)[a-z]+:|(?-i:url)\(\s*["']?(?!data:)|@import|<link\b|<iframe\b""", re.I)
+EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?(?!data:|#)[a-z]+:"""
+                      r"""|(?-i:url)\(\s*["']?(?!data:)|@import|<link\b|<iframe\b""", re.I)
 
 
 def assert_self_contained(html: str) -> None:
@@ -81,7 +83,8 @@ def test_heatmaps_become_overlays_in_their_analyzers_card(astronaut_obs, face_cl
     atts = collect_attachments(ctx, [result], verdict)
     heat = [a for a in atts if a.kind == "heatmap"]
     assert [a.analyzer for a in heat] == ["fake_cnn", "fake_cnn"] and "blend boundary shows" in heat[0].caption
-    assert [a.kind for a in atts].count("moment") == 1 and "fake cnn 0.83" in next(a.caption for a in atts if a.kind == "moment")
+    moment = next(a.caption for a in atts if a.kind == "moment")
+    assert [a.kind for a in atts].count("moment") == 1 and "fake cnn 0.83" in moment
 
     pic = overlay(result.heatmaps[0])
     assert pic.shape == (128, 260, 3)
@@ -90,9 +93,9 @@ def test_heatmaps_become_overlays_in_their_analyzers_card(astronaut_obs, face_cl
     assert np.abs(right - left)[50:70, 80:100].mean() > np.abs(right - left)[100:, :30].mean() + 20  # hot spot drawn
 
     data = json.loads(face_clip_report.to_json())
-    data["analyzers"].append({"name": "fake_cnn", "version": "0", "checks": "a learned check", "status": "ok", "score": 0.83,
-                              "reason": None, "explanation": "A fake learned detector for the test.", "evidence": [],
-                              "tracks": [], "video_features": {}})
+    data["analyzers"].append({"name": "fake_cnn", "version": "0", "checks": "a learned check", "status": "ok",
+                              "score": 0.83, "reason": None, "explanation": "A fake learned detector for the test.",
+                              "evidence": [], "tracks": [], "video_features": {}})
     html = render_html(Report.from_dict(data, atts))
     card = html[html.index('id="analyzer-fake_cnn"'):]
     card = card[:card.index("</section>")]
@@ -113,7 +116,7 @@ def test_timeline_marks_suspicious_seconds(face_clip_report, kind, expect):
     data = json.loads(face_clip_report.to_json())
     data["input"]["kind"] = kind
     data["timeline"] = [{"t": 0.0, "score": 0.1}, {"t": 1.0, "score": 0.7}, {"t": 2.0, "score": 0.2}]
-    tl = timeline(data)
+    tl = timeline(Report.from_dict(data))
     if expect is None:
         assert tl is None
         return
@@ -128,14 +131,14 @@ def test_face_lanes_pack_bursts_into_rows(face_clip_report):
                      for i in range(12)]
     data["input"]["duration_s"] = 60.0
     data["verdict"]["track_id"] = data["verdict"]["person_id"] = 11
-    tl = timeline(data)
+    tl = timeline(Report.from_dict(data))
     assert tl["rows"] == 2 and len(tl["lanes"]) == 12  # two faces at a time, six bursts
     assert [lane["verdict_face"] for lane in tl["lanes"]].count(True) == 1
     # linked into two people (left and right of each burst): every stretch of the verdict's person is marked
     for f in data["faces"]:
         f["person_id"] = 1 + (f["id"] + 1) % 2
     data["verdict"]["person_id"] = 1
-    tl = timeline(data)
+    tl = timeline(Report.from_dict(data))
     assert [lane["label"] for lane in tl["lanes"]] == ["1", "2"] * 6
     assert [lane["verdict_face"] for lane in tl["lanes"]] == [True, False] * 6
 
@@ -145,7 +148,8 @@ def test_reports_without_a_verdict_still_render(face_clip_report):
     data = json.loads(face_clip_report.to_json())
     data["faces"], data["timeline"], data["evidence"] = [], [], []
     data["verdict"].update(label="no_face", score=None, track_id=None, drivers=[], contributions={},
-                           reasons=["no face was found in the analysed frames"], summary="No face found: nothing was judged.")
+                           reasons=["no face was found in the analysed frames"],
+                           summary="No face found: nothing was judged.")
     for a in data["analyzers"]:
         a.update(status="skipped", score=None, reason="no face was found", evidence=[], tracks=[])
     html = render_html(Report.from_dict(data))
@@ -173,8 +177,9 @@ def _with_reference(data: dict, conclusion: str, pid: float, pm: float | None, w
 
 
 @pytest.mark.parametrize("conclusion,pid,pm,words", [
-    ("impersonator", 0.91, 0.01, ["Same face, foreign mannerisms → likely Ada Lovelace's face swapped onto an impersonator",
-                                  "Does not move like Ada Lovelace"]),
+    ("impersonator", 0.91, 0.01,
+     ["Same face, foreign mannerisms → likely Ada Lovelace's face swapped onto an impersonator",
+      "Does not move like Ada Lovelace"]),
     ("not_this_person", 0.02, 0.4, ["Different face → not Ada Lovelace, which is not by itself a fake",
                                     "A different face from Ada Lovelace's enrolled footage"]),
     ("consistent", 0.99, 0.9, ["Same face, same way of moving → consistent with Ada Lovelace (not proof)",

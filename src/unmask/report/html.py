@@ -19,8 +19,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from unmask.report.attachments import Attachment
-from unmask.report.model import Report
-from unmask.report.words import LABEL_WORDS, RULE_WORDS, printed_digits
+from unmask.report.codec import ReportError
+from unmask.report.model import PersonEntry, Report, ReportVerdict, Span
+from unmask.report.words import LABEL_WORDS, RULE_WORDS, verdict_digits
 from unmask.types import Label
 
 SUSPICIOUS_LEVEL = 0.5  # timeline seconds at or above this mean per-frame suspicion are marked
@@ -114,14 +115,21 @@ def _ticks(duration: float) -> list[float]:
     return [round(i * step, 3) for i in range(n + 1)]
 
 
-def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
+def _known(t: float | None, what: str) -> float:
+    """A time the builder always records; a document without it is not one this package wrote."""
+    if t is None:
+        raise ReportError(f"{what} has no time")
+    return t
+
+
+def timeline(report: Report) -> dict[str, Any] | None:
     """Shapes for the score-over-time SVG: per-second bars, suspicious seconds, evidence spans, face lanes."""
-    inp = data["input"]
-    if inp["kind"] == "image":
+    inp = report.input
+    if inp.kind == "image":
         return None
-    points = data["timeline"]
-    duration = float(inp["duration_s"] or 0.0)
-    duration = max(duration, max((p["t"] + 1.0 for p in points), default=0.0), 1.0)
+    points = report.timeline
+    duration = float(inp.duration_s or 0.0)
+    duration = max(duration, max((_known(p.t, "a timeline second") + 1.0 for p in points), default=0.0), 1.0)
     plot_w = _W - _LEFT - _RIGHT
 
     def x(t: float) -> float:
@@ -130,31 +138,34 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
     def y(s: float) -> float:
         return round(_TOP + _PLOT_H * (1.0 - min(max(s, 0.0), 1.0)), 2)
 
-    bars = []
+    bars: list[dict[str, Any]] = []
     for p in points:
-        s = p["score"]
+        s = p.score
         if s is None:
             continue
-        t0, t1 = p["t"], min(p["t"] + 1.0, duration)
+        t0 = _known(p.t, "a timeline second")
+        t1 = min(t0 + 1.0, duration)
         bars.append({"x": x(t0), "w": max(round(x(t1) - x(t0) - 1, 2), 1.0), "y": y(s), "h": round(y(0) - y(s), 2),
                      "suspicious": s >= SUSPICIOUS_LEVEL, "title": f"{t0:.0f}–{t1:.0f} s: suspicion {s:.2f}"})
     spans = []
-    evidence = [e for a in data["analyzers"] for e in a["evidence"]]
-    for e in sorted(evidence, key=lambda e: (-(e["strength"] or 0), e["t_start"] or 0))[:12]:
-        t0, t1 = float(e["t_start"] or 0), float(e["t_end"] or 0)
+    evidence = [e for a in report.analyzers for e in a.evidence]
+    for e in sorted(evidence, key=lambda e: (-(e.strength or 0), e.t_start or 0))[:12]:
+        t0, t1 = float(e.t_start or 0), float(e.t_end or 0)
         t1 = max(t1, t0 + duration / 200)  # a one-frame finding stays visible
         spans.append(
             {
                 "x": x(t0),
                 "w": max(round(x(t1) - x(t0), 2), 1.5),
-                "title": f"{t0:.1f}–{float(e['t_end'] or 0):.1f} s: [{e['analyzer'].replace('_', ' ')}] {e['detail']}",
+                "title": f"{t0:.1f}–{float(e.t_end or 0):.1f} s: [{e.analyzer.replace('_', ' ')}] {e.detail}",
             }
         )
     lanes_top = _TOP + _PLOT_H + 24
     lanes: list[dict[str, Any]] = []
     rows_end: list[float] = []  # faces packed into as few rows as their times allow (bursts share rows)
-    for f in sorted(data["faces"], key=lambda f: (f["t_start"], f["id"])):
-        t0, t1 = float(f["t_start"]), max(float(f["t_end"]), float(f["t_start"]) + duration / 200)
+    vperson = verdict_person(report)
+    for f in sorted(report.faces, key=lambda f: (_known(f.t_start, f"face {f.id}"), f.id)):
+        t0, f_end = float(_known(f.t_start, f"face {f.id}")), float(_known(f.t_end, f"face {f.id}"))
+        t1 = max(f_end, t0 + duration / 200)
         row = next((i for i, end in enumerate(rows_end) if end + duration / 100 < t0), None)
         if row is None:
             if len(rows_end) == MAX_LANES:
@@ -163,16 +174,15 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
             row = len(rows_end) - 1
         rows_end[row] = t1
         w = max(round(x(t1) - x(t0), 2), 2.0)
-        pid = f.get("person_id", f["id"])  # one person, one number, in every stretch it was seen
+        pid = f.person_id  # one person, one number, in every stretch it was seen
         lanes.append(
             {
                 "x": x(t0),
                 "w": w,
                 "y": lanes_top + row * (_LANE_H + 4),
                 "label": str(pid) if w >= 16 else "",
-                "verdict_face": pid == verdict_person(data),
-                "title": f"face {pid}: {t0:.1f}–{float(f['t_end']):.1f} s, "
-                f"seen in {f['n_observations']} analysed frames",
+                "verdict_face": pid == vperson,
+                "title": f"face {pid}: {t0:.1f}–{f_end:.1f} s, seen in {f.n_observations} analysed frames",
             }
         )
     height = lanes_top + len(rows_end) * (_LANE_H + 4) + 6
@@ -187,65 +197,63 @@ def timeline(data: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def verdict_person(data: Mapping[str, Any]) -> int | None:
-    """The person (face number) the verdict names; its track id in reports made before persons existed."""
-    v = data["verdict"]
-    person: int | None = v.get("person_id", v["track_id"])
-    return person
+def verdict_person(report: Report) -> int | None:
+    """The person (face number) the verdict names (``person_id``: every report loads with one, None when unknown)."""
+    return report.verdict.person_id
 
 
-def people(data: Mapping[str, Any], thumbs: Mapping[int | None, Attachment]) -> list[dict[str, Any]]:
+def people(report: Report, thumbs: Mapping[int | None, Attachment]) -> list[dict[str, Any]]:
     """One card per person: all its stretches, its best score, a thumbnail of any of its tracks."""
-    by_track = {f["id"]: f for f in data["faces"]}
-    persons = data.get("persons") or [
-        {"id": f["id"], "track_ids": [f["id"]], "n_observations": f["n_observations"], "assessable": f["assessable"],
-         "score": f["score"], "spans": [{"track_id": f["id"], "t_start": f["t_start"], "t_end": f["t_end"],
-                                         "n_observations": f["n_observations"]}]} for f in data["faces"]]
+    by_track = {f.id: f for f in report.faces}
+    persons = report.persons or tuple(
+        PersonEntry(id=f.id, track_ids=(f.id,), spans=(Span(f.id, f.t_start, f.t_end, f.n_observations),),
+                    n_observations=f.n_observations, seen_s=None, assessable=f.assessable, score=f.score)
+        for f in report.faces)
+    vperson = verdict_person(report)
     out = []
     for pers in persons:
-        fs = [by_track[t] for t in pers["track_ids"] if t in by_track]
-        longest = max(fs, key=lambda f: (f["n_observations"], -f["id"])) if fs else None
-        spans = [f"{float(sp['t_start'] or 0):.1f}–{float(sp['t_end'] or 0):.1f}" for sp in pers["spans"]]
+        fs = [by_track[t] for t in pers.track_ids if t in by_track]
+        longest = max(fs, key=lambda f: (f.n_observations, -f.id)) if fs else None
+        spans = [f"{float(sp.t_start or 0):.1f}–{float(sp.t_end or 0):.1f}" for sp in pers.spans]
         out.append({
-            "id": pers["id"], "chosen": pers["id"] == verdict_person(data),
-            "thumb": next((thumbs[t] for t in pers["track_ids"] if t in thumbs), None),
+            "id": pers.id, "chosen": pers.id == vperson,
+            "thumb": next((thumbs[t] for t in pers.track_ids if t in thumbs), None),
             "spans": ", ".join(spans[:8]) + (f" and {len(spans) - 8} more" if len(spans) > 8 else ""),
-            "n_spans": len(spans), "n_observations": pers["n_observations"],
-            "median_size_px": longest["median_size_px"] if longest else None,
-            "assessable": pers["assessable"], "score": pers["score"],
-            "gate_reason": next((f["gate_reason"] for f in fs if f["gate_reason"]), None),
+            "n_spans": len(spans), "n_observations": pers.n_observations,
+            "median_size_px": longest.median_size_px if longest else None,
+            "assessable": pers.assessable, "score": pers.score,
+            "gate_reason": next((f.gate_reason for f in fs if f.gate_reason), None),
         })
     return out
 
 
-def gauge(data: Mapping[str, Any]) -> dict[str, Any] | None:
+def gauge(v: ReportVerdict) -> dict[str, Any] | None:
     """Score bar geometry (0..1) with both thresholds, as percentages."""
-    v = data["verdict"]
-    if v["score"] is None:
+    if v.score is None:
         return None
-    th = v["thresholds"]
+    th = v.thresholds
     return {
-        "score": 100 * float(v["score"]),
-        "real": 100 * float(th["likely_real"]),
-        "fake": 100 * float(th["likely_fake"]),
+        "score": 100 * float(v.score),
+        "real": 100 * float(th.likely_real),
+        "fake": 100 * float(th.likely_fake),
     }
 
 
-def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
+def reference_card(report: Report) -> dict[str, Any] | None:
     """The claimed-person check in words: a headline, and one line each for the face and the movements."""
-    ref = data.get("reference")
-    if not ref:
+    ref = report.reference
+    if ref is None:
         return None
-    name, c = ref["claimed"], ref["conclusion"]
-    ident, mann = ref["identity"], ref["mannerisms"]
-    if ident["score"] is None:
+    name, c = ref.claimed, ref.conclusion
+    ident, mann = ref.identity, ref.mannerisms
+    if ident.score is None:
         face = "not compared (no face could be recognised)"
-    elif ident["score"] >= 0.5:
+    elif ident.score >= 0.5:
         face = f"the same face as in {name}'s enrolled footage"
     else:
         face = f"a different face from {name}'s enrolled footage"
-    if not mann["checked"]:
-        still = data["input"]["kind"] == "image"
+    if not mann.checked:
+        still = report.input.kind == "image"
         moves = ("not compared: a still image has no movement" if still else
                  "not compared: the face needs at least 4 s in view at a stretch")
     elif c == "consistent":
@@ -254,40 +262,40 @@ def reference_card(data: Mapping[str, Any]) -> dict[str, Any] | None:
         moves = f"does not move like {name}: the way its expressions and head movements go together is someone else's"
     elif c == "mannerisms_unclear":
         moves = f"unclear whether it moves like {name}"
-    elif (mann["score"] or 0) >= 0.8:  # as conclusion.py: only then worth a word
+    elif (mann.score or 0) >= 0.8:  # as conclusion.py: only then worth a word
         moves = f"its movements resemble {name}'s, as {name}'s own footage with another face swapped in would"
     else:
         moves = "compared, but with someone else's face this says little"
-    v = ref.get("voice")  # absent before schema 1.4
-    if not v:
+    v = ref.voice  # absent before schema 1.4
+    if v is None:
         voice = None
-    elif not v["checked"]:
-        voice = f"not compared: {v['skipped_because']}"
+    elif not v.checked:
+        voice = f"not compared: {v.skipped_because}"
     else:
-        lo, hi = v["own_range"]
-        same = (v["score"] or 0) >= 0.5
+        lo, hi = v.own_range or (None, None)
+        same = (v.score or 0) >= 0.5
         voice = (
             f"{'the same voice as' if same else 'a different voice from'} {name}'s enrolled speech: voice score "
-            f"{v['score']:.2f}, similarity {v['similarity']:.2f} ({name}'s enrolled speech {lo:.2f}–{hi:.2f} against "
+            f"{v.score:.2f}, similarity {v.similarity:.2f} ({name}'s enrolled speech {lo:.2f}–{hi:.2f} against "
             f"itself; other "
-            f"speakers mostly below {v['others_below']:.2f}) over {v['speech_s']:.1f} s of speech"
+            f"speakers mostly below {v.others_below:.2f}) over {v.speech_s:.1f} s of speech"
         )
     return {"headline": CONCLUSION_HEADLINE.get(c, c).format(name=name), "tone": CONCLUSION_TONE.get(c, "none"),
             "face": face, "moves": moves, "voice": voice}
 
 
-def rule_lines(v: Mapping[str, Any]) -> list[dict[str, str]]:
+def rule_lines(v: ReportVerdict) -> list[dict[str, str]]:
     """Each combination rule that fired: its name and what it did to the label."""
     out = []
-    for r in v.get("rules", []):
-        name = RULE_WORDS.get(r["rule"], r["rule"].replace("_", " ") + " rule")
-        if r["to_label"] != r["from_label"]:
-            verb = "raised" if r["rule"] != "damaged_input" else "changed"
-            did = (f"{verb} the verdict from “{LABEL_WORDS[r['from_label']].lower()}” to "
-                   f"“{LABEL_WORDS[r['to_label']].lower()}”")
+    for r in v.rules:
+        name = RULE_WORDS.get(r.rule, r.rule.replace("_", " ") + " rule")
+        if r.to_label != r.from_label:
+            verb = "raised" if r.rule != "damaged_input" else "changed"
+            did = (f"{verb} the verdict from “{LABEL_WORDS[r.from_label].lower()}” to "
+                   f"“{LABEL_WORDS[r.to_label].lower()}”")
         else:
-            did = f"fired, but the verdict was already “{LABEL_WORDS[r['from_label']].lower()}”: it changed nothing"
-        out.append({"name": name, "did": did, "detail": r["detail"], "rule": r["rule"]})
+            did = f"fired, but the verdict was already “{LABEL_WORDS[r.from_label].lower()}”: it changed nothing"
+        out.append({"name": name, "did": did, "detail": r.detail, "rule": r.rule})
     return out
 
 
@@ -307,7 +315,7 @@ def render_html(
     ``facts`` are extra (label, value) rows for the provenance table, e.g. the service's scan id
     and date; ``settings`` is the configuration that produced it (``ScanConfig.to_dict()``).
     """
-    d = report.data
+    v = report.verdict
     atts = report.attachments
     thumbs = {a.track_id: a for a in atts if a.kind == "thumbnail"}
     heatmaps: dict[str, list[Attachment]] = {}
@@ -315,55 +323,56 @@ def render_html(
         if a.kind == "heatmap" and a.analyzer:
             heatmaps.setdefault(a.analyzer, []).append(a)
     flat_settings = _flatten(settings) if settings else []
+    meaning = label_meaning(report)
     return (
         _env()
         .get_template("report.html.j2")
         .render(
-            d=d,
-            v=d["verdict"],
-            inp=d["input"],
-            words=LABEL_WORDS[d["verdict"]["label"]],
-            tone=LABEL_TONE.get(d["verdict"]["label"], "none"),
-            meaning=label_meaning(d),
-            nd=printed_digits(d["verdict"]),
-            gauge=gauge(d),
-            tl=timeline(d),
+            d=report,
+            v=v,
+            inp=report.input,
+            words=LABEL_WORDS[v.label],
+            tone=LABEL_TONE.get(v.label, "none"),
+            meaning=meaning,
+            nd=verdict_digits(v),
+            gauge=gauge(v),
+            tl=timeline(report),
             thumbs=thumbs,
-            people=people(d, thumbs),
-            vperson=verdict_person(d),
-            pmap={f["id"]: f.get("person_id", f["id"]) for f in d["faces"]},
+            people=people(report, thumbs),
+            vperson=verdict_person(report),
+            pmap={f.id: f.person_id for f in report.faces},
             moments=[a for a in atts if a.kind == "moment"],
             heatmaps=heatmaps,
             uri=data_uri,
             facts=list(facts),
             settings=flat_settings,
-            report_json=_embedded_json(d),
+            report_json=_embedded_json(report.data),  # the JSON document itself: the file is the evidence
             level=SUSPICIOUS_LEVEL,
-            title=_title(d),
-            prov=d.get("provenance"),
-            ref=d.get("reference"),
-            refcard=reference_card(d),
-            rules=rule_lines(d["verdict"]),
-            fusion_words=LABEL_WORDS.get(d["verdict"].get("fusion_label") or d["verdict"]["label"], ""),
-            damaged=label_meaning(d) == DAMAGED_MEANING,
-            damaged_rule=any(r["rule"] == "damaged_input" for r in d["verdict"].get("rules", [])),
+            title=_title(report),
+            prov=report.provenance,  # the provenance module's own document, read by its keys in the template
+            ref=report.reference,
+            refcard=reference_card(report),
+            rules=rule_lines(v),
+            fusion_words=LABEL_WORDS.get(v.label_before_rules, ""),
+            damaged=meaning == DAMAGED_MEANING,
+            damaged_rule=any(r.rule == "damaged_input" for r in v.rules),
         )
     )
 
 
-def label_meaning(d: Mapping[str, Any]) -> str:
+def label_meaning(report: Report) -> str:
     """The banner's line on what the label means, true for this report (never "none fired" above findings)."""
-    label = d["verdict"]["label"]
-    if any(r["rule"] == "damaged_input" and r["to_label"] != r["from_label"] for r in d["verdict"].get("rules", [])):
+    v = report.verdict
+    if any(r.rule == "damaged_input" and r.to_label != r.from_label for r in v.rules):
         return DAMAGED_MEANING
-    if label == Label.LIKELY_REAL and d["evidence"]:
+    if v.label == Label.LIKELY_REAL and report.evidence:
         return LIKELY_REAL_WITH_FINDINGS
-    return LABEL_MEANING.get(label, "")
+    return LABEL_MEANING.get(v.label, "")
 
 
-def _title(d: Mapping[str, Any]) -> str:
-    name = str(d["input"]["path"]).replace("\\", "/").rsplit("/", 1)[-1]
-    return f"unmask report: {name} — {LABEL_WORDS[d['verdict']['label']]}"
+def _title(report: Report) -> str:
+    name = str(report.input.path).replace("\\", "/").rsplit("/", 1)[-1]
+    return f"unmask report: {name} — {LABEL_WORDS[report.verdict.label]}"
 
 
 def _flatten(m: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

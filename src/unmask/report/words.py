@@ -17,6 +17,7 @@ from unmask.types import SCORED_LABELS, AnalyzerResult, FaceTrack, Label, MediaC
 
 if TYPE_CHECKING:
     from unmask.provenance import Provenance
+    from unmask.report.model import ReportVerdict
     from unmask.rules import RuleHit
 
 TOP_DRIVERS = 3  # fusion inputs that moved the score most, named in the verdict
@@ -66,6 +67,15 @@ def printed_digits(verdict: Mapping[str, Any]) -> int:
     th = verdict["thresholds"]
     label = verdict.get("fusion_label") or verdict["label"]
     return score_digits(float(verdict["score"]), label, float(th["likely_real"]), float(th["likely_fake"]))
+
+
+def verdict_digits(verdict: ReportVerdict) -> int:
+    """:func:`printed_digits` for a typed report's verdict (2 when it has no score)."""
+    if verdict.score is None:
+        return 2
+    th = verdict.thresholds
+    return score_digits(float(verdict.score), verdict.label_before_rules, float(th.likely_real),
+                        float(th.likely_fake))
 
 
 def score_words(score: float, label: str, likely_real: float, likely_fake: float) -> str:
