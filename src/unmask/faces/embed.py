@@ -118,7 +118,9 @@ def evenly_spaced(observations: Sequence[FaceObs], n: int) -> list[FaceObs]:
     return [observations[i] for i in idx]
 
 
-def distances_to_median(embeddings: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
-    """Euclidean distance of each embedding (rows) to the element-wise median embedding."""
+def distances_to_median(embeddings: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
+    """Euclidean distance of each embedding (rows) to the element-wise median embedding, in the embeddings' own
+    precision (float32 for dlib's: the temporal features are rounded from float32 sums)."""
     med = np.median(embeddings, axis=0)
-    return np.asarray(np.linalg.norm(embeddings - med, axis=1), dtype=np.float64)
+    d: npt.NDArray[np.floating[Any]] = np.linalg.norm(embeddings - med, axis=1)
+    return d
