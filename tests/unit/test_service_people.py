@@ -32,9 +32,16 @@ def enrol_dir(tmp_path: Path) -> Path:
     return uploads_dir(tmp_path) / "enrolments"
 
 
-def leftovers(tmp_path: Path) -> list[str]:
+def leftovers(tmp_path: Path, wait_s: float = 5.0) -> list[str]:
+    """The enrolment footage still on disk. The worker removes it just after it records the outcome, so a client
+    can see "done" a moment before the files go: wait up to ``wait_s`` for them to go."""
     d = enrol_dir(tmp_path)
-    return sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else []
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else []
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
