@@ -74,3 +74,24 @@ def test_terminal_claim_line_gives_the_voice(face_clip_report):
                   "others_below": 0.66, "segments": 3, "speech_s": 9.0, "speakers": 1}}
     text = format_report(Report.from_dict(data))
     assert "claim: Ann v1: this person's face, someone else's voice (identity 0.99; mannerisms not compared; voice 0.03)" in text
+
+
+def test_terminal_prints_the_rules_that_fired_with_a_claim(face_clip_report):
+    """With a claimed person, the mannerism rule is the one most likely to fire: its line must be printed.
+    (Before, the claim block rebound the variable the rules were read from, and no rule line came out.)"""
+    import json
+
+    from unmask.report.build import Report
+    from unmask.report.text import format_report
+
+    data = json.loads(face_clip_report.to_json())
+    data["reference"] = {
+        "claimed": "Ann", "profile_version": 1, "profile_created_at": "", "profile_sha256": "ab" * 32,
+        "calibration_sha256": "", "conclusion": "impersonator", "statement": "(statement)", "track_id": 1,
+        "identity": {"score": 0.99, "distance": 0.3, "embeddings": 6},
+        "mannerisms": {"checked": True, "score": 0.97, "llr": 4.0, "windows": 12}}
+    data["verdict"]["rules"] = [{"rule": "foreign_mannerisms", "analyzer": "reference", "track_id": 1,
+                                 "from_label": "likely_real", "to_label": "inconclusive", "detail": "(rule detail)"}]
+    text = format_report(Report.from_dict(data))
+    assert "claim: Ann v1:" in text
+    assert "  rule foreign_mannerisms fired (" in text and "): (rule detail)" in text

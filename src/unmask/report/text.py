@@ -52,9 +52,7 @@ def format_report(report: Report, n_evidence: int = 3, name: str | None = None) 
         ai = "; declares AI generation" if cred.get("declares_ai") else ""
         cap = "; capture device, no edits" if cred.get("capture_unedited") else ""
         lines.append(f"  content credentials: {cred['state']}, signed by {who}{ai}{cap}")
-    # Kept as main prints it (byte-identical output), though it is a bug: main read the rules from a variable that
-    # the claim block had just rebound to the voice block, so with a claimed person no rule line is printed.
-    for rule in v.rules if ref is None else ():
+    for rule in v.rules:
         change = rule_change_words(rule.rule, rule.from_label, rule.to_label)
         lines.append(f"  rule {rule.rule} fired ({change}): {rule.detail}")
     skipped = [a for a in report.analyzers if a.status != "ok"]
