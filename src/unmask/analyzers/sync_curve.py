@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 from unmask.faces.signals import TrackSignals
 from unmask.media.speech import Envelope
@@ -102,6 +101,8 @@ def runs(
 
 
 def _bandpass(x: NDArray[Any], rate: float) -> NDArray[Any]:
+    from scipy import signal  # ~1 s to import (it pulls scipy.stats): paid by files with a voice, not at start-up
+
     hi = min(BAND_HZ[1], 0.45 * rate)
     b, a = signal.butter(2, [BAND_HZ[0] / (rate / 2), hi / (rate / 2)], btype="band")
     if len(x) <= 3 * max(len(a), len(b)):

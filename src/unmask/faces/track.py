@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from unmask.config import FaceConfig
 from unmask.types import Box
@@ -53,6 +52,20 @@ def iou_matrix(a: list[Box], b: list[Box]) -> npt.NDArray[np.float64]:
 CENTRE_FRAC = 0.8
 #: ...and size ratio below this.
 SIZE_RATIO = 1.5
+
+
+def _best_pairs(score: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Rows and columns of the assignment with the highest total score (Hungarian matching).
+
+    One open track and one face, the usual case, needs no solver: scipy.optimize takes ~0.4 s to import,
+    paid only by a file with several faces or tracks at once.
+    """
+    if score.shape == (1, 1):
+        return np.zeros(1, np.intp), np.zeros(1, np.intp)
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(-score)
+    return rows, cols
 
 
 def link_scores(a: list[Box], b: list[Box], min_iou: float) -> npt.NDArray[np.float64]:
@@ -154,7 +167,7 @@ class FaceTracker:
                 for c in range(len(boxes)):
                     if score[r, c] > 0 and not looks_alike(o.look, lk[c]):
                         score[r, c] = 0.0
-            rows, cols = linear_sum_assignment(-score)
+            rows, cols = _best_pairs(score)
             for r, c in zip(rows, cols):
                 if score[r, c] > 0:
                     ids[c] = self._open[r].id

@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import Delaunay
 
 from unmask.errors import UnmaskError
 from unmask.faces.regions import FACE_OVAL, LEFT_BROW, NOSE, RIGHT_BROW
@@ -142,6 +141,8 @@ def build_mesh(still_xy: NDArray[Any]) -> Mesh:
     pts = np.vstack([still_xy[list(WARP_POINTS)], _ring(still_xy)])
     # points that coincide (a closed mouth's inner lips) are nudged apart so every one is a vertex
     jitter = np.arange(len(pts))[:, None] * np.array([1e-4, 7e-5])
+    from scipy.spatial import Delaunay  # ~0.5 s to import: paid by the first still warped, not at start-up
+
     try:
         tri = Delaunay(pts + jitter)
     except Exception as e:  # scipy.spatial.QhullError: points all on a line

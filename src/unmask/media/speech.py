@@ -21,7 +21,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from unmask.media.audio import AudioTrack
 
@@ -99,6 +98,8 @@ def speech_envelope(audio: AudioTrack) -> Envelope:
     voiced = (db >= loud - ACTIVE_DB) & (db > ABS_FLOOR_DB)
     rate = 1.0 / HOP_S
     if len(db) > 27:
+        from scipy import signal  # ~1 s to import (it pulls scipy.stats): paid by files with sound only
+
         b, a = signal.butter(2, SMOOTH_HZ / (rate / 2), btype="low")
         smooth = signal.filtfilt(b, a, db)
     else:
