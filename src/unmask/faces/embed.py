@@ -8,9 +8,10 @@ callers embed a few observations per track, never every frame.
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,14 +55,9 @@ class FaceEmbedder:
         try:
             import dlib
 
-            with warnings.catch_warnings():  # it imports pkg_resources, which newer setuptools flags as deprecated
-                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-                import face_recognition_models as frm
-
-            shape_path = frm.pose_predictor_five_point_model_location()
-            net_path = frm.face_recognition_model_location()
-            self._shape = dlib.shape_predictor(shape_path)
-            self._net = dlib.face_recognition_model_v1(net_path)
+            models = _models_dir()
+            self._shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
+            self._net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         except (ImportError, RuntimeError, OSError) as e:
             raise ModelError(f"cannot load the dlib face embedding models: {e}") from None
 
@@ -106,6 +102,15 @@ class FaceEmbedder:
             if v is not None:
                 out.append((o, v))
         return out
+
+
+def _models_dir() -> Path:
+    """The model files' folder in the ``face_recognition_models`` package, found without importing it: its
+    ``__init__`` imports pkg_resources (~0.1 s, and a deprecation warning) only to build these paths."""
+    spec = find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the face_recognition_models package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 def evenly_spaced(observations: Sequence[FaceObs], n: int) -> list[FaceObs]:
