@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from unmask.reference.profile import PersonProfile
 
 Progress = Callable[[str, float], None]
+
+#: imported by the scanner at first use, not when it loads (~0.4-1 s each): a voice, several faces, a warped still
+LAZY_LIBRARIES = ("scipy.signal", "scipy.optimize", "scipy.spatial")
 
 
 class ScanEngine(Protocol):
@@ -64,8 +68,11 @@ class ScannerEngine:
         return self._scanners[key]
 
     def load(self) -> None:
-        """Load the default configuration's models before the first scan arrives."""
+        """Load the default configuration's models, and import what some files need, before the first scan
+        arrives: a worker's first file then costs what the later ones do."""
         self._scanner(self.config).load()
+        for name in LAZY_LIBRARIES:
+            import_module(name)
 
     def scan(self, path: Path, overrides: Mapping[str, Any], progress: Progress,
              claims: PersonProfile | None = None) -> Report:
