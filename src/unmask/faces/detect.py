@@ -37,7 +37,6 @@ import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.errors import ModelError
-from unmask.faces.solutions import solution
 from unmask.types import Box
 
 #: Side (longer side) each pass is downscaled to before the detector sees it.
@@ -125,7 +124,7 @@ class FaceDetector:
         if self._model is not None:
             return
         try:
-            face_detection = solution("face_detection")
+            from mediapipe.python.solutions import face_detection
 
             self._model = face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=float(self.config.min_confidence)

@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 from unmask.config import FaceConfig
 from unmask.errors import ModelError
-from unmask.faces.solutions import solution
 from unmask.types import N_LANDMARKS, Box
 
 #: The crop fed to face mesh covers the box enlarged by this fraction per side;
@@ -81,7 +80,7 @@ class FaceMesher:
         if self._model is not None:
             return
         try:
-            face_mesh = solution("face_mesh")
+            from mediapipe.python.solutions import face_mesh
             self._model = face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=MESH_MAX_FACES, refine_landmarks=True,
                 min_detection_confidence=0.5
