@@ -35,33 +35,8 @@ def test_importing_unmask_and_its_cli_loads_no_heavy_library() -> None:
 
 def test_loading_a_scanner_loads_only_what_a_scan_needs() -> None:
     modules = _modules_after("from unmask import Scanner\nScanner().load()")
-    assert _loaded(modules, NEVER_AT_STARTUP + LAZY_SCIPY) == []
+    # matplotlib comes with mediapipe's own package __init__ (its drawing helpers), which a scan cannot skip
+    # without leaving a broken `mediapipe` package behind for other code in the process
+    unavoidable = ("matplotlib",)
+    assert _loaded(modules, tuple(n for n in NEVER_AT_STARTUP if n not in unavoidable) + LAZY_SCIPY) == []
     assert {"mediapipe.python.solutions.face_detection", "dlib", "onnxruntime"} <= modules  # it did load the models
-
-
-_DETECT = """
-import json, sys
-{prelude}
-from unmask.faces.solutions import solution
-from unmask.synth import face_frames
-model = solution("face_detection").FaceDetection(model_selection=1, min_detection_confidence=0.5)
-found = [[round(d.score[0], 6) for d in (model.process(f).detections or [])] for f in face_frames(3)]
-print(json.dumps([found, "matplotlib" in sys.modules]))
-"""
-
-
-def _detections(prelude: str) -> tuple[list[list[float]], bool]:
-    done = subprocess.run([sys.executable, "-c", _DETECT.format(prelude=prelude)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    found, matplotlib = json.loads(done.stdout.strip().splitlines()[-1])
-    return found, matplotlib
-
-
-def test_mediapipe_without_its_package_init_detects_as_with_it() -> None:
-    """The face detector's graph keeps its options (non-max suppression: one box per face) without matplotlib."""
-    lean_found, lean_matplotlib = _detections("")
-    full_found, _ = _detections("import mediapipe")
-    assert not lean_matplotlib
-    assert lean_found == full_found
-    assert [len(scores) for scores in lean_found] == [1, 1, 1]
