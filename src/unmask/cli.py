@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "(see docs/scale-out.md).")
     b.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="a folder (recursive; media recognised by content), a CSV manifest with a path column, "
-                        "a text file of paths (one a line), or a media file")
+                        "a text file of paths (one a line), or a media file; or a URL of a folder or object "
+                        "(s3://, gs://, hdfs://, file://: needs the batch extra)")
     b.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused to resume)")
     b.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: one per core)")
     b.add_argument("--html", action="store_true", help="write an HTML report beside each JSON report")
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="wall seconds one file may take before its worker is killed (default 1800)")
     b.add_argument("--max-memory-mb", type=int, default=4096, metavar="MB",
                    help="resident memory a worker may reach on one file before it is killed (default 4096)")
+    b.add_argument("--max-download-mb", type=int, default=16384, metavar="MB",
+                   help="largest object a worker downloads from a URL input (default 16384)")
     b.add_argument("--retries", type=int, default=1, metavar="N",
                    help="further tries for a file whose worker died (default 1)")
     b.add_argument("--worker-threads", type=int, default=None, metavar="N",
@@ -274,7 +277,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     config = _config(args)
     limits = BatchLimits(timeout_s=args.timeout_s, max_memory_mb=args.max_memory_mb, retries=args.retries,
-                         threads=args.worker_threads).validate()
+                         threads=args.worker_threads, max_download_mb=args.max_download_mb).validate()
     ray = None
     if args.ray is not None:
         from unmask.batch.ray_pool import RayOptions, import_ray

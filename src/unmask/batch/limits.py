@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from unmask.batch.remote import Source
 from unmask.errors import ConfigError
 
 POLL_S = 0.2  # how often the driver checks deadlines and memory
@@ -21,10 +21,13 @@ class BatchLimits:
     # CPU threads a worker's libraries may start (onnxruntime, OpenCV, OpenMP); None: the cores divided among the
     # workers (local; the libraries' defaults with one worker) or the actor's CPUs (Ray); 0: the libraries' defaults
     threads: int | None = None
+    max_download_mb: int = 16384  # an object read from a URL is copied to the worker's scratch folder up to this size
 
     def validate(self) -> BatchLimits:
-        if self.timeout_s <= 0 or self.max_memory_mb < 256 or self.retries < 0 or (self.threads or 0) < 0:
-            raise ConfigError("batch limits: timeout positive, memory at least 256 MB, retries and threads >= 0")
+        if (self.timeout_s <= 0 or self.max_memory_mb < 256 or self.retries < 0 or (self.threads or 0) < 0
+                or self.max_download_mb < 1):
+            raise ConfigError("batch limits: timeout positive, memory at least 256 MB, retries and threads >= 0, "
+                              "download cap at least 1 MB")
         return self
 
 
@@ -39,7 +42,7 @@ class BatchProgress:
     total: int
     errors: int
     resumed: int  # files skipped because their report was already there
-    path: Path | None = None
+    path: Source | None = None  # the file just finished
 
 
 def default_workers() -> int:

@@ -9,7 +9,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from unmask.batch.limits import POLL_S, BatchLimits
-from unmask.batch.process import Slot, death_reason, over_limits, spawn_worker, stop_slots
+from unmask.batch.process import Slot, death_reason, discard, over_limits, spawn_worker, stop_slots
 from unmask.batch.record import Recorder, Task
 from unmask.config import ScanConfig
 from unmask.errors import BatchError
@@ -43,7 +43,7 @@ class LocalPool:
                         s.task.attempts += 1
                         s.started = time.monotonic()
                         try:
-                            s.conn.send((str(s.task.path), s.task.report, s.task.html))
+                            s.conn.send(s.task.job(self.limits))
                         except OSError:  # it just died: seen below, and the task is tried again
                             pass
                 wait([s.conn for s in self.slots] + [s.proc.sentinel for s in self.slots], timeout=POLL_S)
@@ -56,7 +56,7 @@ class LocalPool:
                         alive.append(s)
                         continue
                     self._died(s, pending)
-                    s.conn.close()
+                    discard(s)
                     if pending:  # a replacement, while there is work for it
                         alive.append(self._spawn())
                         self.restarts += 1

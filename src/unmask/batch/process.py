@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from unmask.batch.limits import POLL_S, BatchLimits
-from unmask.batch.record import Task
+from unmask.batch.record import Job, Task
 from unmask.config import ScanConfig
 from unmask.errors import BatchError, UnmaskError
 from unmask.workers.child import die_with_parent, limit_threads, load_engine
@@ -34,6 +36,14 @@ class Slot:
     started: float = 0.0
     ready: bool = False
     kill_reason: str | None = None
+    scratch: str = ""  # the worker's private folder for downloads: removed here when the worker is gone
+
+
+def discard(s: Slot) -> None:
+    """Close a finished worker's pipe and remove its scratch folder (a download it was killed in)."""
+    s.conn.close()
+    if s.scratch:
+        shutil.rmtree(s.scratch, ignore_errors=True)
 
 
 def rss_mb(pid: int) -> float:
@@ -48,11 +58,12 @@ def rss_mb(pid: int) -> float:
 
 def spawn_worker(ctx: Any, factory: EngineFactory, config: ScanConfig, out: Path, threads: int | None) -> Slot:
     parent, child = ctx.Pipe()
+    scratch = tempfile.mkdtemp(prefix="unmask-batch-")
     proc = ctx.Process(target=worker_main, name="unmask-batch-worker", daemon=True,
-                       args=(child, factory, config, str(out), os.getpid(), threads or 0))
+                       args=(child, factory, config, str(out), os.getpid(), threads or 0, scratch))
     proc.start()
     child.close()
-    return Slot(proc, parent)
+    return Slot(proc, parent, scratch=scratch)
 
 
 def over_limits(s: Slot, limits: BatchLimits) -> str | None:
@@ -83,7 +94,7 @@ def stop_slots(slots: Sequence[Slot]) -> None:
         if s.proc.is_alive():
             s.proc.kill()
             s.proc.join(5)
-        s.conn.close()
+        discard(s)
 
 
 class WorkerProcess:
@@ -106,7 +117,7 @@ class WorkerProcess:
         if self.slot is not None and self.slot.proc.is_alive():
             return
         if self.slot is not None:
-            self.slot.conn.close()
+            discard(self.slot)
             self.restarts += 1
         s = self.slot = spawn_worker(self.ctx, self.factory, self.config, self.out, self.limits.threads)
         while not s.ready:
@@ -119,18 +130,18 @@ class WorkerProcess:
                 pass
             if not s.proc.is_alive():
                 self.slot = None
-                s.conn.close()
+                discard(s)
                 raise BatchError(f"a batch worker could not start ({death_reason(s)}); "
                                  "run `unmask scan` on one file to see why")
 
-    def scan(self, path: str, report: str, html: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    def scan(self, job: Job) -> tuple[dict[str, Any] | None, str | None]:
         """``(fields, None)`` with the worker's answer, or ``(None, why)`` when the worker died on this file."""
         self.start()
         s = self.slot
         assert s is not None
         s.kill_reason, s.started = None, time.monotonic()
         try:
-            s.conn.send((path, report, html))
+            s.conn.send(job)
         except OSError:
             pass
         while True:
@@ -167,7 +178,7 @@ def report_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, out: str, parent_pid: int,
-                threads: int = 0) -> None:
+                threads: int = 0, scratch: str = "") -> None:
     """Entry point of a batch worker: build one engine, then scan what the driver sends until it sends ``None``."""
     die_with_parent()
     if os.getppid() != parent_pid:
@@ -175,7 +186,7 @@ def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, ou
     if threads:
         limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the driver stops us
-    from unmask.process_io import silence_native_logs, write_atomic
+    from unmask.process_io import silence_native_logs
 
     silence_native_logs()
     engine = load_engine(factory, config)
@@ -183,25 +194,49 @@ def worker_main(conn: Connection, factory: EngineFactory, config: ScanConfig, ou
     root = Path(out)
     while True:
         try:
-            msg = conn.recv()
+            job = conn.recv()
         except (EOFError, OSError):
             return
-        if msg is None:
+        if job is None:
             return
-        path, report_rel, html_rel = msg
         t0 = time.perf_counter()
-        fields: dict[str, Any]
-        try:
-            report = engine.scan(Path(path), {}, lambda stage, done: None)
-            write_atomic(root / report_rel, report.to_json())
-            if html_rel:
-                from unmask.report.html import render_html
-
-                write_atomic(root / html_rel, render_html(report, settings=config.to_dict()))
-            fields = {**report_fields(report.data), "report": report_rel, "html": html_rel}
-        except UnmaskError as e:
-            fields = {"error": " ".join(str(getattr(e, "problem", e)).split()) or type(e).__name__}
-        except Exception as e:  # noqa: BLE001 - one file's bug must not stop the batch
-            fields = {"error": f"internal error ({type(e).__name__}: {' '.join(str(e).split())}); please report it"}
+        fields = scan_one(engine, config, root, job, Path(scratch or tempfile.gettempdir()))
         fields["wall_s"] = round(time.perf_counter() - t0, 3)
         conn.send(("error" if "error" in fields else "done", fields))
+
+
+def scan_one(engine: Any, config: ScanConfig, root: Path, job: Job, scratch: Path) -> dict[str, Any]:
+    """Scan one file (a URL first copied into ``scratch`` and hashed, the copy deleted after) and write its
+    report; the row's fields, with ``error`` when the file could not be scanned."""
+    from unmask.process_io import write_atomic
+
+    fields: dict[str, Any] = {}
+    copy: Path | None = None
+    try:
+        if job.max_download_bytes:
+            from unmask.batch.plan import report_stem
+            from unmask.batch.remote import RemoteFile, fetch
+
+            got = fetch(job.source, scratch, job.max_download_bytes)
+            copy, path = got.path, got.path
+            fields = {"sha256": got.sha256, "size_bytes": got.size, "mtime_ns": got.mtime_ns}
+            stem = report_stem(RemoteFile(job.source).stem, got.sha256)
+        else:
+            path, stem = Path(job.source), job.stem or "file"
+        report_rel = f"{job.run_dir}/{stem}.json"
+        html_rel = f"{job.run_dir}/{stem}.html" if job.html else None
+        report = engine.scan(path, {}, lambda stage, done: None)
+        write_atomic(root / report_rel, report.to_json())
+        if html_rel:
+            from unmask.report.html import render_html
+
+            write_atomic(root / html_rel, render_html(report, settings=config.to_dict()))
+        fields.update(report_fields(report.data), report=report_rel, html=html_rel)
+    except UnmaskError as e:
+        fields["error"] = " ".join(str(getattr(e, "problem", e)).split()) or type(e).__name__
+    except Exception as e:  # noqa: BLE001 - one file's bug must not stop the batch
+        fields["error"] = f"internal error ({type(e).__name__}: {' '.join(str(e).split())}); please report it"
+    finally:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
+    return fields

@@ -30,7 +30,7 @@ from typing import Any
 from unmask.batch.limits import POLL_S, BatchLimits
 from unmask.batch.plan import fusion_version
 from unmask.batch.process import WorkerProcess
-from unmask.batch.record import Recorder, Task
+from unmask.batch.record import Job, Recorder, Task
 from unmask.config import ScanConfig
 from unmask.errors import BatchError, ConfigError
 from unmask.workers.engine import EngineFactory
@@ -85,8 +85,8 @@ class ScanActor:
         return {"node": socket.gethostname(), "pid": os.getpid(),
                 "worker_pid": self.worker.slot.proc.pid if self.worker.slot else None, "fusion_version": version}
 
-    def scan(self, path: str, report: str, html: str | None) -> tuple[dict[str, Any] | None, str | None]:
-        return self.worker.scan(path, report, html)
+    def scan(self, job: Job) -> tuple[dict[str, Any] | None, str | None]:
+        return self.worker.scan(job)
 
     def worker_pid(self) -> int | None:
         return self.worker.slot.proc.pid if self.worker.slot else None
@@ -179,7 +179,7 @@ class RayPool:
                     a.task = pending.popleft()
                     a.task.attempts += 1
                     a.started = time.monotonic()
-                    a.ref = a.handle.scan.remote(str(a.task.path), a.task.report, a.task.html)
+                    a.ref = a.handle.scan.remote(a.task.job(self.limits))
             refs = [a.ref for a in actors if a.task is not None] + [a.ready_ref for a in actors if not a.ready]
             if not refs:
                 raise BatchError("batch --ray: no actor left to scan with")

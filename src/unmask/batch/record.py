@@ -6,23 +6,43 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from unmask.batch.index import ResultIndex
 from unmask.batch.limits import BatchLimits, BatchProgress
+from unmask.batch.remote import RemoteFile, Source
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker is sent for one file: where to read it, and where its report goes (under the output folder).
+
+    ``stem`` None (a URL): the worker names the report after the content it downloaded. ``max_download_bytes``
+    > 0 marks ``source`` as a URL to copy into the worker's scratch folder first.
+    """
+
+    source: str
+    run_dir: str
+    stem: str | None
+    html: bool
+    max_download_bytes: int = 0
 
 
 @dataclass
 class Task:
-    path: Path
-    sha256: str
+    path: Source
+    sha256: str  # "" for a URL not seen before: its worker hashes it while downloading
     size: int
     mtime_ns: int
-    report: str  # relative to the output folder
-    html: str | None
-    followers: list[Path] = field(default_factory=list)  # other paths with the same content
+    run_dir: str
+    stem: str | None  # the report's name in run_dir; None: the worker names it after hashing
+    html: bool
+    followers: list[Source] = field(default_factory=list)  # other paths with the same content
     attempts: int = 0
+
+    def job(self, limits: BatchLimits) -> Job:
+        remote = isinstance(self.path, RemoteFile)
+        return Job(str(self.path), self.run_dir, self.stem, self.html, limits.max_download_mb << 20 if remote else 0)
 
 
 class BatchState:
@@ -30,7 +50,7 @@ class BatchState:
         self.total, self.progress = total, progress
         self.done = self.errors = self.resumed = self.scanned = 0
 
-    def tick(self, path: Path, *, error: bool = False, resumed: bool = False) -> None:
+    def tick(self, path: Source, *, error: bool = False, resumed: bool = False) -> None:
         self.done += 1
         self.errors += error
         self.resumed += resumed
@@ -39,7 +59,7 @@ class BatchState:
             self.progress(BatchProgress(self.done, self.total, self.errors, self.resumed, path))
 
 
-def index_row(path: Path, task: Task, version: str, digest: str, **fields: Any) -> dict[str, Any]:
+def index_row(path: Source, task: Task, version: str, digest: str, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "path": str(path), "sha256": task.sha256, "size_bytes": task.size, "mtime_ns": task.mtime_ns,
         "fusion_version": version, "config_digest": digest, "status": "error", "verdict": None, "score": None,

@@ -32,6 +32,7 @@ from unmask.batch.limits import DEFAULT_LIMITS, BatchLimits, BatchProgress, defa
 from unmask.batch.local_pool import LocalPool
 from unmask.batch.plan import fusion_version, plan
 from unmask.batch.record import BatchState, Recorder
+from unmask.batch.remote import RemoteFile, Source, is_url, pyarrow_fs
 from unmask.batch.summary import BatchSummary, tally
 from unmask.config import ScanConfig
 from unmask.errors import BatchError, ConfigError
@@ -43,17 +44,24 @@ if TYPE_CHECKING:
 __all__ = ["BatchLimits", "BatchProgress", "BatchSummary", "default_workers", "fusion_version", "run_batch"]
 
 
-def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None, *, workers: int | None = None,
+def run_batch(paths: Sequence[Path | RemoteFile | str], out: Path, config: ScanConfig | None = None, *,
+              workers: int | None = None,
               html: bool = False, limits: BatchLimits = DEFAULT_LIMITS, factory: EngineFactory | None = None,
               progress: Callable[[BatchProgress], None] | None = None, model_version: str | None = None,
               ray: RayOptions | None = None) -> BatchSummary:
     """Scan ``paths`` into ``out`` (reports, ``index.jsonl``, ``index.parquet``, ``summary.json``); resumable.
 
+    A path may be a URL (a ``str`` or :class:`~unmask.batch.remote.RemoteFile`, as :func:`expand_inputs` gives):
+    its worker downloads it (docs/scale-out.md, "Object stores").
     With ``ray`` the files are scanned by actors on a Ray cluster (:mod:`unmask.batch.ray_pool`) instead of
     local processes; planning, the index, resume and the summary stay here, in the calling process.
     """
     config = (config or ScanConfig()).validate()
     limits = limits.validate()
+    sources: list[Source] = [p if isinstance(p, RemoteFile) else RemoteFile(p) if isinstance(p, str) and is_url(p)
+                             else Path(p) for p in paths]
+    if any(isinstance(p, RemoteFile) for p in sources):
+        pyarrow_fs()  # the batch extra: say so now, not once per file
     if workers is not None and workers < 0:
         raise ConfigError("batch: at least one worker")
     workers = workers or None  # 0, as before: the default (the cores here, the cluster's CPUs on Ray)
@@ -75,7 +83,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
     except OSError as e:
         raise BatchError(f"{out}: cannot create the output folder ({e.strerror})") from None
     index = ResultIndex(out / "index.jsonl")
-    state = BatchState(len(paths), progress)
+    state = BatchState(len(sources), progress)
     if limits.threads is None:  # one scan keeps ~1.5 cores busy: several on few cores must not each start 2+ threads
         if ray is not None:
             limits = replace(limits, threads=max(1, round(ray.cpus_per_worker)))
@@ -84,7 +92,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
             limits = replace(limits, threads=max(1, default_workers() // n) if n > 1 else 0)
     backend = "local"
     with index:
-        tasks = plan(paths, out, version, digest, run_dir, html, index, state)
+        tasks = plan(sources, out, version, digest, run_dir, html, index, state)
         recorder = Recorder(index, version, digest, state, limits)
         if ray is not None:
             from unmask.batch.ray_pool import RayPool
@@ -96,10 +104,10 @@ def run_batch(paths: Sequence[Path], out: Path, config: ScanConfig | None = None
         else:
             workers = workers or default_workers()
             restarts = LocalPool(factory, config, workers, limits, out, recorder).run(tasks)
-    counts = tally(index, paths, out, version, digest)
+    counts = tally(index, sources, out, version, digest)
     wall = time.perf_counter() - t_start
     summary = BatchSummary(
-        out=str(out), files=len(paths), scanned=state.scanned, resumed=state.resumed, errors=state.errors,
+        out=str(out), files=len(sources), scanned=state.scanned, resumed=state.resumed, errors=state.errors,
         workers=workers, wall_s=round(wall, 3), files_per_s=round(state.scanned / wall, 4) if state.scanned else None,
         verdicts=counts.verdicts, fusion_version=version, config_digest=digest,
         limits=asdict(limits), index=str(out / "index.jsonl"), parquet=str(counts.parquet) if counts.parquet else None,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unmask.batch.index import ResultIndex, write_parquet
+from unmask.batch.remote import Source, source_key
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,10 @@ class Tally:
     parquet: Path | None
 
 
-def tally(index: ResultIndex, paths: Sequence[Path], out: Path, version: str, digest: str) -> Tally:
+def tally(index: ResultIndex, paths: Sequence[Source], out: Path, version: str, digest: str) -> Tally:
     """Count this batch's rows and write ``index.parquet`` from them, one row at a time (a million are never
     all in memory)."""
-    wanted = {os.path.abspath(p) for p in paths}
+    wanted = {source_key(p) for p in paths}
     offsets, names, stages = index.latest(lambda r: r["path"] in wanted and r["fusion_version"] == version
                                           and r["config_digest"] == digest)
     wanted.clear()  # a million paths need not stay while the rows are read
