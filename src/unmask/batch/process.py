@@ -8,6 +8,7 @@ memory (:func:`over_limits`) and replaces a worker that died.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -225,6 +226,10 @@ def scan_one(engine: Any, config: ScanConfig, root: Path, job: Job, scratch: Pat
             path, stem = Path(job.source), job.stem or "file"
         report_rel = f"{job.run_dir}/{stem}.json"
         html_rel = f"{job.run_dir}/{stem}.html" if job.html else None
+        if copy is not None and (root / report_rel).is_file() and (not html_rel or (root / html_rel).is_file()):
+            # a URL whose time changed but not its content (hashed above): the report written for it stands
+            fields.update(report_fields(json.loads((root / report_rel).read_text())), report=report_rel, html=html_rel)
+            return fields
         report = engine.scan(path, {}, lambda stage, done: None)
         write_atomic(root / report_rel, report.to_json())
         if html_rel:
