@@ -24,7 +24,7 @@ import pytest
 from batch_stubs import LOG_ENV, BatchStubEngine, BrokenStubEngine
 from test_batch import VOLATILE, make_files, rows_by_name, scanned
 
-from unmask.batch import BatchLimits, RayOptions, ResultIndex, run_batch
+from unmask.batch import BatchLimits, RayOptions, ResultIndex, expand_inputs, run_batch
 from unmask.config import ScanConfig
 from unmask.errors import BatchError
 
@@ -243,10 +243,15 @@ def test_a_private_local_ray_runs_the_same_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), str(TESTS)]))
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     files = make_files(tmp_path / "in", {"a.mp4": b"a", "b.mp4": b"b", "bad.mp4": b"BAD"})
-    s = run_batch(files, tmp_path / "out", ScanConfig(), workers=2, factory=BatchStubEngine, model_version="test",
+    make_files(tmp_path / "store", {"c.mkv": b"\x1a\x45\xdf\xa3c"})  # and a folder URL: the actors download it
+    folder_url = "file://" + str((tmp_path / "store").resolve()) + "/"
+    inputs = [*files, *expand_inputs([folder_url]).paths]
+    s = run_batch(inputs, tmp_path / "out", ScanConfig(), workers=2, factory=BatchStubEngine, model_version="test",
                   ray=RayOptions("local", object_store_mb=100))
-    assert (s.scanned, s.errors, s.workers, s.backend) == (3, 1, 2, "ray local")
-    assert sorted(Path(p).name for p in scanned(log)) == ["a.mp4", "b.mp4", "bad.mp4"]
+    assert (s.scanned, s.errors, s.workers, s.backend) == (4, 1, 2, "ray local")
+    assert sorted(Path(p).name for p in scanned(log)) == ["a.mp4", "b.mp4", "bad.mp4", "c.mkv"]
+    row = next(r for r in ResultIndex(tmp_path / "out" / "index.jsonl").rows() if r["path"] == folder_url + "c.mkv")
+    assert row["status"] == "done" and row["sha256"] and (tmp_path / "out" / row["report"]).is_file()
     assert s.limits["threads"] == 1  # an actor's one CPU
 
 

@@ -16,7 +16,6 @@ import pytest
 from batch_stubs import LOG_ENV, BatchStubEngine
 
 from unmask.batch import BatchLimits, ResultIndex, expand_inputs, run_batch
-from unmask.batch.index import ResultIndex as _Index
 from unmask.batch.plan import plan
 from unmask.batch.record import BatchState
 from unmask.batch.remote import PYARROW_MISSING, RemoteFile
@@ -98,7 +97,7 @@ def test_resume_on_urls_downloads_nothing_until_an_object_changes(tmp_path, stub
     stub_log.unlink()
     again = batch(expand_inputs([url(root)]).paths, out, workers=1)
     assert (again.resumed, again.scanned, again.errors) == (3, 1, 1) and len(scanned(stub_log)) == 1  # bad.mkv
-    index = _Index(out / "index.jsonl")
+    index = ResultIndex(out / "index.jsonl")
     run_dir = next(p.name for p in (out / "reports").iterdir())
     with index:  # what the driver plans for a finished URL: nothing, so nothing is downloaded
         assert [str(t.path) for t in plan(list(expand_inputs([url(root)]).paths), out, "test",

@@ -178,7 +178,8 @@ def fetch(url: str, scratch: Path, max_bytes: int) -> Fetched:
         raise MissingInput(url, "no such object")
     if info.size is not None and info.size > max_bytes:
         raise MediaTooLarge(url, f"{info.size} bytes, more than the {max_bytes >> 20} MB a download may take")
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in RemoteFile(url).name)[-120:] or "object"
+    name = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in RemoteFile(url).name)[-120:]
+    name = name if name.strip(".") else "object"  # the report records this name, as it would a local file's
     dest = scratch / name
     h = hashlib.sha256()
     size = 0
