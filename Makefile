@@ -16,9 +16,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip<26"
 
-# everything the tests and guard rails use: the browser tests' Playwright, Ray for the two-node tests, ruff/mypy
+# everything the tests and guard rails use: the browser tests' Playwright, Ray for the two-node tests, pyarrow for
+# Parquet and URL inputs, ruff/mypy
 $(STAMP): pyproject.toml training/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[test,ray,dev]"
+	$(BIN)/pip install -q -e ".[test,ray,batch,dev]"
 	$(BIN)/pip install -q -e ./training
 	touch $(STAMP)
 
