@@ -114,14 +114,12 @@ class ReferenceAnalyzer(Analyzer):
 
     def _conclude(self, tracks: tuple[TrackScore, ...] | list[TrackScore]) -> ReferenceConclusion:
         name = self.profile.name if self.profile else "the claimed person"
-        top = max(tracks, key=lambda t: (t.features.get("claimed", 0.0), t.features["identity_p"]))
+        top = _claimed(tracks)
         feats = dict(top.features)
         if feats.get("mannerism_windows", 0.0) == 0.0:
             feats["mannerism_p"] = math.nan
-        vc = VoiceCheck.from_features(feats)
-        voice = None if vc is None else VoiceWords(vc.matches, vc.similarity, vc.own_range, vc.others_below,
-                                                   vc.reason(top.track_id))
-        return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms, voice=voice)
+        return conclude(name, feats, top.track_id, self.model.same_face, self.model.foreign_mannerisms,
+                        voice=_voice_words(top))
 
     def claim_result(self, result: AnalyzerResult) -> ClaimResult:
         """``result`` with the conclusion about the claimed person, as the report and the rules read it."""
@@ -129,8 +127,9 @@ class ReferenceAnalyzer(Analyzer):
         claim = None
         if prof is not None:
             c = self.conclusion(result)
+            voice = _voice_words(_claimed(result.tracks)) if result.status == "ok" and result.tracks else None
             claim = ClaimCheck(prof.name, prof.version, prof.created_at, prof.sha256(), self.model.sha256,
-                               c.conclusion, c.statement, c.track_id, self.model.foreign_mannerisms)
+                               c.conclusion, c.statement, c.track_id, self.model.foreign_mannerisms, voice)
         return ClaimResult(**{f.name: getattr(result, f.name) for f in fields(result)}, claim=claim)
 
     def ok(self, tracks: list[TrackScore] | tuple[TrackScore, ...], evidence: list[Evidence] | tuple[Evidence, ...],
@@ -260,6 +259,18 @@ class ReferenceAnalyzer(Analyzer):
                 "footage.",
                 float(min(1.0, 1.0 - pm)), w.spans[0][0], w.spans[-1][1], tr.id,
                 obs[0].frame_index, obs[-1].frame_index))
+
+
+def _claimed(tracks: tuple[TrackScore, ...] | list[TrackScore]) -> TrackScore:
+    """The face compared with the claimed person (marked ``claimed``; else the best identity match)."""
+    return max(tracks, key=lambda t: (t.features.get("claimed", 0.0), t.features["identity_p"]))
+
+
+def _voice_words(top: TrackScore) -> VoiceWords | None:
+    """The claimed face's voice check as the conclusion and the voice rule read it (None: no voice enrolled)."""
+    vc = VoiceCheck.from_features(top.features)
+    return None if vc is None else VoiceWords(vc.matches, vc.similarity, vc.own_range, vc.others_below,
+                                              vc.reason(top.track_id))
 
 
 __all__ = ["ReferenceAnalyzer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unmask.reference.conclusion import VoiceWords
 from unmask.types import AnalyzerResult
 
 
@@ -44,6 +45,9 @@ class ClaimCheck:
     track_id: int | None
     #: the calibration's mannerism threshold below which the foreign-mannerisms rule fires
     foreign_mannerisms: float
+    #: the claimed face's voice check (None when the profile has no voice or no face was compared), which the
+    #: voice rule reads
+    voice: VoiceWords | None = None
 
 
 @dataclass(frozen=True)
