@@ -25,6 +25,14 @@ The fusion score is left as it is; the report lists every rule that fired.
   ``foreign_mannerisms`` threshold, chosen so that at most 5 % of same-person
   development checks fall below it). Raises to ``inconclusive`` only: the
   development data behind mannerisms is thin (few people, clips of 3-8 s).
+- ``voice_mismatch``: with ``--claims``, the face is the claimed person's but
+  the voice, compared with their enrolled speech, is not (the claim's voice
+  check: the conclusion ``voice_mismatch``, or ``impersonator`` with a
+  voice that does not match either). It adds no threshold of its own: it
+  reads the voice check's (``models/voice.json``; 0 of 26 same-person
+  development trials fall below it). Raises to ``inconclusive`` only: a dub,
+  a translation or a voice-over of the person's own video gives the same
+  answer as a face swap over an impersonator, and is not a fake.
 
 One rule goes the other way, and runs last: ``damaged_input``. A file where
 part of the stream could not be decoded (damaged packets, cut off, a stretch
@@ -70,6 +78,10 @@ from unmask.types import (
 #: the labels a rule may raise, least to most suspicious
 _ORDER: dict[str, int] = {label: i for i, label in enumerate(SCORED_LABELS)}
 
+VOICE_RULE = "voice_mismatch"
+#: the claim's conclusions in which the face is the claimed person's (the voice rule fires only on those)
+_FACE_MATCHES = frozenset({"consistent", "impersonator", "voice_mismatch", "mannerisms_unclear",
+                           "mannerisms_not_checked"})
 DAMAGE_RULE = "damaged_input"
 #: a damaged file with less than this share of its (planned) video decoded gets ``cannot_assess``
 MIN_DECODED_FRACTION = 0.5
@@ -138,9 +150,33 @@ def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult]) -> tuple[Ve
                                     f"score {f['mannerism_p']:.2f}, below {foreign_mannerisms:.2f}): possibly "
                                     f"{who}'s face swapped onto someone else."))
                 label = new
+        hit = voice_hit(ref, assessable, label)
+        if hit is not None:
+            hits.append(hit)
+            label = hit.to_label
     if label == verdict.label:
         return verdict, tuple(hits)
     return replace(verdict, label=label), tuple(hits)
+
+
+def voice_hit(ref: ClaimResult, assessable: set[int], label: Label) -> RuleHit | None:
+    """The ``voice_mismatch`` rule: the claimed person's face with a voice that was compared and is not theirs.
+
+    Read from the claim's typed voice check, not from the analyzer's name or features. Raises to
+    ``inconclusive`` only (``label`` is the label so far); fires, changing nothing, when it is already there.
+    """
+    claim = ref.claim
+    if claim is None or ref.status != "ok" or claim.voice is None or claim.voice.matches is not False:
+        return None
+    if claim.conclusion not in _FACE_MATCHES or claim.track_id is None or claim.track_id not in assessable:
+        return None
+    who, tid = claim.claimed, claim.track_id
+    new = _raise(label, Label.INCONCLUSIVE)
+    return RuleHit(VOICE_RULE, ref.name, tid, label, new,
+                   f"Face {tid} matches {who}'s face, but the voice is not {who}'s ({claim.voice.numbers(who)}): "
+                   f"possibly {who}'s face swapped over an impersonator. A dub, a translation or a voice-over of "
+                   f"{who}'s own video sounds the same to this check, so it asks for a closer look rather than "
+                   "calling the video fake.")
 
 
 def decoded_words(coverage: DecodeCoverage, duration_s: float) -> str:
@@ -203,5 +239,5 @@ def apply_provenance(verdict: Verdict, credential: Credential | None) -> tuple[V
     return verdict, None
 
 
-__all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "apply_provenance", "MIN_DECODED_FRACTION", "RuleHit",
-           "apply_rules", "cap_for_damage", "decoded_words", "lip_sync_hit"]
+__all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "VOICE_RULE", "apply_provenance", "MIN_DECODED_FRACTION",
+           "RuleHit", "apply_rules", "cap_for_damage", "decoded_words", "lip_sync_hit", "voice_hit"]

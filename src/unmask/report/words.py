@@ -26,8 +26,8 @@ SUMMARY_SPANS = 6  # a person's stretches listed in the summary (the rest are co
 
 #: combination rules (``unmask.rules``) as a reader would name them
 RULE_WORDS = {"lip_sync_mismatch": "lip-sync rule", "foreign_mannerisms": "mannerism rule",
-              "damaged_input": "damaged-file rule", "declared_synthetic": "declared-AI rule",
-              "capture_credential": "capture-credential rule"}
+              "voice_mismatch": "voice rule", "damaged_input": "damaged-file rule",
+              "declared_synthetic": "declared-AI rule", "capture_credential": "capture-credential rule"}
 _CONFIDENCE: dict[str, int] = {label: i for i, label in enumerate(SCORED_LABELS)}
 
 #: each label as a reader sees it
