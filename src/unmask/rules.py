@@ -175,8 +175,8 @@ def voice_hit(ref: ClaimResult, assessable: set[int], label: Label) -> RuleHit |
     return RuleHit(VOICE_RULE, ref.name, tid, label, new,
                    f"Face {tid} matches {who}'s face, but the voice is not {who}'s ({claim.voice.numbers(who)}): "
                    f"possibly {who}'s face swapped over an impersonator. A dub, a translation or a voice-over of "
-                   f"{who}'s own video sounds the same to this check, so it asks for a closer look rather than "
-                   "calling the video fake.")
+                   f"{who}'s own video gives the same answer, so this asks for a closer look rather than calling "
+                   "the video fake.")
 
 
 def decoded_words(coverage: DecodeCoverage, duration_s: float) -> str:

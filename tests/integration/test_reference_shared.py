@@ -87,6 +87,7 @@ def test_voice_is_enrolled_checked_and_a_dub_is_caught(obama_voice, scanner, tmp
     v = own.data["reference"]["voice"]
     assert v["checked"] and v["score"] >= 0.5, v
     assert "The voice matches Barack Obama's too" in own.data["reference"]["statement"]
+    assert "voice_mismatch" not in [r["rule"] for r in own.data["verdict"]["rules"]]
     video, voice = _need("media/real/ghost/obama_short.mp4", "media/real/deep_avsr/00016.mp4")
     audio = read_audio(voice)
     assert audio is not None
@@ -95,3 +96,7 @@ def test_voice_is_enrolled_checked_and_a_dub_is_caught(obama_voice, scanner, tmp
     ref = dub.data["reference"]
     assert ref["conclusion"] == "voice_mismatch" and ref["voice"]["score"] < 0.5, ref
     assert "but the voice does not" in ref["statement"] and "Claimed to be Barack Obama" in dub.summary
+    # the voice rule: never likely_real, and never likely_fake by itself
+    hit = next(r for r in dub.data["verdict"]["rules"] if r["rule"] == "voice_mismatch")
+    assert hit["to_label"] == ("inconclusive" if hit["from_label"] == "likely_real" else hit["from_label"]), hit
+    assert dub.data["verdict"]["label"] != "likely_real" and "the voice is not Barack Obama's" in hit["detail"]
