@@ -26,7 +26,8 @@ through the whole scan: enrol Obama (``lia/obama.mov``) and AOC
 each of their held-out videos claimed as them, with its own sound and
 with four other people's sound laid under it (``synth.write_dub``, written
 to a temporary folder), and each with its own sound claimed as the other
-person.
+person; it counts the verdict labels, with and without the voice rule.
+``--dub-only`` runs just that.
 """
 
 from __future__ import annotations
@@ -170,8 +171,14 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--timing", action="store_true")
     ap.add_argument("--dub", action="store_true", help="the dub test through enrolment and whole scans (minutes)")
+    ap.add_argument("--dub-only", action="store_true", help="only the dub test's scans (results-dub.json)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.dub_only:
+        dub = dub_scans(args.manifest.parent)
+        (args.out / "results-dub.json").write_text(json.dumps(dub, indent=1, default=float))
+        print("dub_scans", json.dumps({k: v for k, v in dub.items() if k != "rows"}, default=float))
+        return
     enc = VoiceEncoder()
     t0 = time.perf_counter()
     clips, left_out = extract(args.manifest, enc)
@@ -248,8 +255,13 @@ def dub_scans(root: Path) -> dict[str, Any]:
     def one(scanner: Scanner, path: Path, **what: Any) -> None:
         t0 = time.perf_counter()
         data = scanner.scan(path).data
-        ref = data["reference"]
+        ref, verdict = data["reference"], data["verdict"]
+        voice_rule = next((r for r in verdict["rules"] if r["rule"] == "voice_mismatch"), None)
         rows.append({**what, "conclusion": ref["conclusion"], "voice": ref["voice"], "identity": ref["identity"]["score"],
+                     "label": verdict["label"], "fusion_label": verdict["fusion_label"],
+                     "rules": [r["rule"] for r in verdict["rules"]],
+                     # the label the other rules left, which the voice rule (run after them) started from
+                     "label_without_voice_rule": voice_rule["from_label"] if voice_rule else verdict["label"],
                      "seconds": round(time.perf_counter() - t0, 1),
                      "reference_s": data["timings"].get("analyzer_reference_s")})
         print(json.dumps(rows[-1]), flush=True)
@@ -278,7 +290,21 @@ def dub_scans(root: Path) -> dict[str, Any]:
         "claimed_as_other_not_this_person": sum(r["conclusion"] == "not_this_person" for r in wrong),
         "claimed_as_other_voice_unlike": sum(bool(r["voice"]["checked"] and r["voice"]["score"] < 0.5) for r in wrong),
         "claimed_as_other": len(wrong),
+        # the voice rule: dubs raised from likely_real, and scans of a person's own sound it fired on (should be 0)
+        "dubs_labels": _count(r["label"] for r in dubs),
+        "dubs_labels_without_voice_rule": _count(r["label_without_voice_rule"] for r in dubs),
+        "dubs_voice_rule_fired": sum("voice_mismatch" in r["rules"] for r in dubs),
+        "dubs_raised_by_voice_rule": sum(r["label"] != r["label_without_voice_rule"] for r in dubs),
+        "own_voice_rule_fired": sum("voice_mismatch" in r["rules"] for r in own + wrong),
+        "own_labels": _count(r["label"] for r in own + wrong),
     }
+
+
+def _count(labels: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for label in labels:
+        out[label] = out.get(label, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def timing(root: Path, enc: VoiceEncoder) -> dict[str, Any]:
