@@ -335,13 +335,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
                         speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet,
                         long_speed=args.long_speed)
+    print("\n".join(bench_summary_lines(summary, Path(args.out))))
+    return EXIT_OK
+
+
+def bench_summary_lines(summary: Mapping[str, Any], out: Path) -> list[str]:
+    """What ``unmask bench`` (and training's ``bench-perturbed``) prints: the headline metrics, the real videos
+    at ``likely_fake`` by group, and where the files went."""
     keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor",
             "peak_rss_mb")
-    print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
-    for line in false_positive_lines(summary.get("false_positives", {}).get("videos", {})):
-        print(line)
-    print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
-    return EXIT_OK
+    lines = [json.dumps({k: summary.get(k) for k in keys}, indent=2)]
+    lines += false_positive_lines(summary.get("false_positives", {}).get("videos", {}))
+    lines.append(f"wrote {out / 'summary.json'} and {out / 'roc.png'}")
+    return lines
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -86,7 +86,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _cmd_bench_perturbed(args: argparse.Namespace) -> int:
     from unmask.bench import run_bench
-    from unmask.cli import false_positive_lines
+    from unmask.cli import bench_summary_lines
     from unmask.config import ScanConfig
     from unmask_training.perturb import parse_perturbation, perturb_video
 
@@ -102,12 +102,7 @@ def _cmd_bench_perturbed(args: argparse.Namespace) -> int:
     summary = run_bench(Path(args.manifest), Path(args.out), config, limit=args.limit, speed=not args.no_speed,
                         fresh=args.fresh, quiet=args.quiet, long_speed=args.long_speed,
                         transform=lambda src, tmp: perturb_video(src, kind, tmp), transform_name=kind)
-    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor",
-            "peak_rss_mb")
-    print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
-    for line in false_positive_lines(summary.get("false_positives", {}).get("videos", {})):
-        print(line)
-    print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'roc.png'}")
+    print("\n".join(bench_summary_lines(summary, Path(args.out))))
     return EXIT_OK
 
 
