@@ -411,3 +411,26 @@ def _write_scores(path: Path, records: Iterable[dict[str, Any]]) -> None:
                        ["" if r["analyzers"].get(n) is None else r["analyzers"][n] for n in names])
     tmp.replace(path)
 
+
+def false_positive_lines(fp: dict[str, Any]) -> list[str]:
+    """The real videos called likely_fake, per origin and per resolution band, as console lines."""
+    out = []
+    for key, title in (("by_resolution", "resolution"), ("by_origin", "origin")):
+        rows = fp.get(key) or {}
+        if rows:
+            out.append(f"real videos at likely_fake by {title}:")
+            width = max(len(k) for k in rows)
+            out += [f"  {k:<{width}}  {v['likely_fake']:>3} of {v['n']:<3} ({100 * v['rate']:.0f} %)"
+                    for k, v in rows.items()]
+    return out
+
+
+def summary_lines(summary: Mapping[str, Any], out: Path) -> list[str]:
+    """What ``unmask bench`` (and training's ``bench-perturbed``) prints: the headline metrics, the real videos
+    at ``likely_fake`` by group, and where the files went."""
+    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor",
+            "peak_rss_mb")
+    lines = [json.dumps({k: summary.get(k) for k in keys}, indent=2)]
+    lines += false_positive_lines(summary.get("false_positives", {}).get("videos", {}))
+    lines.append(f"wrote {out / 'summary.json'} and {out / 'roc.png'}")
+    return lines

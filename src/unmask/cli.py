@@ -112,13 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     pi.add_argument("--name", metavar="NAME", help="store it under this name instead of the one in the file")
 
     b = sub.add_parser("bench", help="score every labeled file of a manifest and write accuracy/speed metrics")
-    b.add_argument("manifest", metavar="MANIFEST", help="CSV with columns path,label (paths relative to the manifest)")
-    b.add_argument("--out", required=True, metavar="DIR")
-    b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
-    b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
-    b.add_argument("--long-speed", action="store_true",
-                   help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
-    b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
+    bench_arguments(b)
     common(b)
 
     sv = sub.add_parser("serve", help="run the web app and HTTP API (scans queued in the store, run by a worker pool)")
@@ -316,38 +310,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.errors else EXIT_OK
 
 
-def false_positive_lines(fp: dict[str, Any]) -> list[str]:
-    """The real videos called likely_fake, per origin and per resolution band, as console lines."""
-    out = []
-    for key, title in (("by_resolution", "resolution"), ("by_origin", "origin")):
-        rows = fp.get(key) or {}
-        if rows:
-            out.append(f"real videos at likely_fake by {title}:")
-            width = max(len(k) for k in rows)
-            out += [f"  {k:<{width}}  {v['likely_fake']:>3} of {v['n']:<3} ({100 * v['rate']:.0f} %)"
-                    for k, v in rows.items()]
-    return out
-
-
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from unmask.bench import run_bench
+    from unmask.bench import run_bench, summary_lines
 
     summary = run_bench(Path(args.manifest), Path(args.out), _config(args), limit=args.limit,
                         speed=not args.no_speed, fresh=args.fresh, quiet=args.quiet,
                         long_speed=args.long_speed)
-    print("\n".join(bench_summary_lines(summary, Path(args.out))))
+    print("\n".join(summary_lines(summary, Path(args.out))))
     return EXIT_OK
 
 
-def bench_summary_lines(summary: Mapping[str, Any], out: Path) -> list[str]:
-    """What ``unmask bench`` (and training's ``bench-perturbed``) prints: the headline metrics, the real videos
-    at ``likely_fake`` by group, and where the files went."""
-    keys = ("n", "n_scored", "auc", "ap", "eer", "fpr_at_threshold", "tpr_at_threshold", "real_time_factor",
-            "peak_rss_mb")
-    lines = [json.dumps({k: summary.get(k) for k in keys}, indent=2)]
-    lines += false_positive_lines(summary.get("false_positives", {}).get("videos", {}))
-    lines.append(f"wrote {out / 'summary.json'} and {out / 'roc.png'}")
-    return lines
+def bench_arguments(b: argparse.ArgumentParser) -> None:
+    """The options of ``unmask bench``, shared with training's ``bench-perturbed``."""
+    b.add_argument("manifest", metavar="MANIFEST", help="CSV with columns path,label (paths relative to the manifest)")
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
+    b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
+    b.add_argument("--long-speed", action="store_true",
+                   help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
+    b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

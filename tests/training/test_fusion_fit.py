@@ -112,8 +112,7 @@ def test_a_still_model_ships_only_when_the_photos_validate_it(tmp_path):
 
 
 def test_bench_false_positive_audit_by_origin_and_resolution():
-    from unmask.bench import _false_positives, resolution_band
-    from unmask.cli import false_positive_lines
+    from unmask.bench import _false_positives, false_positive_lines, resolution_band
 
     assert resolution_band(1920, 1080) == "1080p and up" and resolution_band(368, 656) == "360p-719p"
     assert resolution_band(256, 256) == "below 360p" and resolution_band(None, 5) == "unknown"

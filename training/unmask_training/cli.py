@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unmask.cli import bench_arguments
 from unmask.errors import UnmaskError
 from unmask.report.names import printable
 
@@ -45,13 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench-perturbed", help="`unmask bench` on degraded copies of the videos (stills skipped)")
     b.add_argument("kind", metavar="KIND", help=f"the degradation: {PERTURB_HELP}")
-    b.add_argument("manifest", metavar="MANIFEST", help="CSV with columns path,label (paths relative to the manifest)")
-    b.add_argument("--out", required=True, metavar="DIR")
-    b.add_argument("--limit", type=int, default=None, help="only the first N labeled rows")
-    b.add_argument("--no-speed", action="store_true", help="skip the synthetic 1080p speed/memory check")
-    b.add_argument("--long-speed", action="store_true",
-                   help="add a 10-minute 1080p and a one-hour 720p clip to the speed check (minutes)")
-    b.add_argument("--fresh", action="store_true", help="rescan files even if DIR already has their reports")
+    bench_arguments(b)
     b.add_argument("--config", metavar="FILE", help="TOML or JSON settings file (see docs/architecture.md)")
     b.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override one setting, e.g. --set sampling.fps=4")
@@ -85,8 +80,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_perturbed(args: argparse.Namespace) -> int:
-    from unmask.bench import run_bench
-    from unmask.cli import bench_summary_lines
+    from unmask.bench import run_bench, summary_lines
     from unmask.config import ScanConfig
     from unmask_training.perturb import parse_perturbation, perturb_video
 
@@ -102,7 +96,7 @@ def _cmd_bench_perturbed(args: argparse.Namespace) -> int:
     summary = run_bench(Path(args.manifest), Path(args.out), config, limit=args.limit, speed=not args.no_speed,
                         fresh=args.fresh, quiet=args.quiet, long_speed=args.long_speed,
                         transform=lambda src, tmp: perturb_video(src, kind, tmp), transform_name=kind)
-    print("\n".join(bench_summary_lines(summary, Path(args.out))))
+    print("\n".join(summary_lines(summary, Path(args.out))))
     return EXIT_OK
 
 
