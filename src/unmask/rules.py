@@ -78,7 +78,11 @@ from unmask.types import (
 #: the labels a rule may raise, least to most suspicious
 _ORDER: dict[str, int] = {label: i for i, label in enumerate(SCORED_LABELS)}
 
+LIP_SYNC_RULE = "lip_sync_mismatch"
+MANNERISMS_RULE = "foreign_mannerisms"
 VOICE_RULE = "voice_mismatch"
+#: the rules that raise a label on evidence the fusion does not read (so a refit does not change whether they fire)
+RAISING_RULES = frozenset({LIP_SYNC_RULE, MANNERISMS_RULE, VOICE_RULE})
 #: the claim's conclusions in which the face is the claimed person's (the voice rule fires only on those)
 _FACE_MATCHES = frozenset({"consistent", "impersonator", "voice_mismatch", "mannerisms_unclear",
                            "mannerisms_not_checked"})
@@ -129,7 +133,7 @@ def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult]) -> tuple[Ve
     if ls is not None and sync is not None:
         tid, corr = ls.track_id, ls.corr
         new = _raise(label, Label.INCONCLUSIVE)
-        hits.append(RuleHit("lip_sync_mismatch", sync.name, tid, label, new,
+        hits.append(RuleHit(LIP_SYNC_RULE, sync.name, tid, label, new,
                             f"Face {tid}'s mouth does not follow the voice (correlation {corr:.2f}; even allowing for "
                             f"chance it stays below {sync.max_corr:.2f}, as in only {sync.dev_false_positives} real "
                             "development clips with speech): the sound may have been laid over this video, or the "
@@ -145,7 +149,7 @@ def apply_rules(verdict: Verdict, results: Sequence[AnalyzerResult]) -> tuple[Ve
                     and f.get("mannerism_p", 1.0) < foreign_mannerisms:
                 new = _raise(label, Label.INCONCLUSIVE)
                 who = ref.claim.claimed
-                hits.append(RuleHit("foreign_mannerisms", ref.name, top.track_id, label, new,
+                hits.append(RuleHit(MANNERISMS_RULE, ref.name, top.track_id, label, new,
                                     f"Face {top.track_id} matches {who}'s face but not how {who} moves (mannerism "
                                     f"score {f['mannerism_p']:.2f}, below {foreign_mannerisms:.2f}): possibly "
                                     f"{who}'s face swapped onto someone else."))
@@ -188,6 +192,11 @@ def decoded_words(coverage: DecodeCoverage, duration_s: float) -> str:
     return f"{only}{coverage.decoded_s:.1f} of {of} could be decoded"
 
 
+def _damage_cap(label: Label) -> Label:
+    """A damaged file's label when over half of it decoded: never sure either way."""
+    return Label.INCONCLUSIVE if label in (Label.LIKELY_REAL, Label.LIKELY_FAKE) else label
+
+
 def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s: float
                    ) -> tuple[Verdict, RuleHit | None]:
     """The ``damaged_input`` rule: a damaged file's label capped at inconclusive, or cannot_assess under half decoded.
@@ -206,7 +215,7 @@ def cap_for_damage(verdict: Verdict, coverage: DecodeCoverage | None, duration_s
         capped = Verdict(Label.CANNOT_ASSESS, None, verdict.likely_real, verdict.likely_fake, None,
                          (f"the file is damaged: {seconds}", *verdict.reasons), verdict.tracks, {})
     else:
-        to: Label = Label.INCONCLUSIVE if verdict.label in (Label.LIKELY_REAL, Label.LIKELY_FAKE) else verdict.label
+        to = _damage_cap(verdict.label)
         detail = (f"The file is damaged: {seconds} ({what}), so no confident verdict is given; "
                   "try to get an undamaged copy.")
         capped = replace(verdict, label=to)
@@ -241,3 +250,36 @@ def apply_provenance(verdict: Verdict, credential: Credential | None) -> tuple[V
 
 __all__ = ["CAPTURE_RULE", "DAMAGE_RULE", "DECLARED_RULE", "VOICE_RULE", "apply_provenance", "MIN_DECODED_FRACTION",
            "RuleHit", "apply_rules", "cap_for_damage", "decoded_words", "lip_sync_hit", "voice_hit"]
+
+
+def replay_rules(verdict: Verdict, fired: Sequence[RuleHit], credential: Credential | None
+                 ) -> tuple[Verdict, tuple[RuleHit, ...]]:
+    """The rules of a saved report applied to a new fusion verdict of the same file (a rescore after a refit).
+
+    A combination rule's evidence (lip sync, the claim, the voice) is not the fusion's, so every one that fired
+    fires again, raising the new label; the damage cap and the provenance rules then run as in a scan. ``fired``:
+    the saved hits in the order they fired. The returned hits carry the new labels; a capture credential's note
+    appears or goes with the new ``likely_fake``. A saved damage hit that gave ``cannot_assess`` is kept as is
+    (the seconds it names are not in the hit), so such a file stays ``cannot_assess``.
+    """
+    label = verdict.label
+    hits: list[RuleHit] = []
+    for h in fired:
+        if h.rule in RAISING_RULES:
+            new = _raise(label, Label.INCONCLUSIVE)
+            hits.append(replace(h, from_label=label, to_label=new))
+            label = new
+    out = replace(verdict, label=label)
+    damage = next((h for h in fired if h.rule == DAMAGE_RULE), None)
+    if damage is not None:
+        if damage.to_label == Label.CANNOT_ASSESS:
+            out = Verdict(Label.CANNOT_ASSESS, None, verdict.likely_real, verdict.likely_fake, None, verdict.reasons,
+                          verdict.tracks, {})
+        else:
+            out = replace(out, label=_damage_cap(label))
+        hits.append(replace(damage, from_label=label, to_label=out.label))
+    out, hit = apply_provenance(out, credential)
+    if hit is not None:
+        saved = next((h for h in fired if h.rule == hit.rule), None)  # keep its words as the report stated them
+        hits.append(hit if saved is None else replace(saved, from_label=hit.from_label, to_label=hit.to_label))
+    return out, tuple(hits)
