@@ -7,8 +7,10 @@ scanning many files (batch, bench, service) pays the model start-up once.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from unmask.rules import apply_provenance, apply_rules, cap_for_damage
 from unmask.types import AnalyzerResult, FaceTrack, Frame, MediaContext, Need, Person, SampledFrame
 
 if TYPE_CHECKING:
+    from unmask.faces.detect import Detection
     from unmask.faces.embed import FaceEmbedder
     from unmask.reference.profile import PersonProfile
 
@@ -41,6 +44,7 @@ Progress = Callable[[str, float], None]
 
 DECODE_SHARE = 0.85  # share of the progress bar spent on decode + faces
 PREFETCH_FRAMES = 4  # decoded frames kept ready ahead of the face stage (a few MB)
+DETECT_AHEAD = 2  # frames whose faces are detected ahead of meshing and tracking
 
 
 @dataclass
@@ -143,15 +147,8 @@ class Scanner:
         report_progress: Progress = progress or (lambda stage, done: None)
         timer = StageTimer()
         t_start = time.perf_counter()
-        ctx, warnings = self.context(path, report_progress, timer)
-        analyzers = self._analyzers_for(claims)
-
-        results: list[AnalyzerResult] = []
-        for i, analyzer in enumerate(analyzers):
-            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
-            t0 = time.perf_counter()
-            results.append(run_analyzer(analyzer, ctx))
-            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
+        ctx, warnings = self._faces(path, report_progress, timer)
+        ctx, results = self._analyze(ctx, self._analyzers_for(claims), report_progress, timer)
 
         t0 = time.perf_counter()
         verdict = decide(ctx, results, self.fusion, self.config.gate)
@@ -175,46 +172,103 @@ class Scanner:
 
     def context(self, path: str | Path, progress: Progress | None = None,
                 timer: StageTimer | None = None) -> tuple[MediaContext, list[str]]:
-        """Probe, decode and find faces: what every analyzer reads, and the reader's warnings."""
-        report_progress: Progress = progress or (lambda stage, done: None)
+        """Probe, decode, find faces and link them into persons: what every analyzer reads, and the reader's
+        warnings."""
         timer = timer or StageTimer()
+        ctx, warnings = self._faces(path, progress, timer)
+        _, analyzers = self._load()
+        t0 = time.perf_counter()
+        ctx = replace(ctx, persons=self._link(ctx.tracks, analyzers))
+        timer.add("link", time.perf_counter() - t0)
+        return ctx, warnings
+
+    def _analyze(self, ctx: MediaContext, analyzers: list[Analyzer], progress: Progress,
+                 timer: StageTimer) -> tuple[MediaContext, list[AnalyzerResult]]:
+        """Link the faces into persons and run the analyzers; the context with its persons, and the results in
+        the analyzers' order.
+
+        Linking embeds faces (dlib, which releases the GIL), and so do the analyzers that share its embedder
+        (``embeds_faces``): they run after it, on this thread. With two cores the other analyzers run meanwhile
+        on a second thread; they read no persons (only the report does), so their results are the same.
+        """
+
+        def run(a: Analyzer, c: MediaContext) -> AnalyzerResult:
+            t0 = time.perf_counter()
+            r = run_analyzer(a, c)
+            timer.add(f"analyzer.{a.name}", time.perf_counter() - t0)  # one key per thread: no race
+            return r
+
+        def step(i: int, a: Analyzer) -> None:
+            progress(a.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+
+        beside = [a for a in analyzers if not a.embeds_faces] if _cores() >= 2 else []
+        pool = ThreadPoolExecutor(1, thread_name_prefix="unmask-analyzers") if beside else None
+        try:
+            ahead = pool.submit(lambda: {a.name: run(a, ctx) for a in beside}) if pool is not None else None
+            t0 = time.perf_counter()
+            _, configured = self._load()
+            ctx = replace(ctx, persons=self._link(ctx.tracks, configured))
+            timer.add("link", time.perf_counter() - t0)
+            here = {}
+            for i, a in enumerate(analyzers):
+                if a not in beside:
+                    step(i, a)  # progress is reported from this thread only
+                    here[a.name] = run(a, ctx)
+            done = ahead.result() if ahead is not None else {}
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        for i, a in enumerate(analyzers):
+            if a in beside:
+                step(i, a)
+        return ctx, [done[a.name] if a in beside else here[a.name] for a in analyzers]
+
+    def _faces(self, path: str | Path, progress: Progress | None, timer: StageTimer
+               ) -> tuple[MediaContext, list[str]]:
+        """Probe, decode and find faces (not yet linked into persons), and the reader's warnings."""
+        report_progress: Progress = progress or (lambda stage, done: None)
         t0 = time.perf_counter()
         info = probe(path, self.config.sampling)
         timer.add("probe", time.perf_counter() - t0)
 
-        finder, analyzers = self._load()
+        finder, _ = self._load()
         finder.reset()
         reader = FrameReader(info, self.config.sampling, follow_faces=True)
         sampled: list[SampledFrame] = []
-        # a video read whole takes no feedback from the face stage, so it is decoded ahead on its own
-        # thread; a long video's bursts are cut by what the faces found, so they are read in turn
-        frames: Iterator[Frame] = iter(reader) if len(reader.segments) > 1 else prefetch(reader, PREFETCH_FRAMES)
+        # a video read whole takes no feedback from the face stage, so it is decoded ahead on a thread of its
+        # own and, with two cores, its faces detected ahead on another (FFmpeg and mediapipe release the GIL,
+        # and every frame's detections are the same as in turn); a long video's bursts are cut by what the
+        # faces found, so they are read and detected in turn
+        frames: Iterator[tuple[Frame, list[Detection] | None]]
+        if len(reader.segments) > 1:
+            frames = _with_detections(iter(reader), None)
+        elif _cores() < 2:
+            frames = _with_detections(prefetch(reader, PREFETCH_FRAMES), None)
+        else:
+            frames = prefetch(_with_detections(prefetch(reader, PREFETCH_FRAMES), finder), DETECT_AHEAD)
         duration = max(info.duration_s, 1e-6)
         try:
             while True:
                 t0 = time.perf_counter()
-                frame = next(frames, None)
+                item = next(frames, None)
                 timer.add("decode", time.perf_counter() - t0)  # time spent waiting for the next frame
-                if frame is None:
+                if item is None:
                     break
+                frame, detections = item
                 t0 = time.perf_counter()
-                faces = finder.process(frame)
+                faces = finder.process(frame, detections)
                 reader.saw_faces(len(faces))  # a long video's faceless bursts are cut short
                 timer.add("faces", time.perf_counter() - t0)
                 sampled.append(SampledFrame(frame.index, frame.t, frame.segment, len(faces)))
                 report_progress("faces", DECODE_SHARE * min(1.0, frame.t / duration))
-                del frame
+                del frame, item, detections
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
                 close()
         for stage, seconds in finder.seconds.items():  # the face stage's parts, for profiles
             timer.add(f"faces_{stage}", seconds)
-        tracks = finder.tracks()
-        t0 = time.perf_counter()
-        persons = self._link(tracks, analyzers)
-        timer.add("link", time.perf_counter() - t0)
-        ctx = MediaContext(info, tuple(reader.stats), tuple(sampled), tracks, reader.coverage, persons,
+        ctx = MediaContext(info, tuple(reader.stats), tuple(sampled), finder.tracks(), reader.coverage, (),
                            frame_size=analysed_size(info.width, info.height, self.config.sampling.max_side),
                            sampled_fps=sample_rate(info.duration_s, self.config.sampling))
         return ctx, list(reader.warnings)
@@ -237,6 +291,31 @@ class Scanner:
             except ModelError:
                 embeddings = {}  # no dlib: tracks link by geometry alone
         return link_tracks(tracks, embeddings, self.config.faces.link_max_distance)
+
+
+def _cores() -> int:
+    """Cores this process may use for one scan: those it may run on, at most the compute threads it was given
+    (``learned.runtime.THREADS``; a batch worker sharing a machine gets fewer)."""
+    from unmask.learned import runtime
+
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, runtime.THREADS))
+
+
+def _with_detections(frames: Iterator[Frame], finder: FaceFinder | None
+                     ) -> Iterator[tuple[Frame, list[Detection] | None]]:
+    """Each frame with its faces' detections, made on the thread that iterates this (a prefetch thread, ahead of
+    meshing); None each when ``finder`` is None (``process`` detects). Closing it closes ``frames``."""
+    try:
+        for f in frames:
+            yield f, None if finder is None else finder.detect(f)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()  # stops the decoding thread when the consumer stops early
 
 
 def run_analyzer(analyzer: Analyzer, ctx: MediaContext) -> AnalyzerResult:

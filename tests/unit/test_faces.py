@@ -217,3 +217,57 @@ def test_load_is_lazy_and_once() -> None:
     f.load()
     assert f.detector._model is m
     f.close()
+
+
+# -- searching the tiles only where small faces were ------------------------------------------------------------
+
+
+def _small_faces_frames(n: int) -> list[np.ndarray]:
+    """1280x720 frames with two small drifting portraits (faces under a quarter of the height), left and right."""
+    import cv2
+
+    from unmask.synth import astronaut
+
+    head = np.ascontiguousarray(astronaut()[20:260, 110:350])
+    faces = face_frames(n, size=(160, 160), face=head)  # 50-60 px faces: only the tile passes find them
+    out = []
+    for i, f in enumerate(faces):
+        frame = np.full((720, 1280, 3), 90, np.uint8)
+        frame[300:460, 60 + i:220 + i] = f
+        frame[200:360, 1000 - i:1160 - i] = cv2.flip(f, 1)
+        out.append(frame)
+    return out
+
+
+def test_tiles_are_searched_only_near_small_faces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unmask.faces.detect import FaceDetector, tile_origins
+
+    frames = _small_faces_frames(1)
+    det = FaceDetector(FaceConfig())
+    passes: list[tuple[int, int]] = []
+    real = det._pass
+    monkeypatch.setattr(det, "_pass", lambda img, ox, oy, k: passes.append((ox, oy)) or real(img, ox, oy, k))
+    full = det.detect(frames[0])
+    assert len(full) == 2 and len(passes) == 1 + len(tile_origins(1280, 720))  # whole frame + every tile
+    passes.clear()
+    left = [d.box for d in full if d.box[0] < 640]
+    assert det.detect(frames[0], near=left) == [d for d in full if d.box[0] < 640]  # the left tile found its face
+    assert len(passes) == 2 and passes[0] == (0, 0)
+    passes.clear()
+    det.detect(frames[0], near=[])  # no small face a frame ago: the whole frame only, which cannot see them
+    assert passes == [(0, 0)]
+
+
+def test_searching_every_tile_every_third_frame_keeps_small_faces(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = _frames(_small_faces_frames(7))
+    every = find_tracks(frames, FaceConfig())
+    finder = FaceFinder(FaceConfig(tiles_every=3))
+    searched: list[bool] = []
+    real = finder.detector.detect
+    monkeypatch.setattr(finder.detector, "detect", lambda rgb, near=None: searched.append(near is None) or real(rgb, near))
+    for f in frames:
+        finder.process(f)
+    assert searched == [True, False, False, True, False, False, True]
+    thirds = finder.tracks()
+    assert [len(t) for t in thirds] == [len(t) for t in every] == [7, 7]
+    assert [[o.box for o in t.observations] for t in thirds] == [[o.box for o in t.observations] for t in every]

@@ -39,7 +39,10 @@ class FaceFinder:
 
     Feed frames in time order with :meth:`process`; read :meth:`tracks` at any
     point. It keeps track state: call :meth:`reset` before the next video to
-    reuse the loaded models. Not thread-safe (mediapipe graphs): one per worker.
+    reuse the loaded models. Not thread-safe (mediapipe graphs): one per worker,
+    with one exception: :meth:`detect` may run on one other thread, ahead of
+    :meth:`process` (which is then given its detections), since the two use
+    different graphs; the pipeline detects ahead so both cores work.
     Each observation keeps its crop (``crop_size``² x 3 bytes: 192 KiB at 256).
     """
 
@@ -50,6 +53,11 @@ class FaceFinder:
         self.tracker = FaceTracker(self.config)
         self._obs: dict[int, list[FaceObs]] = {}
         self._last_ids: tuple[int, ...] = ()
+        # detect()'s own state (it may run on another thread): frames since every tile was searched, the last
+        # frame's burst and its small faces
+        self._since_tiles = 0
+        self._segment = -1
+        self._small: list[Box] = []
         #: wall seconds per sub-stage since the last :meth:`reset` (detect, track, mesh, crop), for profiles
         self.seconds: dict[str, float] = {}
 
@@ -75,6 +83,7 @@ class FaceFinder:
         self.tracker.reset()
         self._obs = {}
         self._last_ids = ()
+        self._since_tiles, self._segment, self._small = 0, -1, []
         self.seconds = {}
 
     def _lap(self, stage: str, t0: float) -> float:
@@ -87,13 +96,27 @@ class FaceFinder:
         """Track id of each observation the last :meth:`process` call returned, same order."""
         return self._last_ids
 
-    def process(self, frame: Frame) -> list[FaceObs]:
-        """Faces in ``frame`` (largest first), added to their tracks."""
+    def detect(self, frame: Frame) -> list[Detection]:
+        """The faces ``process`` would find in ``frame``, before meshing and tracking; safe to call on one other
+        thread, ahead of ``process`` (its time goes to ``seconds["detect"]``, which only it writes)."""
         self.load()
+        t0 = time.perf_counter()
+        every = self.config.tiles_every
+        fresh = self._since_tiles + 1 >= every or frame.segment != self._segment
+        dets = self.detector.detect(frame.rgb, None if fresh else self._small)
+        self._since_tiles = 0 if fresh else self._since_tiles + 1
+        self._segment = frame.segment
+        small = self.detector.small_face_px(frame.rgb)
+        self._small = [d.box for d in dets if d.size < small]  # where to search the tiles next frame
+        self._lap("detect", t0)
+        return dets
+
+    def process(self, frame: Frame, detections: list[Detection] | None = None) -> list[FaceObs]:
+        """Faces in ``frame`` (largest first), added to their tracks; ``detections``: ``detect(frame)``'s, if
+        it was called already (on another thread, ahead)."""
+        dets = self.detect(frame) if detections is None else detections
         rgb = frame.rgb
         t0 = time.perf_counter()
-        dets: list[Detection] = self.detector.detect(rgb)
-        t0 = self._lap("detect", t0)
         looks = [appearance(rgb, d.box) for d in dets]
         ids = self.tracker.update(frame.t, [d.box for d in dets], segment=frame.segment, looks=looks)
         t0 = self._lap("track", t0)
