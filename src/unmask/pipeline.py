@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,8 +146,15 @@ class Scanner:
         report_progress: Progress = progress or (lambda stage, done: None)
         timer = StageTimer()
         t_start = time.perf_counter()
-        ctx, warnings = self._faces(path, report_progress, timer)
-        ctx, results = self._analyze(ctx, self._analyzers_for(claims), report_progress, timer)
+        ctx, warnings = self.context(path, report_progress, timer)
+        analyzers = self._analyzers_for(claims)
+
+        results: list[AnalyzerResult] = []
+        for i, analyzer in enumerate(analyzers):
+            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+            t0 = time.perf_counter()
+            results.append(run_analyzer(analyzer, ctx))
+            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
 
         t0 = time.perf_counter()
         verdict = decide(ctx, results, self.fusion, self.config.gate)
@@ -181,47 +187,6 @@ class Scanner:
         ctx = replace(ctx, persons=self._link(ctx.tracks, analyzers))
         timer.add("link", time.perf_counter() - t0)
         return ctx, warnings
-
-    def _analyze(self, ctx: MediaContext, analyzers: list[Analyzer], progress: Progress,
-                 timer: StageTimer) -> tuple[MediaContext, list[AnalyzerResult]]:
-        """Link the faces into persons and run the analyzers; the context with its persons, and the results in
-        the analyzers' order.
-
-        Linking embeds faces (dlib, which releases the GIL), and so do the analyzers that share its embedder
-        (``embeds_faces``): they run after it, on this thread. With two cores the other analyzers run meanwhile
-        on a second thread; they read no persons (only the report does), so their results are the same.
-        """
-
-        def run(a: Analyzer, c: MediaContext) -> AnalyzerResult:
-            t0 = time.perf_counter()
-            r = run_analyzer(a, c)
-            timer.add(f"analyzer.{a.name}", time.perf_counter() - t0)  # one key per thread: no race
-            return r
-
-        def step(i: int, a: Analyzer) -> None:
-            progress(a.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
-
-        beside = [a for a in analyzers if not a.embeds_faces] if _cores() >= 2 else []
-        pool = ThreadPoolExecutor(1, thread_name_prefix="unmask-analyzers") if beside else None
-        try:
-            ahead = pool.submit(lambda: {a.name: run(a, ctx) for a in beside}) if pool is not None else None
-            t0 = time.perf_counter()
-            _, configured = self._load()
-            ctx = replace(ctx, persons=self._link(ctx.tracks, configured))
-            timer.add("link", time.perf_counter() - t0)
-            here = {}
-            for i, a in enumerate(analyzers):
-                if a not in beside:
-                    step(i, a)  # progress is reported from this thread only
-                    here[a.name] = run(a, ctx)
-            done = ahead.result() if ahead is not None else {}
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
-        for i, a in enumerate(analyzers):
-            if a in beside:
-                step(i, a)
-        return ctx, [done[a.name] if a in beside else here[a.name] for a in analyzers]
 
     def _faces(self, path: str | Path, progress: Progress | None, timer: StageTimer
                ) -> tuple[MediaContext, list[str]]:

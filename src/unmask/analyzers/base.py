@@ -48,9 +48,6 @@ class Analyzer(ABC):
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES})
     #: one sentence: what the analyzer checks, for reports
     checks: ClassVar[str] = ""
-    #: it embeds faces with the scanner's shared dlib embedder (not thread-safe, and filled by linking first):
-    #: such analyzers run after linking, on its thread; the others may run on a second thread meanwhile
-    embeds_faces: ClassVar[bool] = False
     #: plain words for each feature (base name, without the ``_med``/``_p90``/``_p10`` suffix), so the
     #: verdict can say which measurement pushed the score, e.g. "left/right eye openness correlation"
     feature_words: ClassVar[dict[str, str]] = {}

@@ -63,7 +63,6 @@ class ReferenceAnalyzer(Analyzer):
     name: ClassVar[str] = "reference"
     version: ClassVar[str] = "1.1"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.LANDMARKS})
-    embeds_faces: ClassVar[bool] = True
     checks: ClassVar[str] = ("whether the face is the claimed person's, moves the way that person moves and speaks "
                              "with their voice, against enrolled footage")
     feature_words: ClassVar[dict[str, str]] = {

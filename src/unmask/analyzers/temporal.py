@@ -233,7 +233,6 @@ class TemporalAnalyzer(Analyzer):
     name: ClassVar[str] = "temporal"
     version: ClassVar[str] = "1.0"
     needs: ClassVar[frozenset[Need]] = frozenset({Need.FACES, Need.TIME, Need.LANDMARKS})
-    embeds_faces: ClassVar[bool] = True
     checks: ClassVar[str] = (
         "whether the inner face wobbles, flickers or changes identity over time while the rest of the head stays steady"
     )
