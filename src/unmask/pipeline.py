@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,11 +151,17 @@ class Scanner:
         analyzers = self._analyzers_for(claims)
 
         results: list[AnalyzerResult] = []
-        for i, analyzer in enumerate(analyzers):
-            report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+        with ThreadPoolExecutor(1, thread_name_prefix="unmask-provenance") as side:
+            # Content Credentials are read in a limited child process (never raises): it works beside the analyzers
+            later = side.submit(read_provenance, path, ctx.info.rotation)
+            for i, analyzer in enumerate(analyzers):
+                report_progress(analyzer.name, DECODE_SHARE + (1 - DECODE_SHARE) * i / max(len(analyzers), 1))
+                t0 = time.perf_counter()
+                results.append(run_analyzer(analyzer, ctx))
+                timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
             t0 = time.perf_counter()
-            results.append(run_analyzer(analyzer, ctx))
-            timer.add(f"analyzer.{analyzer.name}", time.perf_counter() - t0)
+            provenance = later.result()
+            timer.add("provenance", time.perf_counter() - t0)  # what the scan waited for it
 
         t0 = time.perf_counter()
         verdict = decide(ctx, results, self.fusion, self.config.gate)
@@ -164,11 +171,8 @@ class Scanner:
         )  # last: a damaged file is never sure
         rules = (*rules, damage) if damage is not None else rules
         timer.add("fusion", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        provenance = read_provenance(path, ctx.info.rotation)  # Content Credentials in a limited child; never raises
         verdict, declared = apply_provenance(verdict, provenance.credential)  # metadata never moves the verdict
         rules = (*rules, declared) if declared is not None else rules
-        timer.add("provenance", time.perf_counter() - t0)
         timer.add("total", time.perf_counter() - t_start)
         report = build_report(ctx, results, verdict, self.fusion, timer.seconds, warnings, rules=rules,
                               record_path=record_path, provenance=provenance, config_digest=self.config.digest())

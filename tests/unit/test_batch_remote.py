@@ -166,3 +166,28 @@ def test_cli_batch_on_a_folder_url(tmp_path, stub_log, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert code == 1 and "4 files: 4 scanned, 0 already done, 1 failed" in out, (out, err)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["files"] == 4
+
+
+def test_a_folder_url_is_sniffed_several_objects_at_a_time(tmp_path):
+    """An object store answers each first-bytes read slowly: the driver keeps several in flight, results in order."""
+    import threading
+    import time
+
+    from unmask.batch.remote import open_url, sniffed
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(24):
+        (root / f"{i:02d}.bin").write_bytes(b"MEDIA" if i % 3 == 0 else b"other")
+    fs, path = open_url(url(root))
+    threads: set[str] = set()
+
+    def slow_sniff(head: bytes) -> bool:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.02)
+        return head.startswith(b"MEDIA")
+
+    paths = [f"{path}/{i:02d}.bin" for i in range(24)]
+    assert sniffed(fs, paths, slow_sniff) == [i % 3 == 0 for i in range(24)]
+    assert len(threads) > 1
+    assert sniffed(fs, [f"{path}/missing.bin"], slow_sniff) == [False]  # an unreadable object is not media

@@ -193,7 +193,8 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
 
 #: report timing keys in the order a scan runs them, with plain names (analyzers come from the report)
 _STAGES = (("startup", "start-up (imports + models, once per process)"), ("probe_s", "probe"),
-           ("decode_s", "waiting for decoded frames"), ("faces_s", "faces (all of the four below)"),
+           ("decode_s", "waiting for decoded frames (and, on two cores, their faces detected ahead)"),
+           ("faces_s", "faces (the four below; on two cores without detection, which runs ahead on another thread)"),
            ("faces_detect_s", "face detection"),
            ("faces_track_s", "tracking"), ("faces_mesh_s", "face mesh"), ("faces_crop_s", "face crops"),
            ("link_s", "linking faces into persons (dlib embeddings, shared with temporal)"))
