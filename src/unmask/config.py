@@ -47,9 +47,6 @@ class FaceConfig:
     min_confidence: float = 0.5  # mediapipe full-range detector threshold
     min_face_px: int = 24  # smaller detections are ignored entirely
     max_faces: int = 4  # faces meshed per frame (largest first)
-    # every Nth analysed frame searches every tile for small faces; between, only the tiles where small faces
-    # were a frame ago (1: every tile, every frame)
-    tiles_every: int = 1
     crop_size: int = 256  # side of the aligned square face crop kept per observation
     crop_margin: float = 0.45  # crop covers the box enlarged by this fraction on each side
     track_iou: float = 0.3  # minimum IoU to link a detection to a track
@@ -64,8 +61,7 @@ class FaceConfig:
             raise ConfigError("faces.min_confidence must be in (0, 1)")
         if not 0.0 < self.track_iou < 1.0:
             raise ConfigError("faces.track_iou must be in (0, 1)")
-        _positive(self, "min_face_px", "max_faces", "tiles_every", "crop_size", "track_max_gap_s",
-                  "link_max_distance")
+        _positive(self, "min_face_px", "max_faces", "crop_size", "track_max_gap_s", "link_max_distance")
         if self.link_embeddings < 0 or self.link_max_embeddings < 0:
             raise ConfigError("faces.link_embeddings and faces.link_max_embeddings must be >= 0")
 

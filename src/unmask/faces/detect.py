@@ -23,12 +23,6 @@ not square, merged by non-maximum suppression that prefers the tile box for
 small faces and the whole-frame box for big ones. The frame is area-downscaled
 once (to the tiles' resolution); each pass then costs ~3-4 ms, 10-13 ms a
 16:9 frame in all on one busy core.
-
-The tiles are three of a 16:9 frame's four passes, and most frames hold no small
-face. Given ``near`` (the small faces found a frame ago), :meth:`FaceDetector.detect`
-searches only the tiles that hold one of them, plus the whole frame: a face it
-keeps seeing is found by the same passes as before, and a new small face waits for
-the next search of every tile (``FaceConfig.tiles_every`` frames at most).
 """
 
 from __future__ import annotations
@@ -116,12 +110,6 @@ def _overlap(a: Box, b: Box) -> tuple[float, float]:
     return (inter / union if union > 0 else 0.0, inter / min(aa, ab) if min(aa, ab) > 0 else 0.0)
 
 
-def _touches(box: Box, region: Box) -> bool:
-    """``box``, grown by half its size on every side, overlaps ``region``."""
-    gx, gy = (box[2] - box[0]) / 2.0, (box[3] - box[1]) / 2.0
-    return box[0] - gx < region[2] and box[2] + gx > region[0] and box[1] - gy < region[3] and box[3] + gy > region[1]
-
-
 class FaceDetector:
     """Finds faces in RGB frames. Not thread-safe: one instance per worker."""
 
@@ -168,16 +156,8 @@ class FaceDetector:
             out.append(Detection(tuple(float(v) for v in box), float(d.score[0]), kps))  # type: ignore[arg-type]
         return out
 
-    def small_face_px(self, rgb: npt.NDArray[np.uint8]) -> float:
-        """Faces smaller than this (box size, frame pixels) are found by the tile passes."""
-        return SMALL_FACE_FRAC * min(rgb.shape[:2])
-
-    def detect(self, rgb: npt.NDArray[np.uint8], near: list[Box] | None = None) -> list[Detection]:
-        """Faces in ``rgb`` (HxWx3 uint8): the ``max_faces`` largest, largest first.
-
-        ``near``: None searches every tile; a list (the small faces seen a frame ago, frame pixels) searches
-        only the tiles that overlap one of them, grown by half its size for motion.
-        """
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
+        """Faces in ``rgb`` (HxWx3 uint8): the ``max_faces`` largest, largest first."""
         self.load()
         h, w = rgb.shape[:2]
         small_face = SMALL_FACE_FRAC * min(h, w)
@@ -194,9 +174,6 @@ class FaceDetector:
         if tiled:
             bh, bw = base.shape[:2]
             for x0, y0, s in tile_origins(bw, bh):
-                tile = (x0 / k, y0 / k, (x0 + s) / k, (y0 + s) / k)  # in frame pixels
-                if near is not None and not any(_touches(b, tile) for b in near):
-                    continue
                 cands += [(d.size < small_face, d) for d in self._pass(base[y0 : y0 + s, x0 : x0 + s], x0, y0, k)]
         cands.sort(key=lambda c: (not c[0], -c[1].score, c[1].box))
         kept: list[Detection] = []

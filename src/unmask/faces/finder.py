@@ -53,11 +53,6 @@ class FaceFinder:
         self.tracker = FaceTracker(self.config)
         self._obs: dict[int, list[FaceObs]] = {}
         self._last_ids: tuple[int, ...] = ()
-        # detect()'s own state (it may run on another thread): frames since every tile was searched, the last
-        # frame's burst and its small faces
-        self._since_tiles = 0
-        self._segment = -1
-        self._small: list[Box] = []
         #: wall seconds per sub-stage since the last :meth:`reset` (detect, track, mesh, crop), for profiles
         self.seconds: dict[str, float] = {}
 
@@ -83,7 +78,6 @@ class FaceFinder:
         self.tracker.reset()
         self._obs = {}
         self._last_ids = ()
-        self._since_tiles, self._segment, self._small = 0, -1, []
         self.seconds = {}
 
     def _lap(self, stage: str, t0: float) -> float:
@@ -101,13 +95,7 @@ class FaceFinder:
         thread, ahead of ``process`` (its time goes to ``seconds["detect"]``, which only it writes)."""
         self.load()
         t0 = time.perf_counter()
-        every = self.config.tiles_every
-        fresh = self._since_tiles + 1 >= every or frame.segment != self._segment
-        dets = self.detector.detect(frame.rgb, None if fresh else self._small)
-        self._since_tiles = 0 if fresh else self._since_tiles + 1
-        self._segment = frame.segment
-        small = self.detector.small_face_px(frame.rgb)
-        self._small = [d.box for d in dets if d.size < small]  # where to search the tiles next frame
+        dets = self.detector.detect(frame.rgb)
         self._lap("detect", t0)
         return dets
 
