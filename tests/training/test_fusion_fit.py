@@ -141,3 +141,24 @@ def test_a_missing_feature_reads_as_a_typical_real_video():
                 likely_real=0.3, likely_fake=0.8, real_median=(2.0,))
     assert FusionModel(**base, meta={"missing_fill": "real_median"}).predict({})[0] < 0.5  # read as 2: below the mean
     assert FusionModel(**base).predict({})[0] == 0.5  # older models: read as the training mean
+
+
+def test_likely_fake_keeps_real_originals_and_copies_each_within_its_budget(tmp_path):
+    """Originals at most 2 %, copies at most 5 %, each set on its own (one 5 % budget over both let copies reach 7 %)."""
+    from unmask_training.fusion_fit import TARGET_FPR, TARGET_FPR_COPIES, _threshold_pair
+
+    rng = np.random.default_rng(1)
+    originals, copies, fakes = rng.uniform(0, 0.9, 100), rng.uniform(0.2, 1.0, 100), rng.uniform(0.5, 1.0, 50)
+    _, likely_fake = _threshold_pair(originals, fakes, copies)
+    assert np.mean(originals >= likely_fake) <= TARGET_FPR and np.mean(copies >= likely_fake) <= TARGET_FPR_COPIES
+    _, alone = _threshold_pair(originals, fakes)
+    assert np.mean(originals >= alone) <= TARGET_FPR and alone <= likely_fake
+    rng = np.random.default_rng(0)
+    _bench(tmp_path / "bench", rng, None, 0.0)
+    _bench(tmp_path / "bench-crf30", rng, "crf30", 0.3)
+    out = tmp_path / "fusion.json"
+    fit_fusion([tmp_path / "bench", tmp_path / "bench-crf30"], out)
+    doc = json.loads(out.read_text())
+    assert doc["threshold_rule"]["real_originals_at_likely_fake_max"] == TARGET_FPR
+    for p, rates in doc["cross_validation"]["by_perturbation"].items():  # each set within its budget, out of fold
+        assert rates["fpr_at_likely_fake"] <= (TARGET_FPR if p == "none" else TARGET_FPR_COPIES)

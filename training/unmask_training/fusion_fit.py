@@ -6,9 +6,9 @@ assessable face track's features. Cross-validation is grouped by source
 repository (people and processing are shared within one), never by frame.
 Each weight is held to the sign its analyzer's reasoning gives
 (``Analyzer.suspect_when``). The verdict thresholds come from the out-of-fold scores: ``likely_fake`` is
-the lowest score at which at most ``TARGET_FPR`` of real videos are flagged
-(and never below 0.5); ``likely_real`` the highest score below which at most
-``TARGET_MISS`` of fakes fall.
+the lowest score at which at most ``TARGET_FPR`` of the real originals and at most ``TARGET_FPR_COPIES``
+of the real degraded copies (each set on its own) are flagged, and never below 0.5; ``likely_real`` the
+highest score below which at most ``TARGET_MISS`` of fakes fall.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ from unmask.metrics import roc_metrics
 from unmask.report.rescore import report_track_features
 
 REG_C = 0.1  # strong L2: ~90 training videos, a few dozen features
-TARGET_FPR = 0.05
+#: real videos a fusion may flag ``likely_fake`` out of fold: originals, and re-encoded or otherwise degraded
+#: copies (issue 12's targets). Calling a real video fake is the worst error, and in-the-wild footage is
+#: mostly re-encoded: before 2026-12-07 one 5 % budget over both sets together let the copies reach 7 %.
+TARGET_FPR = 0.02
+TARGET_FPR_COPIES = 0.05
 TARGET_MISS = 0.10
 MIN_PRESENT = 0.5  # drop features missing in more than half the rows
 #: Features that describe the footage (how long a face was seen, how much moved, whether the forehead
@@ -126,12 +130,22 @@ STILL_ANALYZERS = ("blend_cnn",)
 STILL_MIN_AUC = 0.80
 
 
-def _threshold_pair(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
-    """(likely_real, likely_fake) from out-of-fold scores: at most TARGET_FPR of reals at or above likely_fake
-    (never below 0.5), at most TARGET_MISS of fakes below likely_real."""
-    real, fake = np.sort(real), np.sort(fake)
-    k = int(np.floor(TARGET_FPR * len(real)))
-    likely_fake = float(max(0.5, real[len(real) - 1 - k] + 1e-3)) if len(real) else 0.5
+def _fake_threshold(real: np.ndarray, target: float) -> float:
+    """The lowest score (never below 0.5) at which at most ``target`` of ``real`` is at or above it."""
+    real = np.sort(real)
+    k = int(np.floor(target * len(real)))
+    return float(max(0.5, real[len(real) - 1 - k] + 1e-3)) if len(real) else 0.5
+
+
+def _threshold_pair(real: np.ndarray, fake: np.ndarray, real_copies: np.ndarray | None = None
+                    ) -> tuple[float, float]:
+    """(likely_real, likely_fake) from out-of-fold scores: at most TARGET_FPR of real originals and
+    TARGET_FPR_COPIES of real copies at or above likely_fake (never below 0.5), at most TARGET_MISS of fakes
+    below likely_real."""
+    fake = np.sort(fake)
+    likely_fake = _fake_threshold(real, TARGET_FPR)
+    if real_copies is not None and len(real_copies):
+        likely_fake = max(likely_fake, _fake_threshold(real_copies, TARGET_FPR_COPIES))
     likely_fake = min(likely_fake, 0.99)
     m = int(np.floor(TARGET_MISS * len(fake)))
     likely_real = float(min(0.5, fake[m] if len(fake) else 0.5, likely_fake))
@@ -256,10 +270,11 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         oof[te] = predict(fit(X[tr], y[tr]), X[te])
     cv = roc_metrics(y.tolist(), oof.tolist())
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
-    likely_real, likely_fake = _threshold_pair(real_oof, fake_oof)
+    pert = np.array([r["perturbation"] for r in rows])
+    likely_real, likely_fake = _threshold_pair(oof[(y == 0) & (pert == "none")], fake_oof,
+                                               oof[(y == 0) & (pert != "none")])
     cv_fpr = float(np.mean(real_oof >= likely_fake))
     cv_tpr = float(np.mean(fake_oof >= likely_fake))
-    pert = np.array([r["perturbation"] for r in rows])
     by_perturbation = {}
     for p in sorted(set(pert.tolist())):
         sel = pert == p
@@ -296,6 +311,9 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "real_median": [round(float(v), 6) for v in fill],
         "missing_fill": "real_median",
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        "threshold_rule": {"real_originals_at_likely_fake_max": TARGET_FPR,
+                           "real_copies_at_likely_fake_max": TARGET_FPR_COPIES,
+                           "fakes_below_likely_real_max": TARGET_MISS},
         "kinds": ["video", "animation"],
         "fitted_on": {
             "bench_dirs": [d.name for d in dirs],
