@@ -198,7 +198,9 @@ _STAGES = (("startup", "start-up (imports + models, once per process)"), ("probe
            ("faces_detect_s", "face detection"),
            ("faces_track_s", "tracking"), ("faces_mesh_s", "face mesh"), ("faces_crop_s", "face crops"),
            ("link_s", "linking faces into persons (dlib embeddings, shared with temporal)"))
-_AFTER = (("fusion_s", "fusion and rules"), ("provenance_s", "provenance (child process)"), ("total_s", "scan total"))
+_AFTER = (("fusion_s", "fusion and rules"),
+          ("provenance_s", "provenance (a child process beside the analyzers: what the scan waited for it)"),
+          ("total_s", "scan total"))
 
 
 def stage_table(speed: dict[str, Any]) -> list[str]:
