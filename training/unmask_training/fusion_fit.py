@@ -130,6 +130,12 @@ STILL_ANALYZERS = ("blend_cnn",)
 STILL_MIN_AUC = 0.80
 
 
+def _version() -> str:
+    """``1.2026-12-07.1512``: the fit's UTC minute, so two fits on one day differ (a batch reuses a report only
+    under the same fusion version)."""
+    return f"{VERSION_PREFIX}.{_dt.datetime.now(_dt.UTC):%Y-%m-%d.%H%M}"
+
+
 def _fake_threshold(real: np.ndarray, target: float) -> float:
     """The lowest score (never below 0.5) at which at most ``target`` of ``real`` is at or above it."""
     real = np.sort(real)
@@ -218,7 +224,7 @@ def fit_still(bench_dirs: list[Path],
                       f"below the {STILL_MIN_AUC} a verdict needs")
     mu, sd, coef, intercept, fill = fit(X, y)
     return {
-        "version": f"{VERSION_PREFIX}.{_dt.date.today().isoformat()}.still",
+        "version": f"{_version()}.still",
         "kinds": ["image"],
         "features": names,
         "mean": [round(float(v), 8) for v in mu],
@@ -298,9 +304,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     for j, n in enumerate(names):
         col = np.where(np.isnan(X[:, j]), np.nanmean(X[:, j]), X[:, j])
         single[n] = roc_metrics(y.tolist(), col.tolist())["auc"]
-    today = _dt.date.today().isoformat()
     model = {
-        "version": f"{VERSION_PREFIX}.{today}",
+        "version": _version(),
         "features": names,
         "mean": [round(float(v), 8) for v in mu],
         "scale": [round(float(v), 8) for v in sd],
