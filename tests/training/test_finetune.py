@@ -191,3 +191,44 @@ def test_natural_change_moves_the_whole_head_not_the_face_alone(views):
         cv2.fillConvexPoly(oval, cv2.convexHull(np.round(lm[list(FACE_OVAL)]).astype(np.int32)), 1)
         grown = cv2.dilate(oval, np.ones((25, 25), np.uint8))
         assert diff[grown == 0].mean() > 0.2 * diff[oval == 1].mean()
+
+
+def test_a_run_continues_from_its_own_onnx_with_batchnorm_put_back(tmp_path, views):
+    """The export folds BatchNorm away; ``--init`` puts it back so the network is the file's, to train on."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from unmask_training.learned.backbones import build
+    from unmask_training.learned.finetune import finetune
+    from unmask_training.learned.resume import load_folded
+
+    torch.set_num_threads(2)
+    faces = FaceSet(np.concatenate([views.images] * 3), np.concatenate([views.landmarks] * 3), np.zeros(12, np.int8),
+                    np.array([f"g{i}" for i in range(12)]), np.array([f"media/real/x/{i % 4}.mp4" for i in range(12)]),
+                    native=np.concatenate([views.native] * 3))
+    config = FinetuneConfig(arch="mobilenetv2", size=64, batch=4, steps=2, val_every=2, val_groups=("g0", "g1"),
+                            val_fraction=0.0, pretrained=False)
+    first = finetune(faces, config, tmp_path / "a", command="test")
+    parent = tmp_path / "a" / "blend_cnn.onnx"
+    model = build("mobilenetv2", 64, pretrained=False)
+    calib, _ = make_batch(faces, np.arange(8), np.random.default_rng(0), config)
+    assert load_folded(model, parent, calib) < 1e-3
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert float(bn.running_var.min()) > 0 and not torch.allclose(bn.weight, torch.ones_like(bn.weight))
+
+    second = finetune(faces, FinetuneConfig(**{**config.__dict__, "init": str(parent)}), tmp_path / "b",
+                      command="test")
+    kept, resumed = first["best"], second["evaluations"][0]  # step 0 of the second run is the first's weights
+    for key in ("pseudo_auc", "pseudo_real_mean", "pseudo_fake_mean"):
+        assert resumed[key] == pytest.approx(kept[key], abs=1e-4)
+    import json
+
+    manifest = json.loads((tmp_path / "b" / "blend_cnn.json").read_text())
+    assert manifest["continued_from"]["sha256"] == manifest_sha(parent)
+    with pytest.raises(ModelError, match="convolutions|shape"):
+        load_folded(build("efficientnet-lite0", 64, pretrained=False), parent, calib)
+
+
+def manifest_sha(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -78,6 +78,13 @@ class FinetuneConfig:
     #: share of faces first changed the way real footage changes the head as a whole (motion blur or
     #: defocus of the head against its background, or the other way round), before real and blend are made
     p_natural: float = 0.0
+    #: an ONNX file of an earlier run of the same arch and size to continue from (``learned.resume``);
+    #: "" starts from the ImageNet weights
+    init: str = ""
+    #: seed of the training batches' order and draws; None: ``seed``. A continued run keeps ``seed`` (the same
+    #: held-out split and validation pairs as its parent) and takes a new ``data_seed``, so it does not replay
+    #: its parent's batches
+    data_seed: int | None = None
 
 
 # --- samples -----------------------------------------------------------------------------------------
@@ -363,18 +370,20 @@ def _lr_factor(frac: float, warmup: float = 0.03) -> float:
 def _batches(faces: FaceSet, train_idx: np.ndarray, config: FinetuneConfig, pool: Any | None) -> Any:
     """Endless training batches, each from its own seed (seed, k): the same with or without workers."""
     half = config.batch // 2
-    order_rng = np.random.default_rng(config.seed)
+    seed = config.seed if config.data_seed is None else config.data_seed
+    order_rng = np.random.default_rng(seed)
 
     def jobs() -> Any:
         k = 0
         while True:
             order = order_rng.permutation(train_idx)
             for s in range(0, len(order) - half + 1, half):
-                yield (config.seed, k), order[s : s + half]
+                yield (seed, k), order[s : s + half]
                 k += 1
 
     if pool is None:
-        return (make_batch(faces, idx, np.random.default_rng(seed), config) for seed, idx in jobs())
+        return (make_batch(faces, idx, np.random.default_rng(job_seed), config)
+                for job_seed, idx in jobs())
     return pool.imap(_batch_job, jobs(), chunksize=1)
 
 
@@ -417,7 +426,17 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     say(f"validation: {len(val.pair_labels) // 2} fixed pseudo-fake pairs, "
         f"{len(np.unique(val.video_sources))} held-out real videos")
 
-    model = build(config.arch, config.size, pretrained=config.pretrained, bn_momentum=config.bn_momentum).to(device)
+    model = build(config.arch, config.size, pretrained=config.pretrained, bn_momentum=config.bn_momentum)
+    if config.init:
+        from unmask_training.learned.resume import load_folded
+
+        calib_rng = np.random.default_rng(config.seed + 2000)
+        calib, _ = make_batch(faces, calib_rng.choice(train_idx, min(64, len(train_idx)), replace=False), calib_rng,
+                              config)
+        diff = load_folded(model, Path(config.init), calib)
+        say(f"continuing from {config.init} (BatchNorm recalibrated on {len(calib)} images; "
+            f"max logit difference to the file {diff:.2g})")
+    model = model.to(device)
     head = [p for n, p in model.named_parameters() if n.startswith("head.")]
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "scale": 1.0}, {"params": head, "scale": 10.0}],
@@ -521,6 +540,7 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
                            "their mean is the logit"},
         "backbone": {"arch": config.arch, "weights": f"{spec.package}/{spec.weights}", "sha256": spec.sha256,
                      "install": spec.pip},
+        **({"continued_from": _parent(Path(config.init))} if config.init else {}),
         "training_command": command or f"unmask_training.learned.finetune.finetune(config={asdict(config)})",
         "data": {"train": {"faces": int(len(train_idx)), "groups": int(len(np.unique(faces.groups[train_idx]))),
                            "by_origin": _source_counts(faces, train_idx)},
@@ -539,6 +559,18 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     say(f"kept step {best['step']}: pseudo-fake AUC {chosen['pseudo_auc']:.3f}, held-out real videos flagged "
         f"{chosen.get('real_video_fp', float('nan')):.2f}; wrote {onnx_path}")
     return metrics
+
+
+def _parent(onnx_path: Path) -> dict[str, Any]:
+    """What a continued run started from: the file's sha256 and, from its manifest, how that was made."""
+    from unmask_training.learned.onnx_export import sha256
+
+    parent: dict[str, Any] = {"onnx": str(onnx_path), "sha256": sha256(onnx_path)}
+    manifest = onnx_path.with_name(MANIFEST_NAME)
+    if manifest.is_file():
+        m = json.loads(manifest.read_text())
+        parent.update({k: m.get(k) for k in ("version", "training_command", "continued_from") if m.get(k)})
+    return parent
 
 
 def _source_counts(faces: FaceSet, idx: np.ndarray) -> dict[str, int]:

@@ -96,6 +96,12 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "views (what ships; needs make train-deps)")
     p.add_argument("--p-real-transformed", type=float, default=0.0, metavar="P",
                    help="share of real samples changed as a whole like a blend source (default 0)")
+    p.add_argument("--init", default=None, metavar="ONNX",
+                   help="continue from an earlier run's blend_cnn.onnx of the same --arch and --size (BatchNorm is "
+                        "recalibrated: learned.resume); the schedule starts again with --lr")
+    p.add_argument("--data-seed", type=int, default=None, metavar="N",
+                   help="seed of the training batches only (default --seed); --seed also fixes the held-out split, "
+                        "so a continued run keeps its parent's --seed and takes a new --data-seed")
     p.add_argument("--quiet", "-q", action="store_true")
     return p
 
@@ -142,7 +148,8 @@ def run(args: argparse.Namespace, command: str) -> int:
                             max_minutes=args.minutes if args.minutes is not None else 60.0, steps=args.steps,
                             lr=args.lr or FinetuneConfig.lr, seed=args.seed, val_groups=val_groups,
                             val_fraction=args.val_fraction, val_every=args.val_every, device=args.device,
-                            workers=args.workers, p_natural=args.p_natural)
+                            workers=args.workers, p_natural=args.p_natural, init=args.init or "",
+                            data_seed=args.data_seed)
         m = finetune(faces, ft, Path(args.out), say, command=command, n_val_only=n_val_only)
         print(json.dumps({k: m[k] for k in ("best_step", "best", "wall_s", "images_per_s", "steps")}, indent=2))
         return 0
