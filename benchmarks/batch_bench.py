@@ -5,7 +5,8 @@
 
 Throughput: ``--files`` videos of the manifest no longer than ``--max-seconds``, evenly spaced
 in path order (so several origins and sizes), read by path, scanned with the shipped models by ``unmask batch`` into a fresh
-folder each time: 1 local worker, 2 local workers (one compute thread each, the default; and again with
+folder each time: 1 local worker (all cores; and again held to one compute thread, like each of
+the two that follow, which measures the pool's own scaling), 2 local workers (one compute thread each, the default; and again with
 the libraries' own thread counts, ``--worker-threads 0``), and 2 actors on a private Ray (``--ray=local``).
 Wall time is the command's own, model loading included; the ratios are what the numbers are for.
 The smallest of the files is also batched alone, locally and on Ray: the difference is Ray's
@@ -64,7 +65,10 @@ def throughput(files: list[Path], out: Path, skip: set[str]) -> dict[str, object
     smallest = out / "smallest.txt"  # one file: what starting the back-end and loading the models costs
     smallest.write_text(f"{min(files, key=lambda p: p.stat().st_size)}\n")
     runs: dict[str, object] = {}
-    plans = [("local-1", listing, ["--workers", "1"]), ("local-2", listing, ["--workers", "2"]),
+    plans = [("local-1", listing, ["--workers", "1"]),
+             # one worker held to one compute thread, as each of the two below: scaling at equal workers
+             ("local-1-one-thread", listing, ["--workers", "1", "--worker-threads", "1"]),
+             ("local-2", listing, ["--workers", "2"]),
              ("local-2-library-threads", listing, ["--workers", "2", "--worker-threads", "0"])]
     if "ray" not in skip:
         plans += [("ray-local-2", listing, ["--workers", "2", "--ray=local"]),
@@ -93,6 +97,9 @@ def throughput(files: list[Path], out: Path, skip: set[str]) -> dict[str, object
     one, two = runs["local-1"], runs["local-2"]
     result: dict[str, object] = {"files": [str(p) for p in files], "runs": runs,
                                  "speedup_2_workers": round(one["wall_s"] / two["wall_s"], 3),  # type: ignore[index]
+                                 # the same worker (one compute thread) once and twice: the pool's own scaling
+                                 "speedup_2_workers_equal_threads": round(
+                                     runs["local-1-one-thread"]["wall_s"] / two["wall_s"], 3),  # type: ignore[index]
                                  "identical_results": same}
     if "ray-local-2" in runs:
         ray2, l1f, r1f = runs["ray-local-2"], runs["local-2-one-file"], runs["ray-local-2-one-file"]
@@ -147,10 +154,11 @@ def main() -> None:
         result["memory"] = memory(args.out, args.entries)
     result["uptime_after"] = os.getloadavg()
     (args.out / "bench-batch.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "throughput"} | (
-        {"speedup_2_workers": result["throughput"]["speedup_2_workers"],  # type: ignore[index]
-         **{k: v for k, v in result["throughput"].items() if k.startswith("ray_")}}  # type: ignore[union-attr]
-        if "throughput" in result else {}), indent=2))
+    headline = {k: v for k, v in result.items() if k != "throughput"}
+    if "throughput" in result:
+        got: dict[str, object] = result["throughput"]  # type: ignore[assignment]
+        headline |= {k: v for k, v in got.items() if k.startswith(("speedup_", "ray_"))}
+    print(json.dumps(headline, indent=2))
 
 
 if __name__ == "__main__":
