@@ -53,7 +53,7 @@ class BatchStubEngine:
         score = int(sha[:4], 16) / 0xFFFF
         label = "likely_fake" if score > 0.6 else "likely_real" if score < 0.3 else "inconclusive"
         return Report.from_dict({
-            "schema_version": "1.4", "unmask_version": "stub",
+            "schema_version": "1.5", "unmask_version": "stub",
             "input": {"path": Path(path).name, "sha256": sha, "size_bytes": len(data), "container": "stub",
                       "kind": "video", "video_codec": None, "duration_s": 1.0, "fps": 25.0, "width": 2, "height": 2},
             "verdict": {"label": label, "score": round(score, 4), "thresholds": {"likely_real": 0.3, "likely_fake": 0.6},

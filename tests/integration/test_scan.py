@@ -106,7 +106,7 @@ def test_cli_scans_good_files_past_bad_ones(face_clip, tmp_path, capsys):
 def test_cli_json_to_stdout(face_image, capsys):
     assert main(["scan", str(face_image), "--json", "-", "-q"]) == 0
     d = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert d["schema_version"] == "1.4"
+    assert d["schema_version"] == "1.5"
 
 
 def test_cli_bad_setting_is_one_line(face_clip, capsys):

@@ -242,3 +242,29 @@ def test_skipped_lip_sync_reads_as_one_line(face_clip_report):
     card = card[:card.index("</section>")]
     assert "Lip sync (av_sync)" in card and "not run</span>" in card
     assert card.count("the file has no sound track") == 1 and "Not run: the file has no sound track." in card
+
+
+def test_provenance_card_lists_the_certificate_chain(face_clip_report):
+    from unmask.provenance import Provenance
+    from unmask.provenance.cert_chain import Certificate
+    from unmask.provenance.credentials import Credential, Signer
+    from unmask.provenance.metadata import facts_from_tags
+
+    leaf = Certificate("CN=Newsroom Camera,O=Example News", "CN=Example CA,O=Example", "1f", "2026-01-01T00:00:00+00:00",
+                       "2027-01-01T00:00:00+00:00", "ab" * 32, False)
+    root = Certificate("CN=Example CA,O=Example", "CN=Example CA,O=Example", "2", "2020-01-01T00:00:00+00:00",
+                       "2030-01-01T00:00:00+00:00", "cd" * 32, True)
+    cred = Credential("valid", validation_state="Valid", signature_valid=True, hashes_valid=True, trusted=False,
+                      signer=Signer("Newsroom Camera", "Example CA", "1f", "es256", None), manifests=1,
+                      chain=(leaf, root))
+    data = json.loads(face_clip_report.to_json())
+    data["provenance"] = Provenance(cred, facts_from_tags([])).to_dict()
+    jsonschema.validate(data, load_schema())
+    html = render_html(Report.from_dict(data))
+    card = html[html.index('id="provenance"'):]
+    card = card[:card.index("</section>")]
+    assert "<th>signing certificate</th><td>CN=Newsroom Camera,O=Example News" in card
+    assert "<th>root certificate</th><td>CN=Example CA,O=Example" in card and "cd" * 32 in card
+    data["provenance"]["credential"].update(chain=[], chain_error="the claim signature carries no x5chain header")
+    jsonschema.validate(data, load_schema())
+    assert "not read: the claim signature carries no x5chain header" in render_html(Report.from_dict(data))

@@ -194,6 +194,48 @@ def test_tampered_after_signing_is_invalid(tmp_path: Path) -> None:
     assert apply_provenance(_verdict("likely_real"), c) == (_verdict("likely_real"), None)  # never declared
 
 
+def test_signed_chain_is_read_leaf_first(tmp_path: Path) -> None:
+    """c2pa-python names only the signer; the chain comes from the claim signature's x5chain header."""
+    c = read_credential(_signed(tmp_path, "trainedAlgorithmicMedia"))
+    assert [x.subject for x in c.chain] == ["O=unmask tests,CN=unmask test signer", "O=unmask tests,CN=unmask test CA"]
+    assert [x.is_ca for x in c.chain] == [False, True] and c.chain[0].issuer == c.chain[1].subject
+    assert all(len(x.sha256) == 64 and x.not_before < x.not_after for x in c.chain) and c.chain_error is None
+    d = c.to_dict()
+    assert Credential.from_dict(json.loads(json.dumps(d))) == c  # what a saved report reads back
+
+
+@needs_fixtures
+@pytest.mark.parametrize(("name", "n"), [("C.jpg", 2), ("video1.mp4", 2), ("adobe-20220124-E-clm-CAICAI.jpg", 3),
+                                         ("E-sig-CA.jpg", 2)])
+def test_fixture_chains(name: str, n: int) -> None:
+    """Older manifests (before C2PA 1.3) carry the chain under the text key "x5chain"; an invalid signature
+    still names the certificates it claims."""
+    c = read_credential(FIXTURES / name)
+    assert len(c.chain) == n and c.chain[0].subject.startswith("CN=C2PA Signer") and not c.chain[0].is_ca
+
+
+def test_chain_reader_refuses_malformed_bytes() -> None:
+    from unmask.provenance.cert_chain import ChainError, cbor_decode, signer_chain, x5chain
+
+    for bad in (b"", b"\x00\x00\x00\x08jumb", b"\x00\x00\x01\x00jumb" + b"\x00" * 8, b"\x00\x00\x00\x10abcd" + b"x" * 8):
+        with pytest.raises(ChainError):
+            signer_chain(bad, "m")
+    with pytest.raises(ChainError, match="too deep"):
+        cbor_decode(b"\x81" * 100 + b"\x00")  # arrays nested 100 deep
+    with pytest.raises(ChainError, match="cut off"):
+        cbor_decode(b"\x5a\xff\xff\xff\xff")  # a 4 GB byte string that is not there
+    with pytest.raises(ChainError, match="indefinite"):
+        cbor_decode(b"\x9f\x00\xff")
+    assert cbor_decode(b"\xd2\x82\x01\x21") == [1, -2]  # a tag is dropped; ints either sign
+    with pytest.raises(ChainError, match="no x5chain"):
+        x5chain(b"\x84\x40\xa0\xf6\x40")  # a COSE_Sign1 without certificates
+    with pytest.raises(ChainError, match="cannot be parsed"):
+        x5chain_cert = b"\x84\x40\xa1\x18\x21\x81\x43abc\xf6\x40"
+        from unmask.provenance.cert_chain import describe
+
+        describe(x5chain(x5chain_cert)[0])
+
+
 # ---- bad manifests: a finding and a bounded cost, never a crash ---------------------------------------------
 
 @needs_fixtures

@@ -17,9 +17,9 @@ scan. :func:`read_credential` is the same reading in this process.
 
 ``c2pa-python`` 0.38's ``Reader`` reports the signer's certificate (common name,
 issuer, serial number, algorithm, signing time) and whether its chain leads to a
-trusted root (``signingCredential.untrusted`` when not); it does not hand out the
-chain's certificates themselves, so the report names the signer and the chain's
-trust, not every certificate in it.
+trusted root (``signingCredential.untrusted`` when not), but not the chain's
+certificates; :mod:`unmask.provenance.cert_chain` reads them from the claim
+signature in the manifest store (``chain``, leaf first).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from unmask.capped_child import cap_this_process, one_json_answer
 from unmask.errors import ProvenanceError
+from unmask.provenance.cert_chain import Certificate, ChainError, signer_chain
 
 CredentialState = Literal["absent", "valid", "invalid", "unreadable", "unavailable"]
 
@@ -94,6 +95,8 @@ class Credential:
     ingredients: tuple[Ingredient, ...] = ()
     problems: tuple[str, ...] = ()  # validation failures: "code: explanation"
     manifests: int = 0
+    chain: tuple[Certificate, ...] = ()  # the certificates the claim was signed with, leaf first
+    chain_error: str | None = None  # why the chain could not be read from a present manifest
 
     @property
     def present(self) -> bool:
@@ -133,6 +136,7 @@ class Credential:
         d["actions"] = [asdict(a) for a in self.actions]
         d["ingredients"] = [asdict(i) for i in self.ingredients]
         d["problems"] = list(self.problems)
+        d["chain"] = [asdict(c) for c in self.chain]
         return d
 
     @classmethod
@@ -144,7 +148,8 @@ class Credential:
             signer=Signer(**signer) if signer else None, claim_generator=d.get("claim_generator"), title=d.get("title"),
             actions=tuple(Action(**a) for a in d.get("actions", ())),
             ingredients=tuple(Ingredient(**i) for i in d.get("ingredients", ())),
-            problems=tuple(d.get("problems", ())), manifests=int(d.get("manifests", 0)))
+            problems=tuple(d.get("problems", ())), manifests=int(d.get("manifests", 0)),
+            chain=tuple(Certificate(**c) for c in d.get("chain", ())), chain_error=d.get("chain_error"))
 
 
 @dataclass(frozen=True)
@@ -272,13 +277,35 @@ def read_credential(path: str | Path) -> Credential:
     try:
         try:
             store = json.loads(reader.json())
+            raw = _store_bytes(reader, store) if isinstance(store, Mapping) else None
         finally:
             reader.close()
     except (c2pa.C2paError, ValueError, RecursionError) as e:
         return Credential("unreadable", reason=f"the Content Credentials could not be decoded: {str(e)[:MAX_TEXT]}")
     if not isinstance(store, Mapping):
         return Credential("unreadable", reason="the manifest store is not a JSON object")
-    return credential_from_store(store)
+    cred = credential_from_store(store)
+    if cred.state not in ("valid", "invalid"):
+        return cred
+    if isinstance(raw, str):
+        return replace(cred, chain_error=raw)
+    try:
+        return replace(cred, chain=signer_chain(raw or b"", str(store.get("active_manifest"))))
+    except ChainError as e:
+        return replace(cred, chain_error=str(e)[:MAX_TEXT])
+
+
+def _store_bytes(reader: Any, store: Mapping[str, Any]) -> bytes | str:
+    """The raw JUMBF manifest store (asking for the active claim's signature hands back the whole store),
+    or why it could not be had."""
+    import io
+
+    buf = io.BytesIO()
+    try:
+        reader.resource_to_stream(f"self#jumbf=/c2pa/{store.get('active_manifest')}/c2pa.signature", buf)
+    except Exception as e:  # c2pa's own error types; the chain is extra, never a reason to lose the rest
+        return f"the manifest store could not be read back for its certificates: {str(e)[:MAX_TEXT]}"
+    return buf.getvalue()
 
 
 def read_credential_isolated(path: str | Path, limits: CredentialLimits = DEFAULT_LIMITS) -> Credential:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["LABEL_WORDS", "RULE_WORDS", "SCHEMA_VERSION", "Report", "analysis_weights", "build_report", "load_schema",
            "printed_digits"]
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 TOP_EVIDENCE = 5  # strongest findings listed at the top of the report
 
 
