@@ -138,16 +138,22 @@ def test_missing_backbone_weights_say_what_to_install(monkeypatch):
         backbones.build("mobilenetv2", 100, pretrained=False)
 
 
-def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views):
+@pytest.fixture
+def tiny_faces(views):
+    """12 faces in 12 groups, from 4 "videos": enough for a run of a few steps."""
+    return FaceSet(np.concatenate([views.images] * 3), np.concatenate([views.landmarks] * 3), np.zeros(12, np.int8),
+                   np.array([f"g{i}" for i in range(12)]), np.array([f"media/real/x/{i % 4}.mp4" for i in range(12)]),
+                   native=np.concatenate([views.native] * 3))
+
+
+def test_a_tiny_finetune_exports_a_view_model_the_scan_can_run(tmp_path, views, tiny_faces):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from unmask.learned.runtime import BlendModel
     from unmask_training.learned.finetune import finetune
 
     torch.set_num_threads(2)
-    faces = FaceSet(np.concatenate([views.images] * 3), np.concatenate([views.landmarks] * 3), np.zeros(12, np.int8),
-                    np.array([f"g{i}" for i in range(12)]), np.array([f"media/real/x/{i % 4}.mp4" for i in range(12)]),
-                    native=np.concatenate([views.native] * 3))
+    faces = tiny_faces
     config = FinetuneConfig(arch="mobilenetv2", size=64, batch=4, steps=3, val_every=2, val_groups=("g0", "g1"),
                             val_fraction=0.0, pretrained=False)
     m = finetune(faces, config, tmp_path, command="test", n_val_only=4)
@@ -193,7 +199,7 @@ def test_natural_change_moves_the_whole_head_not_the_face_alone(views):
         assert diff[grown == 0].mean() > 0.2 * diff[oval == 1].mean()
 
 
-def test_a_run_continues_from_its_own_onnx_with_batchnorm_put_back(tmp_path, views):
+def test_a_run_continues_from_its_own_onnx_with_batchnorm_put_back(tmp_path, tiny_faces):
     """The export folds BatchNorm away; ``--init`` puts it back so the network is the file's, to train on."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
@@ -202,9 +208,7 @@ def test_a_run_continues_from_its_own_onnx_with_batchnorm_put_back(tmp_path, vie
     from unmask_training.learned.resume import load_folded
 
     torch.set_num_threads(2)
-    faces = FaceSet(np.concatenate([views.images] * 3), np.concatenate([views.landmarks] * 3), np.zeros(12, np.int8),
-                    np.array([f"g{i}" for i in range(12)]), np.array([f"media/real/x/{i % 4}.mp4" for i in range(12)]),
-                    native=np.concatenate([views.native] * 3))
+    faces = tiny_faces
     config = FinetuneConfig(arch="mobilenetv2", size=64, batch=4, steps=2, val_every=2, val_groups=("g0", "g1"),
                             val_fraction=0.0, pretrained=False)
     first = finetune(faces, config, tmp_path / "a", command="test")
