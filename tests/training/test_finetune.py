@@ -228,6 +228,9 @@ def test_a_run_continues_from_its_own_onnx_with_batchnorm_put_back(tmp_path, tin
 
     manifest = json.loads((tmp_path / "b" / "blend_cnn.json").read_text())
     assert manifest["continued_from"]["sha256"] == manifest_sha(parent)
+    bigger = finetune(faces, FinetuneConfig(**{**config.__dict__, "init": str(parent), "size": 96, "steps": 1,
+                                                "val_every": 1}), tmp_path / "c", command="test")
+    assert [e["step"] for e in bigger["evaluations"]] == [0, 1]  # the 64 px weights, continued at 96 px
     with pytest.raises(ModelError, match="convolutions|shape"):
         load_folded(build("efficientnet-lite0", 64, pretrained=False), parent, calib)
 

@@ -57,9 +57,10 @@ def _conv_bn_pairs(model: Any) -> list[tuple[Any, Any | None]]:
 
 
 def load_folded(model: Any, onnx_path: Path, calibration: np.ndarray) -> float:
-    """Load ``onnx_path``'s folded weights into ``model`` (a ``SwapNet`` of the same architecture) with
-    calibrated BatchNorm layers; returns the largest |torch - ONNX Runtime| logit difference on
-    ``calibration[:8]`` (raises ``ModelError`` above 1e-2 or when the layers do not match).
+    """Load ``onnx_path``'s folded weights into ``model`` (a ``SwapNet`` of the same architecture, at any input
+    size: the network is fully convolutional) with calibrated BatchNorm layers; returns the largest
+    |torch - ONNX Runtime| logit difference on ``calibration[:8]`` at the file's input size (raises
+    ``ModelError`` above 1e-2 or when the layers do not match).
 
     ``calibration``: N x S x S x 3 uint8 network inputs like the training batches (real and self-blended).
     """
@@ -111,4 +112,17 @@ def load_folded(model: Any, onnx_path: Path, calibration: np.ndarray) -> float:
             bn.running_var.copy_(var)
             bn.weight.copy_(torch.sqrt(var + bn.eps))
             bn.bias.add_(mean)
-    return check_onnx(model, Path(onnx_path), calibration[:8])
+    return check_onnx(model, Path(onnx_path), _at_input_size(Path(onnx_path), calibration[:8]))
+
+
+def _at_input_size(onnx_path: Path, images: np.ndarray) -> np.ndarray:
+    """``images`` resized to the file's fixed input size, if it has one (a run continued at another size is
+    compared with its parent where the parent runs)."""
+    import cv2
+    import onnxruntime as ort
+
+    shape = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+    side = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else None
+    if side is None or side == images.shape[1]:
+        return images
+    return np.stack([cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA) for im in images])
