@@ -79,10 +79,12 @@ def test_on_by_default_with_shipped_weights_that_verify():
     assert "blend_cnn" not in ScanConfig.load(env={}, overrides={"analyzers": "glitches,blinks"}).analyzers
     m = BlendModel()
     m.load()  # the sha256 in the manifest matches the shipped ONNX
-    assert m.view and m.size == 160 and m.onnx_path.stat().st_size < 20e6
+    assert m.view and m.size == 224 and m.onnx_path.stat().st_size < 20e6
     man = m.manifest
-    assert man["training_command"].startswith("unmask train") and "--steps" in man["training_command"]
+    assert man["training_command"].startswith("unmask-train train") and "--steps" in man["training_command"]
     assert man["backbone"]["sha256"] and man["validation"]["pseudo_auc"] > 0.8
+    parent = man["continued_from"]  # continued from the first shipped run, whose command is kept with it
+    assert len(parent["sha256"]) == 64 and parent["training_command"].startswith("unmask train")
 
 
 def test_polar_model_says_where_on_the_outline_and_draws_heatmaps(astronaut_obs):
