@@ -107,12 +107,15 @@ $(VIEWS)-photos.npz: | $(STAMP)
 	$(BIN)/python -m unmask_training.learned.dataset extract $(FACES)/manifest.csv $@ --max-per-origin 6000 --workers 2
 views: $(VIEWS)-shared-real-videos.npz $(VIEWS)-shared-real-photos.npz $(VIEWS)-photos.npz
 
-# the shipped swap detector's recipe (docs/training.md; the shipped run's exact command is in
-# src/unmask/models/blend_cnn.json). About an hour on 2 cores.
+# the shipped swap detector's recipe (docs/training.md; the exact commands are in
+# src/unmask/models/blend_cnn.json): 160 px from ImageNet, then continued at 224 px. About 100 min on 2 cores.
 train: $(VENV)/.train-installed views
 	$(BIN)/unmask-train train $(VIEWS)-photos.npz $(VIEWS)-shared-real-videos.npz --val-only $(VIEWS)-shared-real-photos.npz \
-	  --out train-runs/latest --arch mobilenetv2 --size 160 --steps 3000 --minutes 75 --val-every 500 \
+	  --out train-runs/latest-160 --arch mobilenetv2 --size 160 --steps 3000 --minutes 75 --val-every 500 \
 	  --val-groups "$(VAL_GROUPS)"
+	$(BIN)/unmask-train train $(VIEWS)-photos.npz $(VIEWS)-shared-real-videos.npz --val-only $(VIEWS)-shared-real-photos.npz \
+	  --out train-runs/latest --arch mobilenetv2 --size 224 --steps 1300 --minutes 60 --val-every 325 \
+	  --val-groups "$(VAL_GROUPS)" --init train-runs/latest-160/blend_cnn.onnx --lr 1e-4 --data-seed 2
 
 # what a GPU machine needs to train (benchmarks/device_train.sh): JPEG-coded face caches + manifest, ~40 MB
 facepack: $(STAMP)
