@@ -128,6 +128,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     """Train from parsed options; raises UnmaskError for bad options or data. ``command`` goes in the manifest."""
     if args.threads < 1:
         raise UnmaskError(f"--threads must be at least 1, got {args.threads}")
+    if args.init and not Path(args.init).is_file():
+        raise UnmaskError(f"--init {args.init}: no such file (give an earlier run's blend_cnn.onnx)")
     say: Callable[[str], None] = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     import warnings
 
