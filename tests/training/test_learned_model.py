@@ -247,3 +247,7 @@ def test_bad_training_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytes
     assert main([str(tmp_path / "missing.csv"), "--out", str(tmp_path / "run"), "--cache", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+    missing = tmp_path / "missing.onnx"  # refused before any cache is read
+    assert main([str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run"), "--init", str(missing), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--init" in err and "\n" not in err

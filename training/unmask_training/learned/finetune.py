@@ -506,6 +506,8 @@ def finetune(faces: FaceSet, config: FinetuneConfig, out_dir: Path, progress: Ca
     torch.save(model.state_dict(), out_dir / "blend_cnn.pt")
     onnx_path = out_dir / ONNX_NAME
     export_onnx(model, onnx_path, config.size)
+    from unmask_training.learned.onnx_export import check_onnx
+
     max_diff = check_onnx(model, onnx_path, val.pair_images[:8])
     chosen = next(e for e in evals if e["step"] == best["step"])
     spec = BACKBONES[config.arch]
@@ -596,23 +598,3 @@ def export_onnx(model: Any, path: Path, size: int) -> None:
                           dynamic_axes={"image": {0: "batch"}, "logit": {0: "batch"}, "cam": {0: "batch"}})
     except Exception as e:  # torch.onnx raises many unrelated types
         raise ModelError(f"ONNX export to {path} failed: {e}") from e
-
-
-def check_onnx(model: Any, path: Path, images: np.ndarray) -> float:
-    """Largest |torch - onnxruntime| logit difference on a few inputs; raises if the export is wrong."""
-    import onnxruntime as ort
-    import torch
-
-    from unmask.errors import ModelError
-
-    if not len(images):
-        return 0.0
-    x = images.transpose(0, 3, 1, 2).astype(np.float32)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(["logit"], {"image": x})[0]
-    with torch.no_grad():
-        want = model(torch.from_numpy(x))[0].numpy()
-    diff = float(np.max(np.abs(got - want)))
-    if not diff < 1e-2:
-        raise ModelError(f"exported ONNX disagrees with torch (max logit difference {diff:.3g})")
-    return diff

@@ -66,7 +66,7 @@ def load_folded(model: Any, onnx_path: Path, calibration: np.ndarray) -> float:
     """
     import torch
 
-    from unmask_training.learned.finetune import check_onnx
+    from unmask_training.learned.onnx_export import check_onnx
 
     folded = _folded_convs(Path(onnx_path))
     pairs = _conv_bn_pairs(model)
