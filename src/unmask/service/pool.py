@@ -135,9 +135,10 @@ class WorkerPool:
                 code = p.exitcode
                 p.join(0)
                 log.warning("worker process %s died (exit code %s); starting another", p.pid, code)
-                self._recover_dead(p.pid, code)
+                # Replace first, then settle its work: whoever sees the work settled sees the pool whole.
                 self._procs[i] = self._spawn()
                 self.restarts += 1
+                self._recover_dead(p.pid, code)
             if time.monotonic() - last_stale >= STALE_CHECK_S:
                 last_stale = time.monotonic()
                 self.recover()
