@@ -20,13 +20,13 @@ from sklearn.model_selection import GroupKFold
 
 from unmask.metrics import roc_metrics
 from unmask_training.fusion_fit import (
-    CONTEXT_FEATURES,
-    EXCLUDED_ANALYZERS,
-    MIN_PRESENT,
     _fitter,
     _load_rows,
     _threshold_pair,
     feature_signs,
+    grouped_oof,
+    n_folds,
+    video_features,
 )
 
 
@@ -52,20 +52,17 @@ def main() -> None:
     a = ap.parse_args()
     rows = [r for d in a.bench_dirs for r in _load_rows(d)]
     y = np.array([r["label"] for r in rows])
-    names = sorted({k for r in rows for k in r["features"]})
-    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
-             and n.split(".", 1)[1] not in CONTEXT_FEATURES and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS]
+    names = video_features(rows)
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     pert = np.array([r["perturbation"] for r in rows])
     manip = np.array([r.get("manipulation", "") for r in rows])
     talking = np.array([m.endswith("talking_head") for m in manip])
-    fit, predict = _fitter(feature_signs(names))
-
-    one = np.full(len(rows), np.nan)
+    signs = feature_signs(names)
+    fit, predict = _fitter(signs)
+    one = grouped_oof(X, y, groups, signs)  # what fit-fusion fits
     two = np.full(len(rows), np.nan)
-    for tr, te in GroupKFold(n_splits=min(5, len(set(groups.tolist())))).split(X, y, groups):
-        one[te] = predict(fit(X[tr], y[tr]), X[te])
+    for tr, te in GroupKFold(n_splits=n_folds(groups)).split(X, y, groups):
         heads = []
         for keep in (~talking, talking):  # swaps, lip sync, reenactment / talking heads; real videos in both
             sel = tr[(y[tr] == 0) | keep[tr]]

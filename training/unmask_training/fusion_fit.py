@@ -192,6 +192,31 @@ def _fitter(signs: np.ndarray) -> tuple[Any, Any]:
     return fit, predict
 
 
+def grouped_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Out-of-fold scores, ``GroupKFold`` by source repository (at most 5 folds); 0.5 where a fold's training
+    part holds one label only."""
+    from sklearn.model_selection import GroupKFold
+
+    fit, predict = _fitter(signs)
+    oof = np.full(len(y), np.nan)
+    for tr, te in GroupKFold(n_splits=n_folds(groups)).split(X, y, groups):
+        oof[te] = 0.5 if len(set(y[tr].tolist())) < 2 else predict(fit(X[tr], y[tr]), X[te])
+    return oof
+
+
+def n_folds(groups: np.ndarray) -> int:
+    return min(5, len(set(groups.tolist())))
+
+
+def video_features(rows: list[dict[str, Any]], exclude: tuple[str, ...] = ()) -> list[str]:
+    """The features a video fusion reads: present in at least MIN_PRESENT of the rows, no context feature, no
+    excluded analyzer's."""
+    names = sorted({k for r in rows for k in r["features"]})
+    return [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
+            and n.split(".", 1)[1] not in CONTEXT_FEATURES
+            and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS + tuple(exclude)]
+
+
 def fit_still(bench_dirs: list[Path],
               analyzers: tuple[str, ...] = STILL_ANALYZERS) -> tuple[dict[str, Any] | None, str]:
     """The still-image model (``still`` in fusion.json) and why; None when photos cannot be judged yet.
@@ -199,8 +224,6 @@ def fit_still(bench_dirs: list[Path],
     One row per labeled photo with an assessable face; only STILL_ANALYZERS' features; grouped 5-fold
     cross-validation by source repository; thresholds from the out-of-fold scores of the photos alone.
     """
-    from sklearn.model_selection import GroupKFold
-
     rows = [row for d in bench_dirs for row in _load_rows(d, stills=True)]
     y = np.array([r["label"] for r in rows])
     if len(rows) < 20 or (y == 1).sum() < 5 or (y == 0).sum() < 10:
@@ -212,11 +235,9 @@ def fit_still(bench_dirs: list[Path],
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     signs = feature_signs(names)
-    fit, predict = _fitter(signs)
-    n_splits = min(5, len(set(groups.tolist())))
-    oof = np.full(len(rows), np.nan)
-    for tr, te in GroupKFold(n_splits=n_splits).split(X, y, groups):
-        oof[te] = 0.5 if len(set(y[tr].tolist())) < 2 else predict(fit(X[tr], y[tr]), X[te])
+    fit, _ = _fitter(signs)
+    n_splits = n_folds(groups)
+    oof = grouped_oof(X, y, groups, signs)
     cv = roc_metrics(y.tolist(), oof.tolist())
     likely_real, likely_fake = _threshold_pair(oof[y == 0], oof[y == 1])
     if cv["auc"] is None or cv["auc"] < STILL_MIN_AUC:
@@ -250,30 +271,19 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     manipulation: a copy keeps its original's source group, so cross-validation never splits the two,
     and the thresholds are chosen out-of-fold over originals and copies together.
     """
-    from sklearn.model_selection import GroupKFold
-
     dirs = [bench_dirs] if isinstance(bench_dirs, Path) else list(bench_dirs)
     rows = [row for d in dirs for row in _load_rows(d)]
     y = np.array([r["label"] for r in rows])
     if len(rows) < 10 or len(set(y.tolist())) < 2:
         raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels "
                           f"to fit fusion (have {len(rows)})")
-    names = sorted({k for r in rows for k in r["features"]})
-    names = [n for n in names if sum(n in r["features"] for r in rows) >= MIN_PRESENT * len(rows)
-             and n.split(".", 1)[1] not in CONTEXT_FEATURES
-             and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS + tuple(exclude)]
+    names = video_features(rows, exclude)
     X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
     groups = np.array([r["group"] for r in rows])
     signs = feature_signs(names)
-    fit, predict = _fitter(signs)
-
-    n_splits = min(5, len(set(groups.tolist())))
-    oof = np.full(len(rows), np.nan)
-    for tr, te in GroupKFold(n_splits=n_splits).split(X, y, groups):
-        if len(set(y[tr].tolist())) < 2:
-            oof[te] = 0.5
-            continue
-        oof[te] = predict(fit(X[tr], y[tr]), X[te])
+    fit, _ = _fitter(signs)
+    n_splits = n_folds(groups)
+    oof = grouped_oof(X, y, groups, signs)
     cv = roc_metrics(y.tolist(), oof.tolist())
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
     pert = np.array([r["perturbation"] for r in rows])
