@@ -32,7 +32,8 @@ from unmask_training.fusion_fit import (
 
 def _summary(y: np.ndarray, oof: np.ndarray, pert: np.ndarray, manip: np.ndarray) -> dict[str, object]:
     likely_real, likely_fake = _threshold_pair(oof[(y == 0) & (pert == "none")], oof[y == 1],
-                                               oof[(y == 0) & (pert != "none")])
+                                               *(oof[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist()))
+                                                 if p != "none"))
     out: dict[str, object] = {"auc": roc_metrics(y.tolist(), oof.tolist())["auc"], "likely_fake": round(likely_fake, 4),
                               "real_at_likely_fake": f"{int(((y == 0) & (oof >= likely_fake)).sum())} of {int((y == 0).sum())}",
                               "fakes_at_likely_fake": round(float(np.mean(oof[y == 1] >= likely_fake)), 3)}

@@ -162,3 +162,16 @@ def test_likely_fake_keeps_real_originals_and_copies_each_within_its_budget(tmp_
     assert doc["threshold_rule"]["real_originals_at_likely_fake_max"] == TARGET_FPR
     for p, rates in doc["cross_validation"]["by_perturbation"].items():  # each set within its budget, out of fold
         assert rates["fpr_at_likely_fake"] <= (TARGET_FPR if p == "none" else TARGET_FPR_COPIES)
+
+
+def test_each_set_of_copies_keeps_its_own_budget():
+    """CRF 30 and phone copies each at most 5 %: pooled, harmless copies would let the phone copies reach 10 %."""
+    from unmask_training.fusion_fit import TARGET_FPR_COPIES, _threshold_pair
+
+    rng = np.random.default_rng(2)
+    originals, fakes = rng.uniform(0, 0.6, 100), rng.uniform(0.5, 1.0, 50)
+    crf30, phone = rng.uniform(0, 0.6, 100), rng.uniform(0.3, 1.0, 100)
+    _, pooled = _threshold_pair(originals, fakes, np.r_[crf30, phone])
+    _, each = _threshold_pair(originals, fakes, crf30, phone)
+    assert np.mean(phone >= pooled) > TARGET_FPR_COPIES  # what one pooled budget allows
+    assert np.mean(phone >= each) <= TARGET_FPR_COPIES and np.mean(crf30 >= each) <= TARGET_FPR_COPIES

@@ -143,15 +143,15 @@ def _fake_threshold(real: np.ndarray, target: float) -> float:
     return float(max(0.5, real[len(real) - 1 - k] + 1e-3)) if len(real) else 0.5
 
 
-def _threshold_pair(real: np.ndarray, fake: np.ndarray, real_copies: np.ndarray | None = None
-                    ) -> tuple[float, float]:
+def _threshold_pair(real: np.ndarray, fake: np.ndarray, *real_copies: np.ndarray) -> tuple[float, float]:
     """(likely_real, likely_fake) from out-of-fold scores: at most TARGET_FPR of real originals and
-    TARGET_FPR_COPIES of real copies at or above likely_fake (never below 0.5), at most TARGET_MISS of fakes
-    below likely_real."""
+    TARGET_FPR_COPIES of each set of real copies (one per perturbation) at or above likely_fake (never below
+    0.5), at most TARGET_MISS of fakes below likely_real."""
     fake = np.sort(fake)
     likely_fake = _fake_threshold(real, TARGET_FPR)
-    if real_copies is not None and len(real_copies):
-        likely_fake = max(likely_fake, _fake_threshold(real_copies, TARGET_FPR_COPIES))
+    for copies in real_copies:
+        if len(copies):
+            likely_fake = max(likely_fake, _fake_threshold(copies, TARGET_FPR_COPIES))
     likely_fake = min(likely_fake, 0.99)
     m = int(np.floor(TARGET_MISS * len(fake)))
     likely_real = float(min(0.5, fake[m] if len(fake) else 0.5, likely_fake))
@@ -288,7 +288,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
     pert = np.array([r["perturbation"] for r in rows])
     likely_real, likely_fake = _threshold_pair(oof[(y == 0) & (pert == "none")], fake_oof,
-                                               oof[(y == 0) & (pert != "none")])
+                                               *(oof[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist()))
+                                                 if p != "none"))
     cv_fpr = float(np.mean(real_oof >= likely_fake))
     cv_tpr = float(np.mean(fake_oof >= likely_fake))
     by_perturbation = {}
@@ -327,7 +328,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         "missing_fill": "real_median",
         "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
         "threshold_rule": {"real_originals_at_likely_fake_max": TARGET_FPR,
-                           "real_copies_at_likely_fake_max": TARGET_FPR_COPIES,
+                           "real_copies_at_likely_fake_max": TARGET_FPR_COPIES,  # each perturbation's own
                            "fakes_below_likely_real_max": TARGET_MISS},
         "kinds": ["video", "animation"],
         "fitted_on": {
