@@ -268,8 +268,8 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     """Fit on every labeled video of one or more bench runs.
 
     Runs of degraded copies (``unmask-train bench-perturbed crf30``) teach the fusion that compression is not
-    manipulation: a copy keeps its original's source group, so cross-validation never splits the two,
-    and the thresholds are chosen out-of-fold over originals and copies together.
+    manipulation: a copy keeps its original's source group, so cross-validation never splits the two.
+    The thresholds are chosen out of fold, the originals and each perturbation's copies held to their own budgets.
     """
     dirs = [bench_dirs] if isinstance(bench_dirs, Path) else list(bench_dirs)
     rows = [row for d in dirs for row in _load_rows(d)]
