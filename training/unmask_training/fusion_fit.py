@@ -217,6 +217,23 @@ def video_features(rows: list[dict[str, Any]], exclude: tuple[str, ...] = ()) ->
             and n.split(".", 1)[0] not in EXCLUDED_ANALYZERS + tuple(exclude)]
 
 
+def _weights(names: list[str], mu: np.ndarray, sd: np.ndarray, coef: np.ndarray, intercept: float,
+             fill: np.ndarray, likely_real: float, likely_fake: float) -> dict[str, Any]:
+    """A fitted head as fusion.json spells it (``unmask.fusion.FusionModel`` reads these fields)."""
+    return {
+        "features": names,
+        "mean": [round(float(v), 8) for v in mu],
+        "scale": [round(float(v), 8) for v in sd],
+        "coef": [round(float(v), 8) for v in coef],
+        "intercept": round(float(intercept), 8),
+        # what real development videos typically show, so a verdict can say "x here, about y in real videos";
+        # also what a missing feature is read as (missing_fill)
+        "real_median": [round(float(v), 6) for v in fill],
+        "missing_fill": "real_median",
+        "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+    }
+
+
 def fit_still(bench_dirs: list[Path],
               analyzers: tuple[str, ...] = STILL_ANALYZERS) -> tuple[dict[str, Any] | None, str]:
     """The still-image model (``still`` in fusion.json) and why; None when photos cannot be judged yet.
@@ -247,14 +264,7 @@ def fit_still(bench_dirs: list[Path],
     return {
         "version": f"{_version()}.still",
         "kinds": ["image"],
-        "features": names,
-        "mean": [round(float(v), 8) for v in mu],
-        "scale": [round(float(v), 8) for v in sd],
-        "coef": [round(float(v), 8) for v in coef],
-        "intercept": round(float(intercept), 8),
-        "real_median": [round(float(v), 6) for v in fill],
-        "missing_fill": "real_median",
-        "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        **_weights(names, mu, sd, coef, intercept, fill, likely_real, likely_fake),
         "fitted_on": {"n_images": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                       "n_groups": int(len(set(groups.tolist())))},
         "cross_validation": {"scheme": f"GroupKFold({n_splits}) by source repository", **cv,
@@ -317,16 +327,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         single[n] = roc_metrics(y.tolist(), col.tolist())["auc"]
     model = {
         "version": _version(),
-        "features": names,
-        "mean": [round(float(v), 8) for v in mu],
-        "scale": [round(float(v), 8) for v in sd],
-        "coef": [round(float(v), 8) for v in coef],
-        "intercept": round(float(intercept), 8),
-        # what real development videos typically show, so a verdict can say "x here, about y in real videos";
-        # also what a missing feature is read as (missing_fill)
-        "real_median": [round(float(v), 6) for v in fill],
-        "missing_fill": "real_median",
-        "thresholds": {"likely_real": round(likely_real, 4), "likely_fake": round(likely_fake, 4)},
+        **_weights(names, mu, sd, coef, intercept, fill, likely_real, likely_fake),
         "threshold_rule": {"real_originals_at_likely_fake_max": TARGET_FPR,
                            "real_copies_at_likely_fake_max": TARGET_FPR_COPIES,  # each perturbation's own
                            "fakes_below_likely_real_max": TARGET_MISS},
