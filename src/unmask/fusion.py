@@ -2,9 +2,12 @@
 
 Each assessable face track gets a probability that it is manipulated from a
 logistic model over the analyzers' per-track features (coefficients in
-``models/fusion.json``, refit by ``unmask-train fit-fusion``). The video's score is
-its most suspicious track's. Tracks too small or too short to support a
-judgement are not scored; when no track is assessable the verdict is
+``models/fusion.json``, refit by ``unmask-train fit-fusion``). A person's score
+pools their tracks (one face seen in many stretches is measured, not given many
+chances), and the video's score is its most suspicious person's, corrected for
+how many people were scored: a video of five people has five chances to show a
+high score by accident (:func:`several_faces`). Tracks too small or too short to
+support a judgement are not scored; when no track is assessable the verdict is
 ``cannot_assess`` (or ``no_face`` when there was no face at all).
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +61,9 @@ class FusionModel:
     #: the model for still images, fitted and thresholded on photos alone (``still`` in fusion.json); None
     #: while no detector is validated on photos, and stills then get ``cannot_assess``
     still: FusionModel | None = None
+    #: (mean, sd) of the real videos' out-of-fold logit scores, for the several-faces correction; None: the
+    #: model predates it, and the video's score is its most suspicious track's, as that model was fitted
+    real_logit: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -98,10 +105,12 @@ class FusionModel:
             likely_fake=float(d["thresholds"]["likely_fake"]),
             sha256=sha256,
             meta={k: v for k, v in d.items()
-                  if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds", "real_median", "still")},
+                  if k not in ("features", "mean", "scale", "coef", "intercept", "thresholds", "real_median", "still",
+                               "real_logit")},
             kinds=tuple(d.get("kinds", default_kinds)),
             real_median=tuple(float(x) for x in d.get("real_median", ())),
             still=cls.from_dict(still, sha256, ("image",)) if isinstance(still, Mapping) else None,
+            real_logit=(float(d["real_logit"]["mean"]), float(d["real_logit"]["sd"])) if "real_logit" in d else None,
         )
 
     def for_kind(self, kind: str) -> FusionModel | None:
@@ -199,6 +208,8 @@ class TrackVerdict:
     contributions: dict[str, float]  # per analyzer, summed logit contributions
     features: dict[str, float] = field(default_factory=dict)  # the fusion's inputs, ``analyzer.feature``
     feature_contributions: dict[str, float] = field(default_factory=dict)  # per feature, logit contribution
+    person_id: int | None = None  # None: a person of its own
+    n_observations: int = 1  # how many frames it was seen in: its weight among its person's tracks
 
 
 @dataclass(frozen=True)
@@ -241,34 +252,95 @@ def decide(ctx: MediaContext, results: Sequence[AnalyzerResult], model: FusionMo
             {},
         )
     model = kind_model
+    person_of = ctx.person_ids()
     tvs: list[TrackVerdict] = []
     for tr in ctx.tracks:
         why = gate_reason(tr, ctx, gate)
         if why is not None:
             tvs.append(TrackVerdict(tr.id, False, why, None, {}))
             continue
-        tvs.append(score_track(model, tr.id, track_features(results, tr.id)))
+        tvs.append(score_track(model, tr.id, track_features(results, tr.id), person_of.get(tr.id), len(tr)))
     return verdict_of(model, tvs)
 
 
-def score_track(model: FusionModel, track_id: int, feats: dict[str, float]) -> TrackVerdict:
+def score_track(model: FusionModel, track_id: int, feats: dict[str, float], person_id: int | None = None,
+                n_observations: int = 1) -> TrackVerdict:
     """One assessable track's probability of manipulation, with each analyzer's and feature's contribution."""
     p, contrib = model.predict(feats)
     per_analyzer: dict[str, float] = {}
     for name, c in contrib.items():
         a = name.split(".", 1)[0]
         per_analyzer[a] = per_analyzer.get(a, 0.0) + c
-    return TrackVerdict(track_id, True, None, p, per_analyzer, feats, contrib)
+    return TrackVerdict(track_id, True, None, p, per_analyzer, feats, contrib, person_id, max(1, n_observations))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1.0 - 1e-6)
+    return math.log(p / (1.0 - p))
+
+
+def pooled_score(scores: Sequence[float], weights: Sequence[float]) -> float:
+    """One face's stretches pooled: the mean of their logits, weighted (by frames seen). A person filmed in many
+    stretches is measured more often, not given more chances to look manipulated."""
+    z = sum(w * _logit(s) for s, w in zip(scores, weights)) / sum(weights)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def several_faces(score: float, n: int, real_logit: tuple[float, float]) -> float:
+    """``score``, the most suspicious of ``n`` people's, as the one-person score a real video reaches as often.
+
+    Šidák's correction under a normal model of real videos' logit scores (mean, sd): with ``n`` people a real
+    video reaches a one-person tail probability p by chance with probability 1 - (1 - p)^n. ``n`` = 1: unchanged.
+    """
+    if n <= 1:
+        return score
+    mu, sd = real_logit
+    z = (_logit(score) - mu) / sd
+    p1 = 0.5 * math.erfc(z / math.sqrt(2.0))  # upper tail, exact far out where 1 - cdf would round to 0
+    pn = -math.expm1(n * math.log1p(-min(p1, 1.0 - 1e-15)))
+    z_n = -statistics.NormalDist().inv_cdf(min(max(pn, 1e-300), 1.0 - 1e-15))
+    return 1.0 / (1.0 + math.exp(-(mu + sd * z_n)))
+
+
+def _person_key(t: TrackVerdict) -> int:
+    """The track's person id; a track without one is a person of its own (minus its id, never a person's)."""
+    return t.person_id if t.person_id is not None else -t.track_id
+
+
+def person_scores(tvs: Sequence[TrackVerdict]) -> dict[int, tuple[float, TrackVerdict]]:
+    """Per person (:func:`_person_key`): the pooled score of its scored tracks and the most suspicious of them."""
+    groups: dict[int, list[TrackVerdict]] = {}
+    for t in tvs:
+        if t.score is not None:
+            groups.setdefault(_person_key(t), []).append(t)
+    return {pid: (pooled_score([t.score or 0.0 for t in ts], [t.n_observations for t in ts]),
+                  max(ts, key=lambda t: (t.score or 0.0, -t.track_id))) for pid, ts in groups.items()}
 
 
 def verdict_of(model: FusionModel, tvs: Sequence[TrackVerdict]) -> Verdict:
-    """Label the video by its most suspicious scored track (``cannot_assess`` when none could be scored)."""
+    """Label the video by its most suspicious person (``cannot_assess`` when no face could be scored).
+
+    Models without ``real_logit`` (fitted before the several-faces correction) label it by its most
+    suspicious track, as they were fitted and thresholded."""
     th = (model.likely_real, model.likely_fake)
     scored = [t for t in tvs if t.score is not None]
     if not scored:
         reasons = tuple(f"face {t.track_id}: {t.gate_reason}" for t in tvs)
         return Verdict(Label.CANNOT_ASSESS, None, *th, None, reasons, tuple(tvs), {})
-    top = max(scored, key=lambda t: (t.score or 0.0, -t.track_id))
-    assert top.score is not None
     reasons = tuple(f"face {t.track_id} not assessed: {t.gate_reason}" for t in tvs if not t.assessable)
-    return Verdict(model.label_for(top.score), top.score, *th, top.track_id, reasons, tuple(tvs), top.contributions)
+    if model.real_logit is None:
+        top = max(scored, key=lambda t: (t.score or 0.0, -t.track_id))
+        assert top.score is not None
+        return Verdict(model.label_for(top.score), top.score, *th, top.track_id, reasons, tuple(tvs),
+                       top.contributions)
+    people = person_scores(scored)
+    raw, top = max(people.values(), key=lambda v: (v[0], -v[1].track_id))
+    score = several_faces(raw, len(people), model.real_logit)
+    stretches = sum(1 for t in scored if _person_key(t) == _person_key(top))
+    if stretches > 1:
+        reasons += (f"the most suspicious person was scored in {stretches} stretches; their scores are pooled "
+                    f"({raw:.2f}), not the highest one taken",)
+    if len(people) > 1:
+        reasons += (f"{len(people)} people were scored, so the video had {len(people)} chances to show a high "
+                    f"score by accident: the most suspicious person's {raw:.2f} counts as {score:.2f}",)
+    return Verdict(model.label_for(score), score, *th, top.track_id, reasons, tuple(tvs), top.contributions)

@@ -1,12 +1,22 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from unmask.errors import ModelError
-from unmask.fusion import FusionModel, decide, gate_reason, track_features
+from unmask.fusion import FusionModel, decide, gate_reason, pooled_score, several_faces, track_features
 from unmask.report.rescore import rescore_saved
-from unmask.types import AnalyzerResult, FaceObs, FaceTrack, MediaContext, MediaInfo, SampledFrame, TrackScore
+from unmask.types import (
+    AnalyzerResult,
+    FaceObs,
+    FaceTrack,
+    MediaContext,
+    MediaInfo,
+    Person,
+    SampledFrame,
+    TrackScore,
+)
 
 
 def _info(kind="video"):
@@ -111,13 +121,14 @@ def test_rescore_saved_matches_decide():
     new = rescore_saved(saved, MODEL)
     assert new["verdict"]["track_id"] == v.track_id and new["verdict"]["label"] == v.label
     assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4)
-    # a report that names persons (schema 1.2) keeps them in step: the verdict's person, each person's best score
+    # a report that names persons (schema 1.2) keeps them in step: the verdict's person, each person's pooled score
     saved["verdict"]["person_id"] = 1
     saved["faces"] = [{**f, "person_id": 1} for f in saved["faces"]]
     saved["persons"] = [{"id": 1, "track_ids": [0, 1], "score": None}]
     new = rescore_saved(saved, MODEL)
     assert new["verdict"]["person_id"] == 1
-    assert new["persons"][0]["score"] == pytest.approx(max(f["score"] for f in new["faces"]))
+    assert new["persons"][0]["score"] == pytest.approx(pooled_score([f["score"] for f in new["faces"]], [1, 1]),
+                                                       abs=1e-4)
 
 
 def test_kinds_the_model_was_not_validated_on_are_not_scored():
@@ -181,3 +192,66 @@ def test_stills_use_their_own_model_and_thresholds_when_one_is_validated():
     again = rescore_saved(saved, with_still)
     assert again["verdict"]["label"] == "likely_fake" and again["verdict"]["thresholds"]["likely_fake"] == 0.6
     assert rescore_saved(saved, plain)["verdict"]["label"] == "cannot_assess"
+
+
+REAL_LOGIT = (-1.1, 1.45)  # about the shipped fit's real videos' logit mean and sd
+
+
+def test_several_faces_correction_leaves_one_face_alone_and_lowers_more():
+    assert several_faces(0.97, 1, REAL_LOGIT) == 0.97
+    seven, two = several_faces(0.97, 7, REAL_LOGIT), several_faces(0.97, 2, REAL_LOGIT)
+    assert seven < two < 0.97
+    # monotone in the score, and far-out scores stay far out (no rounding to a plateau)
+    assert several_faces(0.999999, 7, REAL_LOGIT) > several_faces(0.9999, 7, REAL_LOGIT) > seven
+
+
+def test_a_persons_stretches_are_pooled_not_maximised():
+    assert pooled_score([0.5], [3]) == pytest.approx(0.5)
+    # logits 0 (weight 3) and log 9 (weight 1): mean log(9)/4
+    assert pooled_score([0.5, 0.9], [3, 1]) == pytest.approx(1 / (1 + 9 ** -0.25))
+
+
+def test_verdict_pools_one_person_filmed_in_many_stretches():
+    """A long video of one person, read in bursts: one burst's high score no longer decides alone."""
+    model = replace(MODEL, real_logit=REAL_LOGIT)
+    tracks = [_track(t) for t in range(4)]
+    ctx = replace(_ctx(tracks), persons=(Person(1, (0, 1, 2, 3)),))
+    res = _results({0: 2.0, 1: -1.0, 2: -1.0, 3: -1.0}, {0: 0.0, 1: 0.0, 2: 0.0, 3: 0.0})
+    old = decide(ctx, res, MODEL)  # a model without real_logit: the most suspicious track, as it was fitted
+    new = decide(ctx, res, model)
+    assert old.score == pytest.approx(1 / (1 + np.exp(-4.0)))
+    assert new.score == pytest.approx(pooled_score([t.score for t in new.tracks], [10] * 4))
+    assert new.score < 0.5 < old.score and new.track_id == 0  # the explanation still names the worst stretch
+    assert any("4 stretches" in r for r in new.reasons)
+
+
+def test_verdict_corrects_for_the_number_of_people():
+    model = replace(MODEL, real_logit=REAL_LOGIT)
+    ctx = _ctx([_track(0), _track(1), _track(2)])  # not linked: three people
+    res = _results({0: 2.0, 1: -1.0, 2: -1.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    v = decide(ctx, res, model)
+    top = max(t.score for t in v.tracks)
+    assert v.score == pytest.approx(several_faces(top, 3, REAL_LOGIT)) and v.track_id == 0
+    assert any("3 people were scored" in r for r in v.reasons)
+    one = decide(_ctx([_track(0)]), _results({0: 2.0}, {0: 0.0}), model)
+    assert one.score == pytest.approx(top)  # one face: nothing to correct
+
+
+def test_rescoring_a_report_pools_people_as_a_scan_does():
+    model = replace(MODEL, real_logit=REAL_LOGIT)
+    ctx = replace(_ctx([_track(0), _track(1), _track(2)]), persons=(Person(1, (0, 1)), Person(2, (2,))))
+    res = _results({0: 2.0, 1: -1.0, 2: 0.5}, {0: 0.0, 1: 0.0, 2: 0.0})
+    v = decide(ctx, res, model)
+    saved = {
+        "input": {"kind": "video"},
+        "verdict": {"label": "inconclusive", "score": 0.5, "track_id": 0, "thresholds": {}},
+        "faces": [{"id": t, "assessable": True, "person_id": p, "n_observations": 10} for t, p in ((0, 1), (1, 1), (2, 2))],
+        "analyzers": [
+            {"name": r.name, "status": r.status, "video_features": {},
+             "tracks": [{"track_id": t.track_id, "score": t.score, "features": t.features} for t in r.tracks]}
+            for r in res
+        ],
+    }
+    new = rescore_saved(saved, model)
+    assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4) and new["verdict"]["track_id"] == v.track_id
+

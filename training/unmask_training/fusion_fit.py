@@ -2,7 +2,8 @@
 
 Training rows: one per labeled video or animation (stills excluded: they lack
 the temporal cues, and ~150 photos would swamp ~90 videos), using the longest
-assessable face track's features. Cross-validation is grouped by source
+assessable face track's features; the out-of-fold scores that set the thresholds
+score every assessable track and combine them as ``fusion.verdict_of`` does. Cross-validation is grouped by source
 repository (people and processing are shared within one), never by frame.
 Each weight is held to the sign its analyzer's reasoning gives
 (``Analyzer.suspect_when``). The verdict thresholds come from the out-of-fold scores: ``likely_fake`` is
@@ -77,9 +78,12 @@ def _load_rows(bench_dir: Path, stills: bool = False) -> list[dict[str, Any]]:
             tid = main_track(rep)
             if tid is None:
                 continue
+            feats = report_track_features(rep)
+            tracks = [{"id": f["id"], "person": f.get("person_id"), "n": int(f.get("n_observations", 1)),
+                       "features": feats[f["id"]]} for f in rep["faces"] if f["assessable"]]
             rows.append({"label": 1 if r["label"] == "fake" else 0, "group": r["group"], "path": r["path"],
                          "perturbation": perturb or "none", "manipulation": r.get("manipulation", ""),
-                         "origin": r["origin"], "features": report_track_features(rep)[tid]})
+                         "origin": r["origin"], "features": feats[tid], "tracks": tracks})
     return rows
 
 
@@ -204,6 +208,51 @@ def grouped_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, signs: np.ndar
     return oof
 
 
+def video_oof(rows: list[dict[str, Any]], names: list[str], X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+              signs: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Out of fold, (main-track scores, video scores as ``fusion.verdict_of`` gives them, the real videos'
+    logit mean and sd). Each fold's model is fitted on main tracks (as ``fit_fusion``) and scores every
+    assessable track of its test videos; a video's score pools each person's tracks and corrects the most
+    suspicious person's for the number of people with the real logits of the *other* folds."""
+    from sklearn.model_selection import GroupKFold
+
+    from unmask.fusion import TrackVerdict, person_scores, several_faces
+
+    fit, predict = _fitter(signs)
+    folds = list(GroupKFold(n_splits=n_folds(groups)).split(X, y, groups))
+    main = np.full(len(rows), 0.5)
+    per_track: dict[int, np.ndarray] = {}
+    for tr, te in folds:
+        if len(set(y[tr].tolist())) < 2:
+            continue
+        model = fit(X[tr], y[tr])
+        main[te] = predict(model, X[te])
+        for i in te:
+            Xt = np.array([[t["features"].get(n, np.nan) for n in names] for t in rows[i]["tracks"]], dtype=float)
+            per_track[int(i)] = predict(model, Xt) if len(Xt) else np.array([])
+    lg = _logits(main)
+    video = main.copy()
+    for _, te in folds:
+        rest = np.setdiff1d(np.arange(len(rows)), te)
+        real = lg[rest][y[rest] == 0]
+        mu_sd = (float(real.mean()), float(max(real.std(), 1e-3)))
+        for i in te:
+            probs = per_track.get(int(i))
+            if probs is None or not len(probs):
+                continue
+            tvs = [TrackVerdict(t["id"], True, None, float(p), {}, person_id=t["person"], n_observations=max(1, t["n"]))
+                   for t, p in zip(rows[i]["tracks"], probs)]
+            people = person_scores(tvs)
+            video[i] = several_faces(max(v[0] for v in people.values()), len(people), mu_sd)
+    real = lg[y == 0]
+    return main, video, (float(real.mean()), float(max(real.std(), 1e-3)))
+
+
+def _logits(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(q / (1 - q)))
+
+
 def n_folds(groups: np.ndarray) -> int:
     return min(5, len(set(groups.tolist())))
 
@@ -293,7 +342,9 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     signs = feature_signs(names)
     fit, _ = _fitter(signs)
     n_splits = n_folds(groups)
-    oof = grouped_oof(X, y, groups, signs)
+    # the thresholds and the reported numbers are the videos' scores as a scan gives them (every face scored,
+    # persons pooled, corrected for their number), not the main track's the model is fitted on
+    main_oof, oof, real_logit = video_oof(rows, names, X, y, groups, signs)
     cv = roc_metrics(y.tolist(), oof.tolist())
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
     pert = np.array([r["perturbation"] for r in rows])
@@ -339,8 +390,12 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             "n_videos": int(len(rows)), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
             "n_groups": int(len(set(groups.tolist()))),
         },
+        "real_logit": {"mean": round(real_logit[0], 6), "sd": round(real_logit[1], 6)},
         "cross_validation": {
             "scheme": f"GroupKFold({n_splits}) by source repository",
+            "scored_as": "videos as a scan scores them: every assessable face, each person's faces pooled, the most "
+                         "suspicious person's score corrected for the number of people (fusion.verdict_of)",
+            "main_track_auc": roc_metrics(y.tolist(), main_oof.tolist())["auc"],
             **cv,
             "fpr_at_likely_fake": round(cv_fpr, 4),
             "tpr_at_likely_fake": round(cv_tpr, 4),

@@ -170,7 +170,7 @@ class Span:
 
 @dataclass(frozen=True)
 class PersonEntry:
-    """One person: the linked tracks that show them, with the best score among them."""
+    """One person: the linked tracks that show them, with their scores pooled (``fusion.pooled_score``)."""
 
     id: int
     track_ids: tuple[int, ...]

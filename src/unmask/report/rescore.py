@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from unmask.fusion import FusionModel, Verdict, score_track, unvalidated_kind_reason, verdict_of
+from unmask.fusion import FusionModel, Verdict, pooled_score, score_track, unvalidated_kind_reason, verdict_of
 from unmask.provenance.credentials import Credential
 from unmask.report.model import Report, RuleRecord, Thresholds
 from unmask.rules import DAMAGE_RULE, RuleHit, replay_rules
@@ -36,11 +36,13 @@ class Rescored:
 
 
 def rescored(kind: str, label: Label, fired: Sequence[RuleHit], credential: Credential | None,
-             assessable: Sequence[int], features: Mapping[int, dict[str, float]], model: FusionModel
+             assessable: Sequence[int], features: Mapping[int, dict[str, float]], model: FusionModel,
+             person_of: Mapping[int, int | None] | None = None, n_observations: Mapping[int, int] | None = None
              ) -> Rescored | None:
     """The new verdict, or None when the report stays as it is. ``label``: the saved label; ``fired``: the saved
     rule hits (replayed on the new fusion label by :func:`unmask.rules.replay_rules`, as a scan applies them);
-    ``credential``: the saved Content Credentials; ``assessable``: the ids of the faces that could be judged."""
+    ``credential``: the saved Content Credentials; ``assessable``: the ids of the faces that could be judged;
+    ``person_of``, ``n_observations``: each face's person and frame count (how the fusion pools a person)."""
     if label == Label.NO_FACE or any(h.rule == DAMAGE_RULE and h.to_label == Label.CANNOT_ASSESS for h in fired):
         return None  # no face, or a file too damaged to judge, stays so under any model
     kind_model = model.for_kind(kind)
@@ -49,7 +51,9 @@ def rescored(kind: str, label: Label, fired: Sequence[RuleHit], credential: Cred
         v = Verdict(Label.CANNOT_ASSESS, None, model.likely_real, model.likely_fake, None, (reason,), (), {})
         final, hits = replay_rules(v, fired, credential)
         return Rescored(final.label, v.label, None, None, {}, None, (reason,), hits)
-    tvs = [score_track(kind_model, tid, features[tid]) for tid in assessable]
+    person_of, n_observations = person_of or {}, n_observations or {}
+    tvs = [score_track(kind_model, tid, features[tid], person_of.get(tid), n_observations.get(tid, 1))
+           for tid in assessable]
     if not tvs:
         return None
     v = verdict_of(kind_model, tvs)  # the same scoring and labelling as a scan's (decide)
@@ -102,7 +106,8 @@ def rescore(report: Report, model: FusionModel) -> Report:
     v0 = report.verdict
     fired = [RuleHit(r.rule, r.analyzer, r.track_id, r.from_label, r.to_label, r.detail) for r in v0.rules]
     new = rescored(report.input.kind, v0.label, fired, _credential(report.provenance),
-                   [f.id for f in report.faces if f.assessable], section_features(report), model)
+                   [f.id for f in report.faces if f.assessable], section_features(report), model,
+                   {f.id: f.person_id for f in report.faces}, {f.id: f.n_observations for f in report.faces})
     if new is None:
         return report
     rules = tuple(RuleRecord(h.rule, h.analyzer, h.track_id, h.from_label, h.to_label, h.detail) for h in new.rules)
@@ -115,12 +120,21 @@ def rescore(report: Report, model: FusionModel) -> Report:
         verdict = replace(verdict, person_id=None if new.track_id is None else person_of.get(new.track_id,
                                                                                                  new.track_id))
     faces = tuple(replace(f, score=new.face_scores.get(f.id)) for f in report.faces)
-    persons = tuple(replace(p, score=max((new.face_scores[t] for t in p.track_ids if t in new.face_scores),
-                                         default=None)) for p in report.persons)
+    n_obs = {f.id: f.n_observations for f in report.faces}
+    persons = tuple(replace(p, score=person_score(p.track_ids, new.face_scores, n_obs)) for p in report.persons)
     out = replace(report, verdict=verdict, faces=faces, persons=persons)
     if new.thresholds is None:  # unvalidated kind: the model facts stay the saved ones
         return out
     return replace(out, model=replace(report.model, fusion_version=model.version, fusion_sha256=model.sha256))
+
+
+def person_score(track_ids: Sequence[int], scores: Mapping[int, float], n_observations: Mapping[int, int]
+                 ) -> float | None:
+    """A person's score: their scored stretches pooled (``fusion.pooled_score``); None when none was scored."""
+    ids = [t for t in track_ids if t in scores]
+    if not ids:
+        return None
+    return round(pooled_score([scores[t] for t in ids], [max(1, n_observations.get(t, 1)) for t in ids]), 4)
 
 
 def _saved_hit(d: Mapping[str, Any]) -> RuleHit:
@@ -143,7 +157,8 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     saved = report["verdict"].get("rules", [])
     new = rescored(report["input"]["kind"], Label(report["verdict"]["label"]), [_saved_hit(d) for d in saved],
                    _credential(report.get("provenance")), [f["id"] for f in report["faces"] if f["assessable"]],
-                   report_track_features(report), model)
+                   report_track_features(report), model, {f["id"]: f.get("person_id") for f in report["faces"]},
+                   {f["id"]: int(f.get("n_observations", 1)) for f in report["faces"]})
     if new is None:
         return dict(report)
     out = dict(report)
@@ -162,8 +177,9 @@ def rescore_saved(report: Mapping[str, Any], model: FusionModel) -> dict[str, An
     out["verdict"] = verdict
     out["faces"] = [{**f, "score": new.face_scores.get(f["id"])} for f in report["faces"]]
     if "persons" in report:
-        out["persons"] = [{**p, "score": max((new.face_scores[t] for t in p["track_ids"] if t in new.face_scores),
-                                             default=None)} for p in report["persons"]]
+        n_obs = {f["id"]: int(f.get("n_observations", 1)) for f in report["faces"]}
+        out["persons"] = [{**p, "score": person_score(p["track_ids"], new.face_scores, n_obs)}
+                          for p in report["persons"]]
     if new.thresholds is not None:
         out["model"] = {**report.get("model", {}), "fusion_version": model.version, "fusion_sha256": model.sha256}
     return out

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from unmask.analyzers.results import ClaimResult
+from unmask.fusion import pooled_score
 from unmask.types import AnalyzerResult, Evidence, MediaContext
 
 TIMELINE_BIN_S = 1.0
@@ -66,7 +67,7 @@ def persons(ctx: MediaContext, faces: Sequence[Mapping[str, Any]]) -> list[dict[
     out = []
     for pid, tids in sorted(groups.items()):
         fs = sorted((by_track[t] for t in tids if t in by_track), key=lambda f: (f["t_start"] or 0.0, f["id"]))
-        scores = [f["score"] for f in fs if f["score"] is not None]
+        scored = [f for f in fs if f["score"] is not None]
         out.append({
             "id": pid,
             "track_ids": sorted(tids),
@@ -75,7 +76,9 @@ def persons(ctx: MediaContext, faces: Sequence[Mapping[str, Any]]) -> list[dict[
             "n_observations": sum(f["n_observations"] for f in fs),
             "seen_s": rounded(sum((f["t_end"] or 0.0) - (f["t_start"] or 0.0) for f in fs), 3),
             "assessable": any(f["assessable"] for f in fs),
-            "score": max(scores) if scores else None,
+            # the stretches pooled, as the fusion pools a person (one face filmed often is measured, not maximised)
+            "score": rounded(pooled_score([f["score"] for f in scored], [max(1, f["n_observations"]) for f in scored]),
+                             4) if scored else None,
         })
     return out
 

@@ -220,6 +220,9 @@ def fusion_summary(verdict: Verdict, ctx: MediaContext, ranked: list[dict[str, A
     fusion_label = rules[0].from_label if rules else verdict.label
     numbers = score_words(verdict.score, fusion_label, verdict.likely_real, verdict.likely_fake)
     s = f"{words} ({numbers}). The most suspicious face is {where}."
+    # how the score was formed when several faces or stretches were scored (fusion.verdict_of); the other
+    # reasons are the quality gate's, "face N not assessed: ..."
+    s += "".join(f" {r[0].upper()}{r[1:]}." for r in verdict.reasons if not r.startswith("face "))
     read = [e for e in ranked if fused is None or e["analyzer"] in fused]
     if read and verdict.label != Label.LIKELY_REAL:
         s += f" Strongest finding: {read[0]['detail']}"
