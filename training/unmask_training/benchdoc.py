@@ -62,7 +62,9 @@ def render(summary: dict[str, Any], fusion_meta: dict[str, Any] | None = None) -
             "### Out-of-fold (grouped cross-validation) — the numbers to quote",
             "",
             f"{cv['scheme']}; fitted on {fo['n_videos']} videos ({fo['n_real']} real, {fo['n_fake']} fake, "
-            f"{fo['n_groups']} groups) from {', '.join(fo.get('bench_dirs', [fo.get('bench_dir', '?')]))}.",
+            f"{fo['n_groups']} groups) from {', '.join(fo.get('bench_dirs', [fo.get('bench_dir', '?')]))}."
+            + (f" Scored as {cv['scored_as']}; the main track alone: AUC {cv['main_track_auc']}."
+               if "scored_as" in cv and "main_track_auc" in cv else ""),
             "",
             "| videos | n | AUC | AP | EER | real at likely_fake | fakes at likely_fake |",
             "|---|---|---|---|---|---|---|",
