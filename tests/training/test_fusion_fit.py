@@ -48,6 +48,9 @@ def test_fit_fusion_writes_a_loadable_model(tmp_path):
     cv = json.loads(out.read_text())["cross_validation"]
     assert cv["auc"] > 0.7 and set(cv["by_perturbation"]) == {"none", "crf30"}
     assert m.typical_real("a.x") is not None
+    # videos are scored out of fold as a scan scores them; with one face each that is the main track's score
+    assert cv["auc"] == cv["main_track_auc"] and "scored_as" in cv
+    assert m.real_logit is not None and m.real_logit[1] > 0  # what the several-faces correction reads
 
 
 def test_fit_logistic_matches_sklearn_without_constraints_and_holds_signs_with_them():
@@ -175,3 +178,25 @@ def test_each_set_of_copies_keeps_its_own_budget():
     _, each = _threshold_pair(originals, fakes, crf30, phone)
     assert np.mean(phone >= pooled) > TARGET_FPR_COPIES  # what one pooled budget allows
     assert np.mean(phone >= each) <= TARGET_FPR_COPIES and np.mean(crf30 >= each) <= TARGET_FPR_COPIES
+
+
+def test_video_oof_pools_a_person_and_corrects_for_several_people():
+    """Out of fold, a second stretch of the same person changes nothing when it looks the same; the same face
+    as a second person lowers every video's score (two chances of a false alarm)."""
+    from unmask_training.fusion_fit import feature_signs, video_oof
+
+    rng = np.random.default_rng(3)
+    y = np.array([i % 2 for i in range(40)])
+    x = rng.normal(1.5 * y, 1.0)
+    groups = np.array([f"g{i % 8}" for i in range(40)])
+    X = x[:, None]
+    names = ["a.x"]
+
+    def rows(second_person: int) -> list[dict]:
+        return [{"tracks": [{"id": 1, "person": 1, "n": 10, "features": {"a.x": float(v)}},
+                            {"id": 2, "person": second_person, "n": 10, "features": {"a.x": float(v)}}]} for v in x]
+
+    main, same_person, _ = video_oof(rows(1), names, X, y, groups, feature_signs(names))
+    assert np.allclose(same_person, main)
+    _, two_people, (mu, sd) = video_oof(rows(2), names, X, y, groups, feature_signs(names))
+    assert np.all(two_people < main) and sd > 0
