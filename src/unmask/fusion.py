@@ -76,6 +76,8 @@ class FusionModel:
             raise ModelError(
                 f"fusion model {self.version}: thresholds must satisfy 0 <= likely_real <= likely_fake <= 1"
             )
+        if self.real_logit is not None and not (math.isfinite(self.real_logit[0]) and self.real_logit[1] > 0):
+            raise ModelError(f"fusion model {self.version}: real_logit needs a finite mean and a positive sd")
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> FusionModel:

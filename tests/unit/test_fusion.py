@@ -255,3 +255,12 @@ def test_rescoring_a_report_pools_people_as_a_scan_does():
     new = rescore_saved(saved, model)
     assert new["verdict"]["score"] == pytest.approx(v.score, abs=1e-4) and new["verdict"]["track_id"] == v.track_id
 
+
+def test_a_model_with_a_bad_real_logit_is_refused(tmp_path):
+    doc = {"version": "x", "features": ["a.x"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0,
+           "thresholds": {"likely_real": 0.2, "likely_fake": 0.8}, "real_logit": {"mean": -1.0, "sd": 0.0}}
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="real_logit"):
+        FusionModel.load(p)
+
