@@ -203,7 +203,7 @@ def verdict_person(report: Report) -> int | None:
 
 
 def people(report: Report, thumbs: Mapping[int | None, Attachment]) -> list[dict[str, Any]]:
-    """One card per person: all its stretches, its best score, a thumbnail of any of its tracks."""
+    """One card per person: all its stretches, its pooled score, a thumbnail of any of its tracks."""
     by_track = {f.id: f for f in report.faces}
     persons = report.persons or tuple(
         PersonEntry(id=f.id, track_ids=(f.id,), spans=(Span(f.id, f.t_start, f.t_end, f.n_observations),),
