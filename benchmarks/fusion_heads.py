@@ -18,33 +18,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from unmask.metrics import roc_metrics
 from unmask_training.fusion_fit import (
     _fitter,
     _load_rows,
-    _threshold_pair,
     feature_signs,
     grouped_oof,
     n_folds,
+    oof_summary,
+    video_arrays,
     video_features,
 )
-
-
-def _summary(y: np.ndarray, oof: np.ndarray, pert: np.ndarray, manip: np.ndarray) -> dict[str, object]:
-    likely_real, likely_fake = _threshold_pair(oof[(y == 0) & (pert == "none")], oof[y == 1],
-                                               *(oof[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist()))
-                                                 if p != "none"))
-    out: dict[str, object] = {"auc": roc_metrics(y.tolist(), oof.tolist())["auc"], "likely_fake": round(likely_fake, 4),
-                              "real_at_likely_fake": f"{int(((y == 0) & (oof >= likely_fake)).sum())} of {int((y == 0).sum())}",
-                              "fakes_at_likely_fake": round(float(np.mean(oof[y == 1] >= likely_fake)), 3)}
-    for p in sorted(set(pert.tolist())):
-        sel = pert == p
-        out[p] = {"auc": roc_metrics(y[sel].tolist(), oof[sel].tolist())["auc"],
-                  "real_at_likely_fake": int(((y == 0) & sel & (oof >= likely_fake)).sum()),
-                  "by_family": {m: roc_metrics(y[sel & ((y == 0) | (manip == m))].tolist(),
-                                               oof[sel & ((y == 0) | (manip == m))].tolist())["auc"]
-                                for m in sorted(set(manip[(y == 1) & sel].tolist()))}}
-    return out
 
 
 def main() -> None:
@@ -52,12 +35,8 @@ def main() -> None:
     ap.add_argument("bench_dirs", nargs="+", type=Path)
     a = ap.parse_args()
     rows = [r for d in a.bench_dirs for r in _load_rows(d)]
-    y = np.array([r["label"] for r in rows])
     names = video_features(rows)
-    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
-    groups = np.array([r["group"] for r in rows])
-    pert = np.array([r["perturbation"] for r in rows])
-    manip = np.array([r.get("manipulation", "") for r in rows])
+    X, y, groups, pert, manip = video_arrays(rows, names)
     talking = np.array([m.endswith("talking_head") for m in manip])
     signs = feature_signs(names)
     fit, predict = _fitter(signs)
@@ -69,8 +48,8 @@ def main() -> None:
             sel = tr[(y[tr] == 0) | keep[tr]]
             heads.append(predict(fit(X[sel], y[sel]), X[te]) if len(set(y[sel].tolist())) == 2 else np.zeros(len(te)))
         two[te] = np.maximum(*heads)
-    print(json.dumps({"features": len(names), "rows": len(rows), "one_head": _summary(y, one, pert, manip),
-                      "two_heads_max": _summary(y, two, pert, manip)}, indent=1))
+    print(json.dumps({"features": len(names), "rows": len(rows), "one_head": oof_summary(y, one, pert, manip),
+                      "two_heads_max": oof_summary(y, two, pert, manip)}, indent=1))
 
 
 if __name__ == "__main__":

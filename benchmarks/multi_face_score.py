@@ -20,16 +20,15 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from unmask.bench import ManifestRow, report_name
 from unmask.fusion import TrackVerdict, person_scores, several_faces
-from unmask.metrics import roc_metrics
-from unmask.report.rescore import report_track_features
 from unmask_training.fusion_fit import (
     _fitter,
     _load_rows,
-    _threshold_pair,
     feature_signs,
     n_folds,
+    oof_summary,
+    oof_thresholds,
+    video_arrays,
     video_features,
 )
 
@@ -37,16 +36,6 @@ from unmask_training.fusion_fit import (
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.asarray(np.log(p / (1 - p)))
-
-
-def _tracks(bench_dir: Path, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every assessable track of the row's report: features, person, observations."""
-    summary = json.loads((bench_dir / "summary.json").read_text())
-    mrow = ManifestRow(Path(row["path"]), "", "video", "", "", row["group"])
-    rep = json.loads((bench_dir / "reports" / report_name(mrow, summary.get("perturbation"))).read_text())
-    feats = report_track_features(rep)
-    return [{"id": f["id"], "person": f["person_id"], "n": f["n_observations"], "features": feats[f["id"]]}
-            for f in rep["faces"] if f["assessable"]]
 
 
 def candidate(tracks: list[dict[str, Any]], probs: np.ndarray, real_logit: tuple[float, float]) -> float:
@@ -58,18 +47,9 @@ def candidate(tracks: list[dict[str, Any]], probs: np.ndarray, real_logit: tuple
 
 
 def summary(y: np.ndarray, s: np.ndarray, pert: np.ndarray, manip: np.ndarray, multi: np.ndarray) -> dict[str, Any]:
-    _, lf = _threshold_pair(s[(y == 0) & (pert == "none")], s[y == 1],
-                            *(s[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist())) if p != "none"))
-    out: dict[str, Any] = {"auc": roc_metrics(y.tolist(), s.tolist())["auc"], "likely_fake": round(lf, 4),
-                           "real_at_likely_fake": int(((y == 0) & (s >= lf)).sum()), "n_real": int((y == 0).sum()),
-                           "fakes_at_likely_fake": round(float(np.mean(s[y == 1] >= lf)), 3),
-                           "multi_face_real_at_likely_fake": int(((y == 0) & multi & (s >= lf)).sum())}
-    for p in sorted(set(pert.tolist())):
-        sel = pert == p
-        out[p] = {"auc": roc_metrics(y[sel].tolist(), s[sel].tolist())["auc"],
-                  "by_family": {m: roc_metrics(y[sel & ((y == 0) | (manip == m))].tolist(),
-                                               s[sel & ((y == 0) | (manip == m))].tolist())["auc"]
-                                for m in sorted(set(manip[(y == 1) & sel].tolist()))}}
+    out = oof_summary(y, s, pert, manip)
+    _, lf = oof_thresholds(s, y, pert)
+    out["multi_face_real_at_likely_fake"] = int(((y == 0) & multi & (s >= lf)).sum())
     return out
 
 
@@ -77,17 +57,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("bench_dirs", nargs="+", type=Path)
     a = ap.parse_args()
-    rows, tracks = [], []
-    for d in a.bench_dirs:
-        for r in _load_rows(d):
-            rows.append(r)
-            tracks.append(_tracks(d, r))
-    y = np.array([r["label"] for r in rows])
+    rows = [r for d in a.bench_dirs for r in _load_rows(d)]
+    tracks = [r["tracks"] for r in rows]  # every assessable track, read with the row's report
     names = video_features(rows)
-    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
-    groups = np.array([r["group"] for r in rows])
-    pert = np.array([r["perturbation"] for r in rows])
-    manip = np.array([r.get("manipulation", "") for r in rows])
+    X, y, groups, pert, manip = video_arrays(rows, names)
     fit, predict = _fitter(feature_signs(names))
     folds = list(GroupKFold(n_splits=n_folds(groups)).split(X, y, groups))
     main_oof = np.full(len(rows), np.nan)

@@ -162,6 +162,31 @@ def _threshold_pair(real: np.ndarray, fake: np.ndarray, *real_copies: np.ndarray
     return likely_real, likely_fake
 
 
+def oof_thresholds(oof: np.ndarray, y: np.ndarray, pert: np.ndarray) -> tuple[float, float]:
+    """:func:`_threshold_pair` on out-of-fold video scores: the originals (``pert`` "none") and each
+    perturbation's real copies held to their own budgets."""
+    return _threshold_pair(oof[(y == 0) & (pert == "none")], oof[y == 1],
+                           *(oof[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist())) if p != "none"))
+
+
+def oof_summary(y: np.ndarray, oof: np.ndarray, pert: np.ndarray, manip: np.ndarray) -> dict[str, Any]:
+    """Out-of-fold AUC, threshold and real/fake rates at it, and per perturbation the AUC by family of fakes:
+    what the benchmark scripts that compare fusion variants print."""
+    _, likely_fake = oof_thresholds(oof, y, pert)
+    flagged = int(((y == 0) & (oof >= likely_fake)).sum())
+    out: dict[str, Any] = {"auc": roc_metrics(y.tolist(), oof.tolist())["auc"], "likely_fake": round(likely_fake, 4),
+                           "real_at_likely_fake": f"{flagged} of {int((y == 0).sum())}",
+                           "fakes_at_likely_fake": round(float(np.mean(oof[y == 1] >= likely_fake)), 3)}
+    for p in sorted(set(pert.tolist())):
+        sel = pert == p
+        out[p] = {"auc": roc_metrics(y[sel].tolist(), oof[sel].tolist())["auc"],
+                  "real_at_likely_fake": int(((y == 0) & sel & (oof >= likely_fake)).sum()),
+                  "by_family": {m: roc_metrics(y[sel & ((y == 0) | (manip == m))].tolist(),
+                                               oof[sel & ((y == 0) | (manip == m))].tolist())["auc"]
+                                for m in sorted(set(manip[(y == 1) & sel].tolist()))}}
+    return out
+
+
 def missing_fill(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """What a missing feature is read as: the real videos' median (the mean of all rows where no real one has it).
 
@@ -257,6 +282,14 @@ def n_folds(groups: np.ndarray) -> int:
     return min(5, len(set(groups.tolist())))
 
 
+def video_arrays(rows: list[dict[str, Any]], names: list[str]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features X by ``names``, labels, source groups, perturbations, manipulations) of :func:`_load_rows`' rows."""
+    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
+    return (X, np.array([r["label"] for r in rows]), np.array([r["group"] for r in rows]),
+            np.array([r["perturbation"] for r in rows]), np.array([r.get("manipulation", "") for r in rows]))
+
+
 def video_features(rows: list[dict[str, Any]], exclude: tuple[str, ...] = ()) -> list[str]:
     """The features a video fusion reads: present in at least MIN_PRESENT of the rows, no context feature, no
     excluded analyzer's."""
@@ -337,8 +370,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
         raise UnmaskError(f"{', '.join(map(str, dirs))}: need at least 10 assessable videos of both labels "
                           f"to fit fusion (have {len(rows)})")
     names = video_features(rows, exclude)
-    X = np.array([[r["features"].get(n, np.nan) for n in names] for r in rows], dtype=float)
-    groups = np.array([r["group"] for r in rows])
+    X, y, groups, pert, manip = video_arrays(rows, names)
     signs = feature_signs(names)
     fit, _ = _fitter(signs)
     n_splits = n_folds(groups)
@@ -347,10 +379,7 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
     main_oof, oof, real_logit = video_oof(rows, names, X, y, groups, signs)
     cv = roc_metrics(y.tolist(), oof.tolist())
     real_oof, fake_oof = np.sort(oof[y == 0]), np.sort(oof[y == 1])
-    pert = np.array([r["perturbation"] for r in rows])
-    likely_real, likely_fake = _threshold_pair(oof[(y == 0) & (pert == "none")], fake_oof,
-                                               *(oof[(y == 0) & (pert == p)] for p in sorted(set(pert.tolist()))
-                                                 if p != "none"))
+    likely_real, likely_fake = oof_thresholds(oof, y, pert)
     cv_fpr = float(np.mean(real_oof >= likely_fake))
     cv_tpr = float(np.mean(fake_oof >= likely_fake))
     by_perturbation = {}
@@ -363,7 +392,6 @@ def fit_fusion(bench_dirs: Path | list[Path], out: Path, manifest: Path | None =
             "tpr_at_likely_fake": round(float(np.mean(ss[yy == 1] >= likely_fake)), 4),
         }
 
-    manip = np.array([r.get("manipulation", "") for r in rows])
     by_manipulation = {}
     for p in sorted(set(pert.tolist())):
         for m in sorted({m for m in manip[(y == 1) & (pert == p)].tolist()}):
